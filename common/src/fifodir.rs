@@ -1,0 +1,393 @@
+//! The event fifodir (`<servicedir>/event`): s6-supervise writes one-byte events into every
+//! subscriber FIFO there; listeners subscribe by creating such a FIFO (libftrigr's way).
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use nix::dir::Dir;
+use nix::errno::Errno;
+use nix::fcntl::{open, openat, renameat, OFlag};
+use nix::sys::stat::{fchmodat, lstat, umask, FchmodatFlags, Mode, SFlag};
+use nix::unistd::{chown, mkdir, mkfifoat, unlinkat, write, Gid, UnlinkatFlags};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::tai::Tai64n;
+
+/// Subscriber FIFO names start with this and are exactly [`FIFO_NAME_LEN`] bytes long.
+pub const FIFO_PREFIX: &[u8] = b"ftrig1:@";
+pub const FIFO_NAME_LEN: usize = 39;
+/// Mode of a fifodir: `drwx-ws--T`.
+pub const FIFODIR_MODE: u32 = 0o3730;
+/// Mode of a subscriber FIFO in 2.15 (`prw--w--w-`; 2.11 used 0600).
+pub const LISTENER_FIFO_MODE: u32 = 0o622;
+
+fn is_subscriber_name(name: &[u8]) -> bool {
+    name.len() == FIFO_NAME_LEN && name.starts_with(FIFO_PREFIX)
+}
+
+/// Create the fifodir `path` (mode 03730, group `gid`) if it does not exist. Returns whether
+/// it was created; an existing directory is left untouched.
+pub fn make(path: &Path, gid: Gid) -> Result<bool, Errno> {
+    let old = umask(Mode::empty());
+    let r = mkdir(path, Mode::from_bits_truncate(0o700));
+    umask(old);
+    match r {
+        Ok(()) => {
+            chown(path, None, Some(gid))?;
+            fchmodat(
+                nix::fcntl::AT_FDCWD,
+                path,
+                Mode::from_bits_truncate(FIFODIR_MODE),
+                FchmodatFlags::FollowSymlink,
+            )?;
+            Ok(true)
+        }
+        Err(Errno::EEXIST) => {
+            let st = nix::sys::stat::stat(path)?;
+            if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFDIR {
+                return Err(Errno::ENOTDIR);
+            }
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Send `event` (one write) to every subscriber FIFO in `dir`. Readers that have gone away
+/// (ENXIO on open, EPIPE on write) have their FIFO removed; a full FIFO loses the event for
+/// that reader only. Errors are ignored, as s6-supervise does.
+pub fn notify(dir: &Path, event: &[u8]) {
+    let _ = for_each_subscriber(dir, |dirfd, name| {
+        match openat(
+            dirfd,
+            name,
+            OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => {
+                if let Err(Errno::EPIPE) = write(&fd, event) {
+                    let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
+                }
+            }
+            Err(Errno::ENXIO) => {
+                let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
+            }
+            Err(_) => {}
+        }
+    });
+}
+
+/// Remove subscriber FIFOs nobody reads (s6-supervise's startup cleaning).
+pub fn clean(dir: &Path) {
+    let _ = for_each_subscriber(dir, |dirfd, name| {
+        if let Err(Errno::ENXIO) = openat(
+            dirfd,
+            name,
+            OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
+        }
+    });
+}
+
+fn for_each_subscriber(
+    dir: &Path,
+    mut f: impl FnMut(BorrowedFd<'_>, &std::ffi::CStr),
+) -> Result<(), Errno> {
+    let mut d = Dir::open(
+        dir,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    // Collect names first: unlinking while iterating a directory stream may skip entries.
+    let dirfd = d.as_fd().try_clone_to_owned().map_err(|_| Errno::EMFILE)?;
+    let mut found = Vec::new();
+    for e in d.iter().flatten() {
+        let n = e.file_name();
+        if is_subscriber_name(n.to_bytes()) {
+            found.push(n.to_owned());
+        }
+    }
+    for n in &found {
+        f(dirfd.as_fd(), n);
+    }
+    Ok(())
+}
+
+fn random_suffix() -> [u8; 6] {
+    const SET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut raw = [0u8; 6];
+    // SAFETY: getrandom writes at most raw.len() bytes into the buffer.
+    let n = unsafe { libc::getrandom(raw.as_mut_ptr().cast(), raw.len(), 0) };
+    if n != raw.len() as isize {
+        // Fall back on the clock and pid; uniqueness is still checked by mkfifo (EEXIST).
+        let t = Tai64n::now();
+        let seed = (t.nanos as u64) ^ ((std::process::id() as u64) << 20) ^ t.secs;
+        for (i, b) in raw.iter_mut().enumerate() {
+            *b = (seed >> (i * 6)) as u8;
+        }
+    }
+    raw.map(|b| SET[(b & 63) as usize])
+}
+
+/// A subscription to a fifodir: a FIFO `ftrig1:@<stamp>:<random>` held open for reading (and
+/// for writing, so it never reports EOF). Dropping it closes and removes the FIFO.
+pub struct Listener {
+    dir: PathBuf,
+    name: Vec<u8>,
+    rfd: OwnedFd,
+    _wfd: OwnedFd,
+}
+
+impl Listener {
+    /// Subscribe to `dir` with a FIFO of mode `mode` (created under umask 0, dot-prefixed,
+    /// opened, then renamed into view, so that writers never see a FIFO without a reader).
+    pub fn subscribe(dir: &Path, mode: u32) -> Result<Listener, Errno> {
+        let dfd = open(
+            dir,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        let mut tries = 0;
+        loop {
+            let name = format!("ftrig1:{}:", Tai64n::now().label()).into_bytes();
+            let mut name = name;
+            name.extend_from_slice(&random_suffix());
+            let mut hidden = Vec::with_capacity(name.len() + 1);
+            hidden.push(b'.');
+            hidden.extend_from_slice(&name);
+            let hidden_os = std::ffi::OsStr::from_bytes(&hidden);
+            let old = umask(Mode::empty());
+            let r = mkfifoat(&dfd, hidden_os, Mode::from_bits_truncate(mode));
+            umask(old);
+            match r {
+                Ok(()) => {}
+                Err(Errno::EEXIST) if tries < 16 => {
+                    tries += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            let opened = (|| {
+                let rfd = openat(
+                    &dfd,
+                    hidden_os,
+                    OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )?;
+                let wfd = openat(
+                    &dfd,
+                    hidden_os,
+                    OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )?;
+                renameat(&dfd, hidden_os, &dfd, std::ffi::OsStr::from_bytes(&name))?;
+                Ok((rfd, wfd))
+            })();
+            return match opened {
+                Ok((rfd, wfd)) => Ok(Listener {
+                    dir: dir.to_path_buf(),
+                    name,
+                    rfd,
+                    _wfd: wfd,
+                }),
+                Err(e) => {
+                    let _ = unlinkat(&dfd, hidden_os, UnlinkatFlags::NoRemoveDir);
+                    Err(e)
+                }
+            };
+        }
+    }
+
+    /// The FIFO's name inside the fifodir.
+    pub fn name(&self) -> &[u8] {
+        &self.name
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(std::ffi::OsStr::from_bytes(&self.name))
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.rfd.as_fd()
+    }
+
+    /// Read whatever events are pending (non-blocking: 0 when none).
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        loop {
+            match nix::unistd::read(&self.rfd, buf) {
+                Ok(n) => return Ok(n),
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return Ok(0),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = nix::unistd::unlink(&self.path());
+    }
+}
+
+/// Outcome of [`wait`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitOutcome {
+    /// The callback said stop.
+    Done,
+    /// The deadline passed first.
+    TimedOut,
+}
+
+/// Feed every event byte from `listeners` to `on_event(index, byte)` until it returns `true`
+/// or `deadline` passes (`None`: no deadline). Bytes are delivered one by one, in order;
+/// bytes read in the same chunk after the one that ended the wait are discarded.
+pub fn wait(
+    listeners: &[Listener],
+    deadline: Option<Instant>,
+    mut on_event: impl FnMut(usize, u8) -> bool,
+) -> Result<WaitOutcome, Errno> {
+    let mut poll = Poll::new().map_err(io_errno)?;
+    for (i, l) in listeners.iter().enumerate() {
+        let raw = l.rfd.as_raw_fd();
+        poll.registry()
+            .register(&mut SourceFd(&raw), Token(i), Interest::READABLE)
+            .map_err(io_errno)?;
+    }
+    let mut events = Events::with_capacity(listeners.len().clamp(1, 64));
+    let mut buf = [0u8; 256];
+    loop {
+        let timeout = match deadline {
+            None => None,
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    return Ok(WaitOutcome::TimedOut);
+                }
+                Some(d - now)
+            }
+        };
+        match poll.poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_errno(e)),
+        }
+        for ev in events.iter() {
+            let i = ev.token().0;
+            let Some(l) = listeners.get(i) else { continue };
+            loop {
+                let n = l.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                for &b in &buf[..n] {
+                    if on_event(i, b) {
+                        return Ok(WaitOutcome::Done);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn io_errno(e: std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Whether `path` is a subscriber FIFO by type (used by tests and tools that inspect fifodirs).
+pub fn is_fifo(path: &Path) -> bool {
+    lstat(path)
+        .map(|s| SFlag::from_bits_truncate(s.st_mode) & SFlag::S_IFMT == SFlag::S_IFIFO)
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("fifodir-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn make_sets_mode_and_keeps_existing() {
+        let d = tmp("make");
+        assert_eq!(make(&d, nix::unistd::getegid()), Ok(true));
+        assert_eq!(
+            std::fs::metadata(&d).unwrap().permissions().mode() & 0o7777,
+            0o3730
+        );
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o1733)).unwrap();
+        assert_eq!(make(&d, nix::unistd::getegid()), Ok(false));
+        assert_eq!(
+            std::fs::metadata(&d).unwrap().permissions().mode() & 0o7777,
+            0o1733
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn subscribe_notify_and_stale_cleanup() {
+        let d = tmp("notify");
+        make(&d, nix::unistd::getegid()).unwrap();
+        let l = Listener::subscribe(&d, LISTENER_FIFO_MODE).unwrap();
+        assert_eq!(l.name().len(), FIFO_NAME_LEN);
+        assert!(l.name().starts_with(FIFO_PREFIX));
+        assert!(is_fifo(&l.path()));
+        assert_eq!(
+            std::fs::metadata(l.path()).unwrap().permissions().mode() & 0o777,
+            0o622
+        );
+        // A stale FIFO (no reader) is removed by the next notification.
+        let stale = d.join("ftrig1:@400000006b0288e1244b9b7e:2UCImZ");
+        nix::unistd::mkfifo(&stale, Mode::from_bits_truncate(0o600)).unwrap();
+        // A dot-prefixed one is not a subscriber: left alone.
+        let hidden = d.join(".ftrig1:@400000006b0288e1244b9b7e:2UCImZ");
+        nix::unistd::mkfifo(&hidden, Mode::from_bits_truncate(0o600)).unwrap();
+        notify(&d, b"dD");
+        assert!(!stale.exists());
+        assert!(hidden.exists());
+        let mut buf = [0u8; 8];
+        assert_eq!(l.read(&mut buf).unwrap(), 2);
+        assert_eq!(&buf[..2], b"dD");
+        let p = l.path();
+        drop(l);
+        assert!(!p.exists());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn wait_until_match_or_deadline() {
+        let d = tmp("wait");
+        make(&d, nix::unistd::getegid()).unwrap();
+        let ls = vec![Listener::subscribe(&d, 0o600).unwrap()];
+        notify(&d, b"sud");
+        let mut seen = Vec::new();
+        let r = wait(
+            &ls,
+            Some(Instant::now() + Duration::from_secs(5)),
+            |_, b| {
+                seen.push(b);
+                b == b'u'
+            },
+        );
+        assert_eq!(r, Ok(WaitOutcome::Done));
+        assert_eq!(seen, b"su");
+        let r = wait(
+            &ls,
+            Some(Instant::now() + Duration::from_millis(20)),
+            |_, b| b == b'x',
+        );
+        assert_eq!(r, Ok(WaitOutcome::TimedOut));
+        drop(ls);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

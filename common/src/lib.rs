@@ -1,0 +1,29 @@
+//! The s6 supervision protocol, shared by every program of the suite.
+//!
+//! Everything here knows the bytes and files of the protocol and nothing about any one
+//! program. Pure functions (pack, unpack, parse, format) are separated from the few
+//! functions that touch the file system, which are kept at the edges of each module.
+//! Facts come from `shared/spec/` (s6 2.15.1, checked against 2.11.3.2).
+
+pub mod control;
+pub mod dtally;
+pub mod fifodir;
+pub mod fsio;
+pub mod lock;
+pub mod msg;
+pub mod servicedir;
+pub mod signals;
+pub mod status;
+pub mod tai;
+pub mod wait;
+
+pub use control::{ControlError, SuperviseCommand, SvscanCommand};
+pub use dtally::DeathRecord;
+pub use msg::Prog;
+pub use servicedir::ServiceDir;
+pub use status::{StatusError, StatusRecord};
+pub use tai::Tai64n;
+pub use wait::WaitStatus;
+
+/// The raw OS error code carried by our error types (an `errno` value).
+pub use nix::errno::Errno;

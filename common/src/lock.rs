@@ -1,0 +1,104 @@
+//! The supervisor locks (`supervise/lock`, `.s6-svscan/lock`): POSIX record (fcntl) write
+//! locks over the whole file, which is what s6's clients probe with `F_GETLK`. An `flock`
+//! lock would be invisible to them.
+
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, open, FcntlArg, OFlag};
+use nix::sys::stat::Mode;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone, Copy)]
+pub enum LockError {
+    /// Another process holds the lock.
+    #[error("lock held by another process")]
+    Busy,
+    #[error("{}", .0.desc())]
+    Io(Errno),
+}
+
+fn whole_file(kind: libc::c_short) -> libc::flock {
+    // SAFETY: flock is a plain C struct; all-zero is a valid value (whole file from offset 0).
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = kind;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = 0;
+    fl.l_len = 0;
+    fl
+}
+
+/// Open (creating with `mode`) and write-lock `path` without blocking. The returned fd holds
+/// the lock for as long as it stays open in this process (close-on-exec).
+pub fn acquire(path: &Path, mode: u32) -> Result<OwnedFd, LockError> {
+    let fd = open(
+        path,
+        OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CREAT | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(mode),
+    )
+    .map_err(LockError::Io)?;
+    let fl = whole_file(libc::F_WRLCK as libc::c_short);
+    match fcntl(&fd, FcntlArg::F_SETLK(&fl)) {
+        Ok(_) => Ok(fd),
+        Err(Errno::EACCES | Errno::EAGAIN) => Err(LockError::Busy),
+        Err(e) => Err(LockError::Io(e)),
+    }
+}
+
+/// Whether some other process holds a lock on `path` (`F_GETLK` with a read-lock probe).
+/// A missing file (or path component) means no.
+pub fn is_locked(path: &Path) -> Result<bool, Errno> {
+    let fd = match open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let mut fl = whole_file(libc::F_RDLCK as libc::c_short);
+    fcntl(&fd, FcntlArg::F_GETLK(&mut fl))?;
+    Ok(fl.l_type != libc::F_UNLCK as libc::c_short)
+}
+
+/// "Is a supervisor running on this service directory?", as `s6-svok` decides it.
+pub fn is_supervised(svdir: &Path) -> Result<bool, Errno> {
+    is_locked(&svdir.join("supervise/lock"))
+}
+
+/// "Is an s6-svscan running on this scan directory?"
+pub fn is_scanned(scandir: &Path) -> Result<bool, Errno> {
+    is_locked(&scandir.join(".s6-svscan/lock"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::unistd::{fork, ForkResult};
+
+    #[test]
+    fn lock_is_visible_to_other_processes_only() {
+        let d = std::env::temp_dir().join(format!("lock-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("supervise")).unwrap();
+        assert_eq!(is_supervised(&d), Ok(false));
+        assert_eq!(is_supervised(&d.join("nonexistent")), Ok(false));
+        let lockfile = d.join("supervise/lock");
+        let held = acquire(&lockfile, 0o644).unwrap();
+        // POSIX locks are per process: test from a child.
+        // SAFETY: the child only calls async-signal-safe functions plus our probe, then _exits.
+        match unsafe { fork() }.unwrap() {
+            ForkResult::Child => {
+                let code = match (is_supervised(&d), acquire(&lockfile, 0o644)) {
+                    (Ok(true), Err(LockError::Busy)) => 0,
+                    _ => 1,
+                };
+                unsafe { libc::_exit(code) };
+            }
+            ForkResult::Parent { child } => {
+                let st = nix::sys::wait::waitpid(child, None).unwrap();
+                assert_eq!(st, nix::sys::wait::WaitStatus::Exited(child, 0));
+            }
+        }
+        drop(held);
+        let f = d.join("file");
+        std::fs::write(&f, "").unwrap();
+        assert_eq!(is_supervised(&f), Err(Errno::ENOTDIR));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

@@ -1,0 +1,102 @@
+//! Messages and exit codes the way s6 prints them: `PROG: fatal: TEXT` / `PROG: warning: TEXT`
+//! on stderr, one write per line, never panicking if stderr is gone.
+
+use std::fmt::{self, Display, Write as _};
+
+/// s6's exit codes.
+pub mod exit {
+    /// Bad usage, or a fatal condition s6 reports as a usage-class error.
+    pub const USAGE: i32 = 100;
+    /// 2.15 `s6-svc`: the supervisor is not listening.
+    pub const NOT_LISTENING: i32 = 102;
+    /// Timed out (`s6-svwait`, `s6-svlisten1`, `s6-svc -w -T`).
+    pub const TIMEOUT: i32 = 99;
+    /// System call failure.
+    pub const SYSTEM: i32 = 111;
+    /// Internal error.
+    pub const INTERNAL: i32 = 101;
+}
+
+/// The program name as s6 prints it at the start of each message: `s6-svc`, or
+/// `s6-supervise DIR` for the supervisor.
+#[derive(Clone, Debug)]
+pub struct Prog {
+    name: String,
+}
+
+/// Write a whole line to fd 2 in one `write` (errors ignored: there is nobody to tell).
+pub fn write_stderr(line: &str) {
+    let _ = crate::fsio::write_all(std::io::stderr(), line.as_bytes());
+}
+
+/// Write to fd 1, reporting failure (the CLI tools exit 111 when stdout fails).
+pub fn write_stdout(text: &str) -> Result<(), nix::errno::Errno> {
+    crate::fsio::write_all(std::io::stdout(), text.as_bytes())
+}
+
+impl Prog {
+    pub fn new(name: impl Into<String>) -> Prog {
+        Prog { name: name.into() }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn line(&self, level: &str, msg: &dyn Display) -> String {
+        let mut s = String::with_capacity(64);
+        let _ = writeln!(s, "{}: {}{}", self.name, level, msg);
+        s
+    }
+
+    pub fn warn(&self, msg: impl Display) {
+        write_stderr(&self.line("warning: ", &msg));
+    }
+
+    pub fn fatal(&self, code: i32, msg: impl Display) -> ! {
+        write_stderr(&self.line("fatal: ", &msg));
+        std::process::exit(code)
+    }
+
+    /// `PROG: usage: USAGE`, exit 100.
+    pub fn usage(&self, usage: &str) -> ! {
+        write_stderr(&self.line("usage: ", &usage));
+        std::process::exit(exit::USAGE)
+    }
+}
+
+/// `errno` text as s6 appends it: `strerror`, without Rust's "(os error N)" suffix.
+pub struct ErrnoText(pub nix::errno::Errno);
+
+impl Display for ErrnoText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.desc())
+    }
+}
+
+/// Convert an `io::Error` to its errno (EIO when it has none).
+pub fn errno_of(e: &std::io::Error) -> nix::errno::Errno {
+    nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_shapes() {
+        let p = Prog::new("s6-svc");
+        assert_eq!(
+            p.line("fatal: ", &"unable to control x: supervisor not listening"),
+            "s6-svc: fatal: unable to control x: supervisor not listening\n"
+        );
+        assert_eq!(
+            p.line("warning: ", &format_args!("invalid {}", "down-signal")),
+            "s6-svc: warning: invalid down-signal\n"
+        );
+        assert_eq!(
+            ErrnoText(nix::errno::Errno::ENOENT).to_string(),
+            "No such file or directory"
+        );
+    }
+}

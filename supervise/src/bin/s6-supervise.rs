@@ -1,0 +1,3 @@
+fn main() {
+    supervise::supervise_main()
+}

@@ -1,0 +1,3 @@
+fn main() {
+    svc::svc_main()
+}

@@ -1,0 +1,3 @@
+fn main() {
+    svc::svwait_main()
+}

@@ -1,0 +1,3 @@
+fn main() {
+    svscan::svscanctl_main()
+}

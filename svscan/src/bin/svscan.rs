@@ -1,0 +1,3 @@
+fn main() {
+    svscan::svscan_main()
+}

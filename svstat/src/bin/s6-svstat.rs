@@ -1,0 +1,3 @@
+fn main() {
+    svstat::svstat_main()
+}

@@ -1,0 +1,3 @@
+fn main() {
+    svstat::svok_main()
+}
