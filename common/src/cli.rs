@@ -1,0 +1,229 @@
+//! Command-line plumbing shared by the client tools: skalibs' `subgetopt` (POSIX short
+//! options, no permutation) over raw `OsString` arguments, skalibs' `uint0_scan`, and
+//! messages whose operands are raw bytes (service paths need not be UTF-8).
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+
+/// One option returned by [`GetOpt`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opt<'a> {
+    /// An option letter without an argument.
+    Flag(u8),
+    /// An option letter with its argument (`-T 300` or `-T300`).
+    Arg(u8, &'a OsStr),
+}
+
+/// skalibs' `subgetopt_r`: `opts` is a getopt string (`"no:uw"`). Parsing stops at the first
+/// argument that does not start with `-`, at a lone `-` (an operand), or after `--`.
+/// `--anything` is an error, as is an unknown letter or a missing option argument.
+pub struct GetOpt<'a> {
+    args: &'a [OsString],
+    opts: &'static [u8],
+    ind: usize,
+    pos: usize,
+    done: bool,
+}
+
+impl<'a> GetOpt<'a> {
+    /// `args` excludes the program name.
+    pub fn new(args: &'a [OsString], opts: &'static str) -> GetOpt<'a> {
+        GetOpt {
+            args,
+            opts: opts.as_bytes(),
+            ind: 0,
+            pos: 0,
+            done: false,
+        }
+    }
+
+    /// The operands left once [`GetOpt::next_opt`] has returned `None`.
+    pub fn rest(&self) -> &'a [OsString] {
+        &self.args[self.ind.min(self.args.len())..]
+    }
+
+    /// The next option; `Some(Err(letter))` for an unknown letter or a missing argument.
+    pub fn next_opt(&mut self) -> Option<Result<Opt<'a>, u8>> {
+        if self.done {
+            return None;
+        }
+        let r = self.step();
+        if r.is_none() {
+            self.done = true;
+        }
+        r
+    }
+
+    fn step(&mut self) -> Option<Result<Opt<'a>, u8>> {
+        let args = self.args;
+        if self.ind >= args.len() {
+            return None;
+        }
+        if self.pos > 0 && self.pos >= args[self.ind].as_bytes().len() {
+            self.ind += 1;
+            self.pos = 0;
+            if self.ind >= args.len() {
+                return None;
+            }
+        }
+        let cur = args[self.ind].as_bytes();
+        if self.pos == 0 {
+            if cur.first() != Some(&b'-') {
+                return None;
+            }
+            self.pos = 1;
+            match cur.get(1) {
+                Some(b'-') => {
+                    if cur.len() > 2 {
+                        self.done = true;
+                        return Some(Err(b'-'));
+                    }
+                    self.ind += 1;
+                    self.pos = 0;
+                    return None;
+                }
+                None => {
+                    self.pos = 0;
+                    return None;
+                }
+                Some(_) => {}
+            }
+        }
+        let c = cur[self.pos];
+        self.pos += 1;
+        let mut i = 0;
+        let opts = self.opts;
+        while i < opts.len() {
+            let letter = opts[i];
+            let takes_arg = opts.get(i + 1) == Some(&b':');
+            if letter == c && letter != b':' {
+                if takes_arg {
+                    let tail = &cur[self.pos..];
+                    self.ind += 1;
+                    self.pos = 0;
+                    if !tail.is_empty() {
+                        return Some(Ok(Opt::Arg(c, OsStr::from_bytes(tail))));
+                    }
+                    if self.ind >= args.len() {
+                        self.done = true;
+                        return Some(Err(c));
+                    }
+                    let a = args[self.ind].as_os_str();
+                    self.ind += 1;
+                    return Some(Ok(Opt::Arg(c, a)));
+                }
+                return Some(Ok(Opt::Flag(c)));
+            }
+            i += if takes_arg { 2 } else { 1 };
+        }
+        self.done = true;
+        Some(Err(c))
+    }
+}
+
+/// skalibs' `uint0_scan` for 32-bit values: the whole string must be decimal digits and fit.
+pub fn uint0_scan(s: &OsStr) -> Option<u32> {
+    let b = s.as_bytes();
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    b.iter().try_fold(0u32, |acc, &d| {
+        acc.checked_mul(10)?.checked_add((d - b'0') as u32)
+    })
+}
+
+/// Concatenate byte strings into one message line.
+pub fn line(parts: &[&[u8]]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 1);
+    for p in parts {
+        v.extend_from_slice(p);
+    }
+    v.push(b'\n');
+    v
+}
+
+/// Write a whole message to stderr in one write (errors ignored).
+pub fn write_stderr_bytes(b: &[u8]) {
+    let _ = crate::fsio::write_all(std::io::stderr(), b);
+}
+
+/// `PROG: warning: PARTS...`
+pub fn warn_bytes(prog: &str, parts: &[&[u8]]) {
+    let mut all: Vec<&[u8]> = vec![prog.as_bytes(), b": warning: "];
+    all.extend_from_slice(parts);
+    write_stderr_bytes(&line(&all));
+}
+
+/// `PROG: fatal: PARTS...`, then exit with `code`.
+pub fn fatal_bytes(prog: &str, code: i32, parts: &[&[u8]]) -> ! {
+    let mut all: Vec<&[u8]> = vec![prog.as_bytes(), b": fatal: "];
+    all.extend_from_slice(parts);
+    write_stderr_bytes(&line(&all));
+    std::process::exit(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    fn all(
+        args: &[OsString],
+        opts: &'static str,
+    ) -> (Vec<Result<(u8, Option<String>), u8>>, usize) {
+        let mut g = GetOpt::new(args, opts);
+        let mut out = Vec::new();
+        while let Some(o) = g.next_opt() {
+            out.push(o.map(|o| match o {
+                Opt::Flag(c) => (c, None),
+                Opt::Arg(c, a) => (c, Some(a.to_string_lossy().into_owned())),
+            }));
+        }
+        (out, g.rest().len())
+    }
+
+    #[test]
+    fn getopt_like_skalibs() {
+        let (o, rest) = all(&os(&["-ab", "-T", "300", "-T5", "x", "-c"]), "abcT:");
+        assert_eq!(
+            o,
+            vec![
+                Ok((b'a', None)),
+                Ok((b'b', None)),
+                Ok((b'T', Some("300".into()))),
+                Ok((b'T', Some("5".into())))
+            ]
+        );
+        assert_eq!(rest, 2);
+        let (o, rest) = all(&os(&["-a", "--", "-b"]), "ab");
+        assert_eq!((o.len(), rest), (1, 1));
+        let (o, rest) = all(&os(&["-", "x"]), "ab");
+        assert_eq!((o.len(), rest), (0, 2));
+        let (o, _) = all(&os(&["--help"]), "ab");
+        assert_eq!(o, vec![Err(b'-')]);
+        let (o, _) = all(&os(&["-z"]), "ab");
+        assert_eq!(o, vec![Err(b'z')]);
+        let (o, _) = all(&os(&["-aT"]), "aT:");
+        assert_eq!(o, vec![Ok((b'a', None)), Err(b'T')]);
+        let (o, rest) = all(&os(&["-T", "-a", "b"]), "aT:");
+        assert_eq!((o, rest), (vec![Ok((b'T', Some("-a".into())))], 1));
+        let (o, _) = all(&os(&["-:"]), "aT:");
+        assert_eq!(o, vec![Err(b':')]);
+        let (o, rest) = all(&os(&[]), "a");
+        assert_eq!((o.len(), rest), (0, 0));
+    }
+
+    #[test]
+    fn uint_scan() {
+        assert_eq!(uint0_scan(OsStr::new("0")), Some(0));
+        assert_eq!(uint0_scan(OsStr::new("4294967295")), Some(u32::MAX));
+        assert_eq!(uint0_scan(OsStr::new("4294967296")), None);
+        assert_eq!(uint0_scan(OsStr::new("")), None);
+        assert_eq!(uint0_scan(OsStr::new("12a")), None);
+        assert_eq!(uint0_scan(OsStr::new("-1")), None);
+        assert_eq!(uint0_scan(OsStr::new("+1")), None);
+    }
+}
