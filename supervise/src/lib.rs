@@ -1,6 +1,13 @@
-//! Placeholder: filled by its issue.
+//! `s6-supervise` (also built as `supervise`): a drop-in for skarnet's s6-supervise 2.15.1.
+//!
+//! [`core`] is the pure state machine; [`driver`] owns every file descriptor, signal and
+//! process; [`spawn`] starts ./run and ./finish.
+
+pub mod core;
+pub mod driver;
+pub mod spawn;
 
 /// Entry point of `s6-supervise`.
 pub fn supervise_main() -> ! {
-    common::Prog::new("s6-supervise").usage("s6-supervise: not implemented yet")
+    driver::main()
 }

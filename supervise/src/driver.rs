@@ -1,0 +1,787 @@
+//! The I/O side of s6-supervise: set up `supervise/` and `event/`, then one `mio::Poll` over
+//! the control FIFO, the signals and the notification pipe, with a single deadline taken from
+//! the core. Every effect the core asks for is performed here.
+
+use crate::core::{Action, Core, Event, FinishStart, Input, Now, RunStart, Target};
+use crate::spawn::{self, cstring, cstring_os, FdMove, SpawnSpec};
+use common::control::SuperviseCommand;
+use common::dtally::{self, DeathRecord};
+use common::lock::{self, LockError};
+use common::msg::{exit, ErrnoText};
+use common::servicedir::{Setting, ServiceDir};
+use common::{fifodir, fsio, Prog};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
+use nix::sys::stat::{lstat, stat, umask, Mode, SFlag};
+use nix::unistd::{chown, getegid, mkdir, mkfifo};
+use signal_hook_mio::v1_0::Signals;
+use std::ffi::{CString, OsString};
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+use std::time::Instant;
+
+const USAGE: &str = "s6-supervise dir";
+const CONTROL: &str = "supervise/control";
+const LOCK: &str = "supervise/lock";
+const SERVICE_LOCK: &str = "supervise/service-lock";
+const EVENTDIR: &str = "event";
+
+const TOK_SIGNALS: Token = Token(0);
+const TOK_CONTROL: Token = Token(1);
+const TOK_NOTIFY: Token = Token(2);
+
+const CAUGHT: [i32; 5] = [
+    libc::SIGCHLD,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGINT,
+];
+
+/// Errors that end s6-supervise during initialisation, with s6's texts and exit codes.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("unable to {0}: {desc}", desc = ErrnoText(*.1))]
+    Sys(String, Errno),
+    #[error("{0} exists and is not a directory")]
+    NotDir(&'static str),
+    #[error("supervise/control is not a FIFO")]
+    ControlNotFifo,
+    #[error("another instance of s6-supervise is already running")]
+    Busy,
+}
+
+impl InitError {
+    fn code(&self) -> i32 {
+        match self {
+            InitError::Sys(..) => exit::SYSTEM,
+            _ => exit::USAGE,
+        }
+    }
+}
+
+fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> InitError {
+    let w = what.into();
+    move |e| InitError::Sys(w, e)
+}
+
+/// Entry point: never returns.
+pub fn main() -> ! {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let base = Prog::new("s6-supervise");
+    let Some(dir) = args.get(1) else {
+        base.usage(USAGE)
+    };
+    if let Err(e) = nix::unistd::chdir(Path::new(dir)) {
+        base.fatal(
+            exit::SYSTEM,
+            format_args!(
+                "unable to chdir to {}: {}",
+                dir.to_string_lossy(),
+                ErrnoText(e)
+            ),
+        )
+    }
+    let prog = Prog::new(format!("s6-supervise {}", dir.to_string_lossy()));
+    let mut drv = match Driver::init(prog.clone(), dir.clone()) {
+        Ok(d) => d,
+        Err(e) => prog.fatal(e.code(), e),
+    };
+    drv.run()
+}
+
+/// Open /dev/null on any of fds 0, 1, 2 that is closed.
+fn sanitize_stdio() -> Result<(), Errno> {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD only queries the descriptor.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0 {
+            continue;
+        }
+        let flags = if fd == 0 {
+            OFlag::O_RDONLY
+        } else {
+            OFlag::O_WRONLY
+        };
+        let n = open("/dev/null", flags, Mode::empty())?;
+        let raw = n.as_raw_fd();
+        if raw != fd {
+            // SAFETY: dup2 onto the closed standard descriptor.
+            if unsafe { libc::dup2(raw, fd) } < 0 {
+                return Err(Errno::last());
+            }
+        } else {
+            std::mem::forget(n);
+        }
+    }
+    Ok(())
+}
+
+fn is_dir(mode: libc::mode_t) -> bool {
+    SFlag::from_bits_truncate(mode) & SFlag::S_IFMT == SFlag::S_IFDIR
+}
+
+/// `mkdir name 0700`; an existing directory (also through a symlink) is kept; a dangling
+/// symlink gets its target created. Returns whether a directory was created.
+fn trymkdir(name: &'static str) -> Result<bool, InitError> {
+    match mkdir(name, Mode::from_bits_truncate(0o700)) {
+        Ok(()) => return Ok(true),
+        Err(Errno::EEXIST) => {}
+        Err(e) => return Err(InitError::Sys(format!("mkdir {name}"), e)),
+    }
+    let l = lstat(name).map_err(sys(format!("stat {name}")))?;
+    let is_link = SFlag::from_bits_truncate(l.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK;
+    if !is_link {
+        return if is_dir(l.st_mode) {
+            Ok(false)
+        } else {
+            Err(InitError::NotDir(name))
+        };
+    }
+    match stat(name) {
+        Ok(st) if is_dir(st.st_mode) => Ok(false),
+        Ok(_) => Err(InitError::NotDir(name)),
+        Err(Errno::ENOENT) => {
+            let target = std::fs::read_link(name)
+                .map_err(|e| InitError::Sys(format!("readlink {name}"), common::msg::errno_of(&e)))?;
+            mkdir(&target, Mode::from_bits_truncate(0o700)).map_err(|e| {
+                InitError::Sys(format!("mkdir {}", target.display()), e)
+            })?;
+            Ok(true)
+        }
+        Err(e) => Err(InitError::Sys(format!("stat {name}"), e)),
+    }
+}
+
+struct Driver {
+    prog: Prog,
+    /// The servicedir argument, verbatim (argv of run and finish).
+    name: CString,
+    sd: ServiceDir,
+    poll: Poll,
+    signals: Signals,
+    control: File,
+    _control_w: OwnedFd,
+    _lock: OwnedFd,
+    notify: Option<OwnedFd>,
+    start: Instant,
+    maxfd: u64,
+    run_path: CString,
+    finish_path: CString,
+}
+
+impl Driver {
+    fn init(prog: Prog, dir: OsString) -> Result<Driver, InitError> {
+        sanitize_stdio().map_err(sys("sanitize stdin and stdout"))?;
+        let maxfd = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map_err(sys("getrlimit"))?
+            .0;
+        let old = umask(Mode::empty());
+        let r = Self::control_init();
+        umask(old);
+        let (lock, control, control_w) = r?;
+
+        let poll = Poll::new().map_err(|e| InitError::Sys("init poll".into(), common::msg::errno_of(&e)))?;
+        let mut signals = Signals::new(CAUGHT)
+            .map_err(|e| InitError::Sys("trap signals".into(), common::msg::errno_of(&e)))?;
+        let reg = |e: std::io::Error| InitError::Sys("register fds".into(), common::msg::errno_of(&e));
+        poll.registry()
+            .register(&mut signals, TOK_SIGNALS, Interest::READABLE)
+            .map_err(reg)?;
+        poll.registry()
+            .register(
+                &mut SourceFd(&control.as_raw_fd()),
+                TOK_CONTROL,
+                Interest::READABLE,
+            )
+            .map_err(reg)?;
+
+        fifodir::clean(Path::new(EVENTDIR));
+        dtally::truncate(Path::new(".")).map_err(sys("truncate supervise/death_tally"))?;
+        Ok(Driver {
+            prog,
+            name: cstring_os(&dir),
+            sd: ServiceDir::new("."),
+            poll,
+            signals,
+            control,
+            _control_w: control_w,
+            _lock: lock,
+            notify: None,
+            start: Instant::now(),
+            maxfd,
+            run_path: cstring(b"./run"),
+            finish_path: cstring(b"./finish"),
+        })
+    }
+
+    /// event/, supervise/, the lock and the control FIFO (under umask 0).
+    fn control_init() -> Result<(OwnedFd, File, OwnedFd), InitError> {
+        if trymkdir(EVENTDIR)? {
+            chown(EVENTDIR, None, Some(getegid())).map_err(sys("chown event"))?;
+            nix::sys::stat::fchmodat(
+                nix::fcntl::AT_FDCWD,
+                EVENTDIR,
+                Mode::from_bits_truncate(fifodir::FIFODIR_MODE),
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
+            )
+            .map_err(sys("chmod event"))?;
+        }
+        trymkdir("supervise")?;
+        let lock = match lock::acquire(Path::new(LOCK), 0o644) {
+            Ok(fd) => fd,
+            Err(LockError::Busy) => return Err(InitError::Busy),
+            Err(LockError::Io(e)) => return Err(InitError::Sys(format!("lock {LOCK}"), e)),
+        };
+        match mkfifo(CONTROL, Mode::from_bits_truncate(0o600)) {
+            Ok(()) => {}
+            Err(Errno::EEXIST) => {
+                let st = stat(CONTROL).map_err(sys(format!("stat {CONTROL}")))?;
+                if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFIFO {
+                    return Err(InitError::ControlNotFifo);
+                }
+            }
+            Err(e) => return Err(InitError::Sys(format!("mkfifo {CONTROL}"), e)),
+        }
+        let r = open(
+            CONTROL,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(sys(format!("open {CONTROL} for reading")))?;
+        let w = open(
+            CONTROL,
+            OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(sys(format!("open {CONTROL} for writing")))?;
+        Ok((lock, File::from(r), w))
+    }
+
+    fn now(&self) -> Now {
+        Now {
+            mono: self.start.elapsed(),
+            wall: common::Tai64n::now(),
+        }
+    }
+
+    fn warn_setting<T>(&self, s: Setting<T>) -> T {
+        if let Some(w) = &s.warning {
+            self.prog.warn(w);
+        }
+        s.value
+    }
+
+    fn run(&mut self) -> ! {
+        let wantup = match self.sd.down() {
+            Ok(down) => !down,
+            Err(e) => self.prog.fatal(
+                exit::SYSTEM,
+                format_args!("unable to access ./down: {}", ErrnoText(e)),
+            ),
+        };
+        let (mut core, acts) = Core::new(wantup, self.now());
+        self.perform_all(&mut core, acts.as_slice());
+
+        let mut events = Events::with_capacity(8);
+        while !core.exiting() {
+            let timeout = core
+                .deadline()
+                .map(|d| d.saturating_sub(self.start.elapsed()));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                self.prog.fatal(
+                    exit::SYSTEM,
+                    format_args!("unable to iopause: {}", ErrnoText(common::msg::errno_of(&e))),
+                );
+            }
+            if events.is_empty() {
+                if core.deadline().is_some_and(|d| self.start.elapsed() >= d) {
+                    self.feed(&mut core, Input::Timeout);
+                }
+                continue;
+            }
+            let (mut sig, mut ctl, mut notif) = (false, false, false);
+            for ev in events.iter() {
+                match ev.token() {
+                    TOK_SIGNALS => sig = true,
+                    TOK_CONTROL => ctl = true,
+                    TOK_NOTIFY => notif = true,
+                    _ => {}
+                }
+            }
+            if notif {
+                self.handle_notify(&mut core);
+            }
+            if sig && !core.exiting() {
+                self.handle_signals(&mut core);
+            }
+            if ctl && !core.exiting() {
+                self.handle_control(&mut core);
+            }
+        }
+        fifodir::notify(Path::new(EVENTDIR), b"x");
+        std::process::exit(0)
+    }
+
+    fn handle_notify(&mut self, core: &mut Core) {
+        let mut buf = [0u8; 512];
+        loop {
+            let Some(fd) = self.notify.as_ref() else {
+                return;
+            };
+            match nix::unistd::read(fd, &mut buf) {
+                Ok(0) => {
+                    self.close_notify();
+                    return;
+                }
+                Ok(n) => {
+                    if buf.get(..n).is_some_and(|b| b.contains(&b'\n')) {
+                        self.feed(core, Input::Ready);
+                        // The core closes the pipe; make sure it is gone in any case.
+                        self.close_notify();
+                        return;
+                    }
+                }
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return,
+                Err(_) => {
+                    self.close_notify();
+                    return;
+                }
+            }
+        }
+    }
+
+    fn handle_signals(&mut self, core: &mut Core) {
+        let mut got = [0i32; 8];
+        let mut n = 0;
+        for s in self.signals.pending() {
+            if let Some(slot) = got.get_mut(n) {
+                *slot = s;
+                n += 1;
+            }
+        }
+        for &s in got.get(..n).unwrap_or(&[]) {
+            if core.exiting() {
+                return;
+            }
+            match s {
+                libc::SIGCHLD => self.reap(core),
+                libc::SIGTERM => self.feed(core, Input::Term),
+                libc::SIGHUP => self.feed(core, Input::Hup),
+                libc::SIGQUIT => self.feed(core, Input::Quit),
+                libc::SIGINT => self.feed(core, Input::Int),
+                _ => {}
+            }
+        }
+    }
+
+    fn reap(&mut self, core: &mut Core) {
+        loop {
+            let mut st = 0;
+            // SAFETY: waitpid on any of our children, non-blocking.
+            let pid = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
+            if pid < 0 {
+                match Errno::last() {
+                    Errno::EINTR => continue,
+                    Errno::ECHILD => return,
+                    e => self.prog.fatal(
+                        exit::SYSTEM,
+                        format_args!("unable to wait_pid_nohang: {}", ErrnoText(e)),
+                    ),
+                }
+            }
+            if pid == 0 {
+                return;
+            }
+            if core.tracked_pid() != 0 && pid as u64 == core.tracked_pid() {
+                self.feed(core, Input::Child(st));
+                if core.exiting() {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn handle_control(&mut self, core: &mut Core) {
+        let mut buf = [0u8; 256];
+        loop {
+            match self.control.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    for &b in buf.get(..n).unwrap_or(&[]) {
+                        if core.exiting() {
+                            break;
+                        }
+                        if let Some(c) = SuperviseCommand::from_byte(b) {
+                            self.feed(core, Input::Command(c));
+                        }
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) => self.prog.fatal(
+                    exit::SYSTEM,
+                    format_args!(
+                        "unable to read {CONTROL}: {}",
+                        ErrnoText(common::msg::errno_of(&e))
+                    ),
+                ),
+            }
+        }
+    }
+
+    /// Step the core with `input`, perform its actions, and feed back any reply.
+    fn feed(&mut self, core: &mut Core, input: Input) {
+        let mut next = Some(input);
+        while let Some(input) = next.take() {
+            let acts = core.step(Event {
+                now: self.now(),
+                input,
+            });
+            next = self.perform_all(core, acts.as_slice());
+        }
+    }
+
+    fn perform_all(&mut self, core: &mut Core, acts: &[Action]) -> Option<Input> {
+        let mut reply = None;
+        for &a in acts {
+            if let Some(r) = self.perform(a) {
+                reply = Some(r);
+            }
+        }
+        // Startup actions carry no reply; replies from a later step are fed by `feed`.
+        let _ = core;
+        reply
+    }
+
+    fn perform(&mut self, a: Action) -> Option<Input> {
+        match a {
+            Action::SpawnRun => return Some(Input::RunStarted(self.start_run())),
+            Action::SpawnFinish { wstat, pid } => {
+                return Some(Input::FinishStarted(self.start_finish(wstat, pid)))
+            }
+            Action::Kill(t, sig) => kill(t, sig),
+            Action::KillDownSignal(pid) => {
+                let sig = self.warn_setting(self.sd.down_signal());
+                kill(Target::Pid(pid), sig);
+            }
+            Action::KillReloadSignal(pid) => {
+                let sig = self.warn_setting(self.sd.reload_signal());
+                kill(Target::Pid(pid), sig);
+            }
+            Action::TimeoutKill(pid) => {
+                if self.warn_setting(self.sd.flag_timeout_killpg()) {
+                    kill(Target::Group(pid), libc::SIGKILL);
+                    kill(Target::Group(pid), libc::SIGCONT);
+                } else {
+                    kill(Target::Pid(pid), libc::SIGKILL);
+                    kill(Target::Pid(pid), libc::SIGCONT);
+                }
+            }
+            Action::ReadKillTimeout => {
+                return Some(Input::KillTimeout(
+                    self.warn_setting(self.sd.timeout_kill()),
+                ))
+            }
+            Action::WarnFinishTimeout => self
+                .prog
+                .warn("finish script lifetime reached maximum value - sending it a SIGKILL"),
+            Action::WarnUpTimeout => self
+                .prog
+                .warn("can't happen: timeout while the service is up!"),
+            Action::WriteStatus(st) => {
+                if let Err(e) = st.write(Path::new(".")) {
+                    self.prog
+                        .warn(format_args!("unable to write status file: {}", ErrnoText(e)));
+                }
+            }
+            Action::Emit(ev) => fifodir::notify(Path::new(EVENTDIR), ev),
+            Action::AppendDeathTally { stamp, wstat } => self.death_tally(stamp, wstat),
+            Action::CreateDownFile => {
+                let r = open(
+                    "down",
+                    OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(0o666),
+                );
+                if let Err(e) = r {
+                    self.prog
+                        .warn(format_args!("unable to create ./down file: {}", ErrnoText(e)));
+                }
+            }
+            Action::RemoveDownFile => match nix::unistd::unlink("down") {
+                Ok(()) | Err(Errno::ENOENT) => {}
+                Err(e) => self
+                    .prog
+                    .warn(format_args!("unable to unlink ./down file: {}", ErrnoText(e))),
+            },
+            Action::CloseNotify => self.close_notify(),
+            Action::CloseStdio => self.close_stdio(),
+            Action::Exit => {}
+        }
+        None
+    }
+
+    fn death_tally(&self, stamp: common::Tai64n, wstat: i32) {
+        let max = self.warn_setting(self.sd.max_death_tally());
+        if max == 0 {
+            return;
+        }
+        let dot = Path::new(".");
+        let mut recs = match dtally::read(dot, max as usize) {
+            Ok(r) => r,
+            Err(e) => {
+                self.prog.warn(format_args!(
+                    "unable to read {}: {}",
+                    dtally::DTALLY_FILE,
+                    ErrnoText(e)
+                ));
+                return;
+            }
+        };
+        recs.push(DeathRecord::from_wstat(stamp, wstat));
+        let skip = recs.len().saturating_sub(max as usize);
+        let data = dtally::pack_all(recs.get(skip..).unwrap_or(&[]));
+        if let Err(e) = fsio::write_atomic(
+            &dot.join(dtally::DTALLY_TMP),
+            &dot.join(dtally::DTALLY_FILE),
+            &data,
+        ) {
+            self.prog.warn(format_args!(
+                "unable to write {}: {}",
+                dtally::DTALLY_FILE,
+                ErrnoText(e)
+            ));
+        }
+    }
+
+    fn close_notify(&mut self) {
+        if let Some(fd) = self.notify.take() {
+            let _ = self
+                .poll
+                .registry()
+                .deregister(&mut SourceFd(&fd.as_raw_fd()));
+        }
+    }
+
+    fn close_stdio(&self) {
+        for (fd, flags, what) in [
+            (0, OFlag::O_RDONLY, "reading"),
+            (1, OFlag::O_WRONLY, "writing"),
+        ] {
+            match open("/dev/null", flags | OFlag::O_CLOEXEC, Mode::empty()) {
+                // SAFETY: dup2 of a fresh /dev/null onto our own stdin/stdout.
+                Ok(n) => unsafe {
+                    libc::dup2(n.as_raw_fd(), fd);
+                },
+                Err(e) => self.prog.warn(format_args!(
+                    "unable to open /dev/null for {what}: {}",
+                    ErrnoText(e)
+                )),
+            }
+        }
+    }
+
+    fn start_run(&mut self) -> RunStart {
+        let new_pidns = self.warn_setting(self.sd.flag_newpidns());
+        let mut moves: [FdMove; 2] = [FdMove {
+            from: -1,
+            to: -1,
+            lock: false,
+        }; 2];
+        let mut nmoves = 0;
+
+        let mut lock_fd: Option<(u32, OwnedFd)> = None;
+        if let Some(lk) = self.warn_setting(self.sd.lock_fd()) {
+            if lk == 0 || lk as u64 >= self.maxfd {
+                self.prog.warn("invalid lock-fd");
+            } else {
+                let fd = match open(
+                    SERVICE_LOCK,
+                    OFlag::O_WRONLY
+                        | OFlag::O_CREAT
+                        | OFlag::O_TRUNC
+                        | OFlag::O_NONBLOCK
+                        | OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(0o666),
+                ) {
+                    Ok(fd) => fd,
+                    Err(e) => {
+                        self.prog.warn(format_args!(
+                            "unable to open {SERVICE_LOCK} for writing (waiting 60 seconds): {}",
+                            ErrnoText(e)
+                        ));
+                        return RunStart::RetryLater;
+                    }
+                };
+                match lock::is_locked(Path::new(SERVICE_LOCK)) {
+                    Ok(true) => self.prog.warn(
+                        "another instance of the service is already running, child will block",
+                    ),
+                    Ok(false) => {}
+                    Err(e) => {
+                        self.prog.warn(format_args!(
+                            "unable to read lock state on {SERVICE_LOCK} (waiting 60 seconds): {}",
+                            ErrnoText(e)
+                        ));
+                        return RunStart::RetryLater;
+                    }
+                }
+                lock_fd = Some((lk, fd));
+            }
+        }
+
+        let mut pipe: Option<(OwnedFd, OwnedFd)> = None;
+        if let Some(n) = self.warn_setting(self.sd.notification_fd()) {
+            let valid = n != 0 && (n as u64) < self.maxfd;
+            if !valid {
+                self.prog.warn("invalid notification-fd");
+            }
+            if lock_fd.as_ref().is_some_and(|(lk, _)| *lk == n) {
+                self.prog.warn(
+                    "unable to start service: notification-fd and lock-fd are the same",
+                );
+                return RunStart::Never;
+            }
+            if n != 0 && !valid {
+                // s6 goes on with the bad number and its spawn fails on it.
+                self.spawn_failed(Errno::EBADF);
+                return RunStart::RetryLater;
+            }
+            if valid {
+                match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
+                    Ok((r, w)) => pipe = Some((r, w)),
+                    Err(e) => {
+                        self.prog.warn(format_args!(
+                            "unable to create notification pipe (waiting 60 seconds): {}",
+                            ErrnoText(e)
+                        ));
+                        return RunStart::RetryLater;
+                    }
+                }
+                if let (Some((_, w)), Some(slot)) = (pipe.as_ref(), moves.get_mut(nmoves)) {
+                    *slot = FdMove {
+                        from: w.as_raw_fd(),
+                        to: n as i32,
+                        lock: false,
+                    };
+                    nmoves += 1;
+                }
+            }
+        }
+        if let (Some((lk, fd)), Some(slot)) = (lock_fd.as_ref(), moves.get_mut(nmoves)) {
+            *slot = FdMove {
+                from: fd.as_raw_fd(),
+                to: *lk as i32,
+                lock: true,
+            };
+            nmoves += 1;
+        }
+
+        let argv = [cstring(b"./run"), self.name.clone()];
+        let spec = SpawnSpec {
+            path: &self.run_path,
+            argv: &argv,
+            moves: moves.get(..nmoves).unwrap_or(&[]),
+            new_pidns,
+        };
+        let r = spawn::spawn(&spec);
+        drop(lock_fd);
+        match r {
+            Ok(pid) => {
+                if let Some((rd, w)) = pipe {
+                    drop(w);
+                    let _ = nix::fcntl::fcntl(
+                        &rd,
+                        nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK),
+                    );
+                    if self
+                        .poll
+                        .registry()
+                        .register(&mut SourceFd(&rd.as_raw_fd()), TOK_NOTIFY, Interest::READABLE)
+                        .is_ok()
+                    {
+                        self.notify = Some(rd);
+                    }
+                }
+                RunStart::Spawned(pid as u64)
+            }
+            Err(e) => {
+                self.spawn_failed(e);
+                RunStart::RetryLater
+            }
+        }
+    }
+
+    fn spawn_failed(&self, e: Errno) {
+        self.prog.warn(format_args!(
+            "unable to spawn ./run (waiting 60 seconds): {}",
+            ErrnoText(e)
+        ));
+    }
+
+    fn start_finish(&mut self, wstat: i32, pid: u64) -> FinishStart {
+        let signaled = wstat & 0x7f != 0 && wstat & 0x7f != 0x7f;
+        let code = if signaled {
+            256
+        } else {
+            (wstat >> 8) & 0xff
+        };
+        let argv = [
+            cstring(b"finish"),
+            cstring(code.to_string().as_bytes()),
+            cstring((wstat & 0x7f).to_string().as_bytes()),
+            self.name.clone(),
+            cstring(pid.to_string().as_bytes()),
+        ];
+        let spec = SpawnSpec {
+            path: &self.finish_path,
+            argv: &argv,
+            moves: &[],
+            new_pidns: false,
+        };
+        match spawn::spawn(&spec) {
+            Ok(fpid) => {
+                let timeout_ms = self.warn_setting(self.sd.timeout_finish());
+                FinishStart::Spawned {
+                    pid: fpid as u64,
+                    timeout_ms,
+                }
+            }
+            Err(Errno::ENOENT) => FinishStart::None,
+            Err(e) => {
+                self.prog
+                    .warn(format_args!("unable to spawn ./finish: {}", ErrnoText(e)));
+                FinishStart::None
+            }
+        }
+    }
+}
+
+fn kill(t: Target, sig: i32) {
+    let (pid, group) = match t {
+        Target::Pid(p) => (p, false),
+        Target::Group(p) => (p, true),
+    };
+    // Never signal pid 0 / our own group, nor a pid that does not fit pid_t.
+    let Ok(p) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    if p <= 0 {
+        return;
+    }
+    // SAFETY: kill(2)/killpg(2) with a positive pid; errors are ignored as s6 does.
+    unsafe {
+        if group {
+            libc::killpg(p, sig);
+        } else {
+            libc::kill(p, sig);
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Starting ./run and ./finish the way s6 2.15 does: a new session, the supervisor's
+//! environment, an empty signal mask with default dispositions, only fds 0-2 (plus the
+//! notification and lock fds), and exec failures reported synchronously to the parent
+//! through a close-on-exec pipe.
+//!
+//! Everything the child needs is prepared before `fork`; between `fork` and `exec` the child
+//! only makes async-signal-safe system calls.
+
+use nix::errno::Errno;
+use std::ffi::{CString, OsStr};
+use std::os::unix::ffi::OsStrExt;
+
+/// An fd to install at a fixed number in the child.
+#[derive(Clone, Copy, Debug)]
+pub struct FdMove {
+    /// Open in the parent (close-on-exec).
+    pub from: i32,
+    /// Where the child gets it (without close-on-exec).
+    pub to: i32,
+    /// Take a non-blocking POSIX write lock on it once installed.
+    pub lock: bool,
+}
+
+/// What to spawn.
+pub struct SpawnSpec<'a> {
+    pub path: &'a CString,
+    pub argv: &'a [CString],
+    pub moves: &'a [FdMove],
+    pub new_pidns: bool,
+}
+
+/// Make a C string from arbitrary bytes (an interior NUL cuts the string, as C would).
+pub fn cstring(b: &[u8]) -> CString {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    CString::new(b.get(..end).unwrap_or(&[])).unwrap_or_default()
+}
+
+pub fn cstring_os(s: &OsStr) -> CString {
+    cstring(s.as_bytes())
+}
+
+/// The signals the supervisor catches: the child must get them back at their defaults.
+const CAUGHT: [i32; 6] = [
+    libc::SIGCHLD,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGINT,
+    libc::SIGPIPE,
+];
+
+/// Spawn; returns the child's pid, or the errno of the failed step (fork, pipe, or whatever
+/// failed in the child before or at exec — in which case the child has been reaped).
+pub fn spawn(spec: &SpawnSpec<'_>) -> Result<libc::pid_t, Errno> {
+    let mut argv: Vec<*const libc::c_char> = spec.argv.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let path = spec.path.as_ptr();
+    let moves = spec.moves;
+    // The child parks the error pipe above every target fd.
+    let min_free = moves.iter().map(|m| m.to).max().unwrap_or(2).max(2) + 1;
+
+    let mut p = [-1i32; 2];
+    // SAFETY: pipe2 writes two fds into the array.
+    if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(Errno::last());
+    }
+    let (err_r, err_w) = (p[0], p[1]);
+
+    // Block every signal across fork so no handler runs in the child before exec.
+    // SAFETY: plain sigset manipulation on local storage.
+    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe {
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+    }
+
+    // SAFETY: fork/clone in a single-threaded process; the child only performs
+    // async-signal-safe calls on data prepared above, then execs or _exits.
+    let pid = unsafe {
+        if spec.new_pidns {
+            libc::syscall(
+                libc::SYS_clone,
+                (libc::CLONE_NEWPID | libc::SIGCHLD) as libc::c_ulong,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            ) as libc::pid_t
+        } else {
+            libc::fork()
+        }
+    };
+    if pid == 0 {
+        // SAFETY: child side, see above.
+        unsafe { child(path, argv.as_ptr(), moves, err_w, min_free) }
+    }
+    let fork_err = Errno::last();
+    // SAFETY: restoring the mask saved above; closing our copy of the write end.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        libc::close(err_w);
+    }
+    if pid < 0 {
+        // SAFETY: closing the read end we own.
+        unsafe { libc::close(err_r) };
+        return Err(fork_err);
+    }
+    let mut buf = [0u8; 4];
+    let mut got = 0usize;
+    loop {
+        // SAFETY: reading into the remaining part of a local buffer.
+        let r = unsafe {
+            libc::read(
+                err_r,
+                buf.as_mut_ptr().add(got).cast(),
+                buf.len() - got,
+            )
+        };
+        if r < 0 {
+            if Errno::last() == Errno::EINTR {
+                continue;
+            }
+            break;
+        }
+        if r == 0 {
+            break;
+        }
+        got += r as usize;
+        if got == buf.len() {
+            break;
+        }
+    }
+    // SAFETY: closing the read end we own.
+    unsafe { libc::close(err_r) };
+    if got == 0 {
+        return Ok(pid);
+    }
+    let errno = i32::from_ne_bytes(buf);
+    // The child reported a failure and is exiting: reap it now (it is not the tracked pid).
+    let mut st = 0;
+    loop {
+        // SAFETY: waiting for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut st, 0) };
+        if r >= 0 || Errno::last() != Errno::EINTR {
+            break;
+        }
+    }
+    Err(Errno::from_raw(if errno == 0 { libc::EIO } else { errno }))
+}
+
+/// The child between fork and exec. Never returns.
+unsafe fn child(
+    path: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    moves: &[FdMove],
+    err_w: i32,
+    min_free: i32,
+) -> ! {
+    let fail = |fd: i32| -> ! {
+        let e = Errno::last() as i32;
+        let b = e.to_ne_bytes();
+        libc::write(fd, b.as_ptr().cast(), b.len());
+        libc::_exit(127)
+    };
+    if libc::setsid() < 0 {
+        fail(err_w);
+    }
+    for &s in CAUGHT.iter() {
+        libc::signal(s, libc::SIG_DFL);
+    }
+    let mut empty: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut empty);
+    libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+
+    // Park the error pipe and every source fd above the targets, so no dup2 below
+    // overwrites an fd still needed.
+    let err = libc::fcntl(err_w, libc::F_DUPFD_CLOEXEC, min_free);
+    if err < 0 {
+        fail(err_w);
+    }
+    let mut parked = [-1i32; 4];
+    for (i, m) in moves.iter().enumerate().take(parked.len()) {
+        let fd = libc::fcntl(m.from, libc::F_DUPFD_CLOEXEC, min_free);
+        if fd < 0 {
+            fail(err);
+        }
+        parked[i] = fd;
+    }
+    for (i, m) in moves.iter().enumerate().take(parked.len()) {
+        if libc::dup2(parked[i], m.to) < 0 {
+            fail(err);
+        }
+        if m.lock {
+            // Any close of an fd on the file drops a POSIX lock: close the other copies
+            // first (they are close-on-exec and would go at exec time).
+            libc::close(parked[i]);
+            libc::close(m.from);
+            let mut fl: libc::flock = std::mem::zeroed();
+            fl.l_type = libc::F_WRLCK as libc::c_short;
+            fl.l_whence = libc::SEEK_SET as libc::c_short;
+            // Best effort: a busy lock has been reported by the parent; the service runs anyway.
+            libc::fcntl(m.to, libc::F_SETLK, &fl);
+        }
+    }
+    libc::execv(path, argv);
+    fail(err)
+}
