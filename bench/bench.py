@@ -1,0 +1,1230 @@
+#!/usr/bin/env python3
+"""Benchmark our s6-compatible suite against real s6, side by side, in one run.
+
+Python 3 standard library only.  See bench/README.md for what each scenario measures.
+
+Both suites run in scratch scan directories under /tmp with identical service
+directories; repetitions alternate the two sides (ours, s6, s6, ours, ...) to spread
+machine noise; every svscan runs in its own session and is torn down with
+`s6-svscanctl -t`, then SIGKILL of its process group and of every service session
+still alive; a final scan of /proc checks that no process of the run is left.
+"""
+
+import argparse
+import ctypes
+import datetime
+import errno
+import json
+import os
+import platform
+import select
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TARGET = "x86_64-unknown-linux-gnu"
+
+SCENARIOS = ["sizes", "memory", "idle", "svc", "crash", "scale"]
+PROGRAMS = ["s6-svscan", "s6-supervise", "s6-svscanctl", "s6-svc", "s6-svstat", "s6-svok",
+            "s6-svwait", "s6-svlisten1", "s6-svdt"]
+SIDES = ("ours", "s6")
+
+MARK_VAR = "S6BENCH_MARK"
+RUN_ID = "s6bench-%d-%d" % (os.getpid(), int(time.time()))
+
+# supervise/status: 35 bytes; pid = bytes 24..32 big-endian; flags = byte 34.
+FLAG_FINISHING = 0x02
+FLAG_READY = 0x08
+
+PR_SET_CHILD_SUBREAPER = 36
+IN_MODIFY, IN_CLOSE_WRITE, IN_MOVED_TO, IN_CREATE = 0x2, 0x8, 0x80, 0x100
+
+
+def mono_ns():
+    return time.monotonic_ns()
+
+
+class ScenarioError(Exception):
+    """A side cannot complete a scenario; the reason is shown as n/a in the table."""
+
+
+class Interrupted(Exception):
+    pass
+
+
+def log(msg):
+    sys.stderr.write("[%s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------------------
+# /proc helpers
+
+
+def read_file(path, mode="r"):
+    with open(path, mode) as f:
+        return f.read()
+
+
+def proc_children(pid):
+    """Direct children of pid (CONFIG_PROC_CHILDREN, else a /proc scan)."""
+    try:
+        return [int(x) for x in read_file("/proc/%d/task/%d/children" % (pid, pid)).split()]
+    except FileNotFoundError:
+        pass
+    kids = []
+    for ent in os.listdir("/proc"):
+        if ent.isdigit():
+            try:
+                st = read_file("/proc/%s/stat" % ent)
+            except OSError:
+                continue
+            fields = st[st.rfind(")") + 2:].split()
+            if int(fields[1]) == pid:
+                kids.append(int(ent))
+    return kids
+
+
+def exe_of(pid):
+    try:
+        return os.readlink("/proc/%d/exe" % pid)
+    except OSError:
+        return None
+
+
+def smaps_rollup(pid):
+    """(PSS, USS) in KiB from /proc/PID/smaps_rollup."""
+    vals = {}
+    for line in read_file("/proc/%d/smaps_rollup" % pid).splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].endswith(":"):
+            vals[parts[0][:-1]] = int(parts[1])
+    return vals["Pss"], vals.get("Private_Clean", 0) + vals.get("Private_Dirty", 0)
+
+
+def cpu_ns(pid):
+    return int(read_file("/proc/%d/schedstat" % pid).split()[0])
+
+
+def ctxt_switches(pid):
+    n = 0
+    for line in read_file("/proc/%d/status" % pid).splitlines():
+        if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+            n += int(line.split()[1])
+    return n
+
+
+def has_mark(pid, prefix):
+    try:
+        env = read_file("/proc/%d/environ" % pid, "rb")
+    except OSError:
+        return False
+    return (b"\0" + MARK_VAR.encode() + b"=" + prefix.encode()) in b"\0" + env
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def run_processes(prefix, scratch):
+    """Processes (other than us) that belong to the run: marked environment, or cwd /
+    cmdline under the scratch directory."""
+    me = os.getpid()
+    found = []
+    for ent in os.listdir("/proc"):
+        if not ent.isdigit():
+            continue
+        pid = int(ent)
+        if pid == me:
+            continue
+        hit = has_mark(pid, prefix)
+        if not hit and scratch:
+            try:
+                cwd = os.readlink("/proc/%d/cwd" % pid)
+                hit = cwd == scratch or cwd.startswith(scratch + "/")
+            except OSError:
+                pass
+            if not hit:
+                try:
+                    hit = scratch.encode() in read_file("/proc/%d/cmdline" % pid, "rb")
+                except OSError:
+                    pass
+        if hit:
+            try:
+                cmd = read_file("/proc/%d/cmdline" % pid, "rb").replace(b"\0", b" ").decode(
+                    "utf-8", "replace").strip()
+            except OSError:
+                cmd = "?"
+            found.append((pid, cmd))
+    return found
+
+
+class Reaper:
+    """We are a child subreaper: orphans of the run come back to us and are reaped here,
+    so that nothing is left as a zombie under an init that may not reap."""
+
+    def __init__(self):
+        self.exited = {}  # pid -> (status, rusage) of tracked children reaped by reap_all
+        self.tracked = set()
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            self.subreaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        except Exception:
+            self.subreaper = False
+
+    def reap_all(self):
+        while True:
+            try:
+                pid, status, ru = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in self.tracked:
+                self.exited[pid] = (status, ru)
+
+    def has_exited(self, pid):
+        if pid in self.exited:
+            return True
+        try:
+            return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True
+
+    def wait(self, pid):
+        """Reap a tracked child; returns (status, rusage)."""
+        self.tracked.discard(pid)
+        if pid in self.exited:
+            return self.exited.pop(pid)
+        try:
+            _, status, ru = os.wait4(pid, 0)
+            return status, ru
+        except ChildProcessError:
+            return None, None
+
+
+class Inotify:
+    """Event-driven wait for supervise/status changes (s6 writes status.new + rename)."""
+
+    def __init__(self):
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self.libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+
+    def watch(self, path):
+        wd = self.libc.inotify_add_watch(self.fd, os.fsencode(path),
+                                         IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE)
+        if wd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_add_watch " + path)
+
+    def drain(self):
+        try:
+            while os.read(self.fd, 65536):
+                pass
+        except BlockingIOError:
+            pass
+
+    def wait(self, timeout):
+        select.select([self.fd], [], [], max(0.0, timeout))
+
+    def close(self):
+        os.close(self.fd)
+
+
+# --------------------------------------------------------------------------------------
+# ELF inspection (static? stripped?)
+
+
+def elf_info(path):
+    """{'static': bool, 'stripped': bool} for a 64-bit little-endian ELF file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        return {"static": None, "stripped": None}
+    e_phoff, e_shoff = struct.unpack_from("<QQ", data, 0x20)
+    e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx = struct.unpack_from("<HHHHH", data, 0x36)
+    interp = False
+    for i in range(e_phnum):
+        (p_type,) = struct.unpack_from("<I", data, e_phoff + i * e_phentsize)
+        if p_type == 3:  # PT_INTERP
+            interp = True
+    symtab = False
+    debug = False
+    if e_shoff and e_shnum:
+        shdrs = [struct.unpack_from("<IIQQQQIIQQ", data, e_shoff + i * e_shentsize) for i in range(e_shnum)]
+        stro = shdrs[e_shstrndx][4]
+        for sh in shdrs:
+            name = data[stro + sh[0]:data.index(b"\0", stro + sh[0])]
+            if sh[1] == 2:  # SHT_SYMTAB
+                symtab = True
+            if name.startswith(b".debug"):
+                debug = True
+    return {"static": not interp, "stripped": not symtab and not debug}
+
+
+# --------------------------------------------------------------------------------------
+# Suites and instances
+
+
+class Suite:
+    def __init__(self, side, bindir):
+        self.side = side
+        self.bindir = os.path.abspath(bindir)
+        self.env = dict(os.environ)
+        # Our svscan looks for s6-supervise next to itself, then in PATH; a non-Debian s6
+        # (e.g. a 2.15 build) uses PATH: put the suite's bindir first either way.
+        self.env["PATH"] = self.bindir + ":" + os.environ.get("PATH", "/usr/bin:/bin")
+        self._cap = {}
+
+    def prog(self, name):
+        return os.path.join(self.bindir, name)
+
+    def missing(self, names):
+        return [n for n in names if not os.access(self.prog(n), os.X_OK)]
+
+    def require(self, *names):
+        miss = self.missing(names)
+        if miss:
+            raise ScenarioError("%s not in %s" % (", ".join(miss), self.bindir))
+
+    def cap_args(self, bench, n):
+        """Options raising svscan's cap on services, probed once: 2.15 and later take
+        `-C max` (each logger counts), Debian's 2.11 takes `-c max` (service slots).  The
+        probe runs svscan with the option on a directory that does not exist: a known
+        option fails on chdir (111), an unknown one is a usage error (100)."""
+        if n < 400:
+            return []
+        want = n + 16
+        if "opt" not in self._cap:
+            self._cap["opt"] = None
+            self._cap["why"] = []
+            for opt in ("-C", "-c"):
+                rc, err = bench.run_probe([self.prog("s6-svscan"), opt, "100", bench.scratch + "/no-such-dir"], self)
+                self._cap["why"].append("%s -> exit %s" % (opt, rc))
+                if rc == 111:
+                    self._cap["opt"] = opt
+                    break
+        if self._cap["opt"] is None:
+            raise ScenarioError("s6-svscan accepts neither -C nor -c (%s)" % "; ".join(self._cap["why"]))
+        return [self._cap["opt"], str(want)]
+
+
+RUN_SLEEP = "#!/bin/sh\ntrap '' HUP\nexec {sleep} 1000000\n"
+RUN_READY = "#!/bin/sh\ntrap '' HUP\necho >&3\nexec 3>&-\nexec {sleep} 1000000\n"
+RUN_CRASH = "#!/bin/sh\necho >> starts\nexit 0\n"
+
+
+class Instance:
+    """One scan directory with its svscan, for one suite."""
+
+    def __init__(self, bench, suite, label, services):
+        self.bench = bench
+        self.suite = suite
+        self.label = label
+        self.dir = tempfile.mkdtemp(prefix="%s-%s." % (label, suite.side), dir=bench.scratch)
+        self.scandir = os.path.join(self.dir, "scan")
+        self.logpath = os.path.join(self.dir, "log")
+        self.mark = "%s/%s" % (RUN_ID, os.path.basename(self.dir))
+        self.env = dict(suite.env)
+        self.env[MARK_VAR] = self.mark
+        self.pid = None
+        self.services = []
+        self.sup_exe = os.path.realpath(suite.prog("s6-supervise"))
+        os.mkdir(self.scandir)
+        for name, spec in services:
+            self.add_service(name, spec)
+        self.logfd = os.open(self.logpath, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        bench.instances.add(self)
+
+    def add_service(self, name, spec):
+        d = os.path.join(self.scandir, name)
+        os.mkdir(d)
+        path = os.path.join(d, "run")
+        with open(path, "w") as f:
+            f.write(spec["run"].format(sleep=self.bench.sleep))
+        os.chmod(path, 0o755)
+        for fname, content in spec.get("files", {}).items():
+            with open(os.path.join(d, fname), "w") as f:
+                f.write(content)
+        self.services.append(name)
+
+    def sdir(self, name):
+        return os.path.join(self.scandir, name)
+
+    # -- processes
+
+    def spawn(self, argv, setsid=False):
+        return self.bench.spawn(argv, self.env, self.logfd, setsid=setsid)
+
+    def call(self, argv):
+        """Run a client to completion; returns (wall ns, exit code)."""
+        t0 = mono_ns()
+        pid = self.spawn(argv)
+        _, st = os.waitpid(pid, 0)
+        return mono_ns() - t0, os.waitstatus_to_exitcode(st)
+
+    def check_call(self, argv):
+        ns, rc = self.call(argv)
+        if rc != 0:
+            raise ScenarioError("`%s` exited %d%s" % (" ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(argv)), rc, self.log_tail()))
+        return ns
+
+    def log_tail(self):
+        try:
+            lines = [l for l in read_file(self.logpath).splitlines() if l.strip()]
+        except OSError:
+            return ""
+        return (": " + lines[-1][:200]) if lines else ""
+
+    def start(self, extra_args=()):
+        self.suite.require("s6-svscan", "s6-supervise", "s6-svscanctl")
+        argv = [self.suite.prog("s6-svscan")] + list(extra_args) + [self.scandir]
+        self.t_start = mono_ns()
+        self.pid = self.spawn(argv, setsid=True)
+        self.bench.reaper.tracked.add(self.pid)
+        return self.t_start
+
+    def running(self):
+        return self.pid is not None and not self.bench.reaper.has_exited(self.pid)
+
+    def supervise_pids(self, n, timeout):
+        """Wait until svscan has n s6-supervise children; checks that they run this
+        suite's s6-supervise (and not, say, /usr/bin's)."""
+        deadline = time.monotonic() + timeout
+        svscan_exe = exe_of(self.pid)
+        wrong_seen = {}
+        while True:
+            if not self.running():
+                raise ScenarioError("s6-svscan exited early%s" % self.log_tail())
+            sup = []
+            for c in proc_children(self.pid):
+                e = exe_of(c)
+                if e is None:
+                    continue
+                e = e.replace(" (deleted)", "")
+                if e == self.sup_exe:
+                    sup.append(c)
+                elif e != svscan_exe:
+                    wrong_seen[c] = wrong_seen.get(c, 0) + 1
+                    if wrong_seen[c] >= 3:
+                        raise ScenarioError("s6-svscan spawned %s, expected %s" % (e, self.sup_exe))
+            if len(sup) >= n:
+                return sup
+            if time.monotonic() > deadline:
+                raise ScenarioError("only %d of %d s6-supervise after %.0f s" % (len(sup), n, timeout))
+            time.sleep(0.005)
+
+    def status(self, name):
+        """(pid, flags) from supervise/status, or None if absent/short."""
+        try:
+            with open(os.path.join(self.scandir, name, "supervise", "status"), "rb") as f:
+                b = f.read(35)
+        except OSError:
+            return None
+        if len(b) < 35:
+            return None
+        return struct.unpack_from(">Q", b, 24)[0], b[34]
+
+    def is_up(self, name):
+        st = self.status(name)
+        return st is not None and st[0] != 0 and not st[1] & FLAG_FINISHING
+
+    def wait_all_up(self, names, timeout):
+        """Poll until every service's status has a pid; returns the monotonic ns of the
+        pass that saw the last one up.  Only services still pending are re-read, and the
+        poller sleeps twice as long as a pass takes, so it uses at most a third of a CPU."""
+        pending = list(names)
+        deadline = time.monotonic() + timeout
+        while True:
+            t0 = time.monotonic()
+            pending = [n for n in pending if not self.is_up(n)]
+            if not pending:
+                return mono_ns()
+            if not self.running():
+                raise ScenarioError("s6-svscan exited early%s" % self.log_tail())
+            if time.monotonic() > deadline:
+                raise ScenarioError("%d of %d services not up after %.0f s" % (len(pending), len(names), timeout))
+            time.sleep(max(0.002, 2 * (time.monotonic() - t0)))
+
+    def wait_status(self, ino, name, pred, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            ino.drain()
+            st = self.status(name)
+            if st is not None and pred(st):
+                return mono_ns()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ScenarioError("status of %s not as expected after %.0f s (%r)" % (name, timeout, st))
+            ino.wait(min(left, 0.05))
+
+    def stop(self, timeout):
+        """`s6-svscanctl -t`, then wait for svscan to exit.  Returns (ns from the call to
+        svscan's exit, exit status, rusage of the whole reaped tree)."""
+        t0 = mono_ns()
+        pid = self.spawn([self.suite.prog("s6-svscanctl"), "-t", self.scandir])
+        _, st = os.waitpid(pid, 0)
+        rc = os.waitstatus_to_exitcode(st)
+        if rc != 0:
+            raise ScenarioError("s6-svscanctl -t exited %d%s" % (rc, self.log_tail()))
+        deadline = time.monotonic() + timeout
+        while not self.bench.reaper.has_exited(self.pid):
+            if time.monotonic() > deadline:
+                raise ScenarioError("s6-svscan still running %.0f s after svscanctl -t" % timeout)
+            time.sleep(0.002)
+        t1 = mono_ns()
+        self.kill_group()
+        status, ru = self.bench.reaper.wait(self.pid)
+        self.pid_reaped = True
+        return t1 - t0, status, ru
+
+    def kill_group(self):
+        # svscan is our child and not yet reaped: its pid (= pgid, it is a session
+        # leader) cannot have been reused.
+        if self.pid is not None and not getattr(self, "pid_reaped", False):
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def teardown(self, timeout=30.0):
+        """Idempotent: bring everything down, kill what is left, verify, remove files.
+        Returns the number of processes that had to be killed after svscan's exit."""
+        if self in self.bench.instances:
+            self.bench.instances.discard(self)
+        else:
+            return 0
+        leaks = []
+        if self.pid is not None and not getattr(self, "pid_reaped", False):
+            if self.running():
+                try:
+                    self.stop(timeout)
+                except ScenarioError as e:
+                    log("%s/%s: teardown: %s" % (self.label, self.suite.side, e))
+            self.kill_group()
+            self.bench.reaper.wait(self.pid)
+            self.pid_reaped = True
+        # Service sessions still alive (their pid = pgid = sid), checked by our mark so
+        # that a recycled pid is never hit.
+        for name in self.services:
+            st = self.status(name)
+            if st and st[0] and has_mark(st[0], self.mark):
+                leaks.append((st[0], "service " + name))
+                for kill in (os.killpg, os.kill):
+                    try:
+                        kill(st[0], signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+        # Anything else carrying the mark (or running under the directory).
+        for _ in range(50):
+            left = run_processes(self.mark, self.dir)
+            if not left:
+                break
+            for pid, cmd in left:
+                if (pid, cmd) not in leaks:
+                    leaks.append((pid, cmd))
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            time.sleep(0.05)
+            self.bench.reaper.reap_all()
+        self.bench.reaper.reap_all()
+        os.close(self.logfd)
+        if leaks:
+            log("%s/%s: killed %d leftover process(es): %s" % (
+                self.label, self.suite.side, len(leaks), ", ".join("%d %s" % l for l in leaks[:5])))
+            self.bench.leaks.extend({"instance": self.label, "side": self.suite.side, "pid": p, "cmd": c} for p, c in leaks)
+        if self.bench.keep_logs:
+            shutil.copy(self.logpath, os.path.join(self.bench.keep_logs, os.path.basename(self.dir) + ".log"))
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return len(leaks)
+
+
+# --------------------------------------------------------------------------------------
+# Results
+
+
+class Results:
+    def __init__(self):
+        self.rows = {}  # key -> row
+
+    def row(self, scenario, metric, unit, target=None, note=None):
+        key = (scenario, metric)
+        if key not in self.rows:
+            self.rows[key] = {"scenario": scenario, "metric": metric, "unit": unit, "target": target,
+                              "note": note, "ours": [], "s6": [], "na": {}, "text": None}
+        return self.rows[key]
+
+    def add(self, scenario, metric, side, value, unit, target=None, note=None):
+        self.row(scenario, metric, unit, target, note)[side].append(value)
+
+    def na(self, scenario, metric, side, reason, unit="", target=None):
+        self.row(scenario, metric, unit, target)["na"][side] = reason
+
+    def text(self, scenario, metric, ours, s6, target=None):
+        r = self.row(scenario, metric, "text", target)
+        r["text"] = {"ours": ours, "s6": s6}
+
+
+def summarize(vals):
+    if not vals:
+        return None
+    s = sorted(vals)
+    out = {"n": len(s), "median": statistics.median(s), "min": s[0], "max": s[-1]}
+    if len(s) >= 4:
+        q = statistics.quantiles(s, n=4)
+        out["q1"], out["q3"] = q[0], q[2]
+    return out
+
+
+def scale_for(unit, v):
+    """(divisor, unit label, decimals) for displaying values near v."""
+    v = abs(v or 0)
+    if unit == "ns":
+        if v >= 1e9:
+            return 1e9, "s", 2
+        if v >= 1e6:
+            return 1e6, "ms", 2
+        if v >= 1e3:
+            return 1e3, "µs", 0
+        return 1, "ns", 0
+    if unit == "KiB":
+        if v >= 10240:
+            return 1024, "MiB", 1
+        return 1, "KiB", 0
+    if unit == "B":
+        return 1024, "KiB", 0
+    if unit == "/s":
+        return 1, "/s", 2
+    if unit == "s":
+        return 1, "s", 2
+    return 1, unit, 0
+
+
+def fmt(v, div, dec):
+    if v is None:
+        return "—"
+    x = v / div
+    if dec == 0:
+        return "{:,.0f}".format(x)
+    return "{:,.{}f}".format(x, dec)
+
+
+def ratio_of(r):
+    so, ss = summarize(r["ours"]), summarize(r["s6"])
+    if not so or not ss:
+        return None, ""
+    a, b = so["median"], ss["median"]
+    if b == 0:
+        return None, ("both 0" if a == 0 else "∞ (s6 = 0)")
+    return a / b, "%.2f×" % (a / b)
+
+
+def target_check(r, ratio):
+    t = r["target"]
+    if not t:
+        return ""
+    kind, val = t
+    so = summarize(r["ours"])
+    if kind == "ratio":
+        mark = "" if ratio is None else (" ✅" if ratio <= val else " ❌")
+        if ratio is None and so and summarize(r["s6"]) and summarize(r["s6"])["median"] == 0:
+            mark = " ✅" if so["median"] == 0 else " ❌"
+        return "≤ %.2g×%s" % (val, mark)
+    if kind == "max":
+        mark = "" if not so else (" ✅" if so["max"] <= val else " ❌")
+        div, u, dec = scale_for(r["unit"], val)
+        return "≤ %s %s (ours)%s" % (fmt(val, div, dec), u, mark) if val else "0 (ours)%s" % mark
+    if kind == "text":
+        return val
+    return ""
+
+
+def markdown(results):
+    out = ["| Scenario | Metric | ours: median [min–max] | s6: median [min–max] | ours/s6 | Target |",
+           "|---|---|---|---|---|---|"]
+    for r in results.rows.values():
+        if r["text"]:
+            out.append("| %s | %s | %s | %s | | %s |" % (r["scenario"], r["metric"], r["text"]["ours"],
+                                                         r["text"]["s6"], target_check(r, None)))
+            continue
+        sums = {s: summarize(r[s]) for s in SIDES}
+        ref = max([sums[s]["median"] for s in SIDES if sums[s]] or [0])
+        div, u, dec = scale_for(r["unit"], ref)
+        cells = []
+        for s in SIDES:
+            if s in r["na"] and not sums[s]:
+                cells.append("n/a (%s)" % r["na"][s])
+            elif not sums[s]:
+                cells.append("—")
+            else:
+                x = sums[s]
+                c = "%s %s" % (fmt(x["median"], div, dec), u)
+                if x["n"] > 1:
+                    c += " [%s–%s]" % (fmt(x["min"], div, dec), fmt(x["max"], div, dec))
+                if s in r["na"]:
+                    c += " (partial: %s)" % r["na"][s]
+                cells.append(c.replace("  ", " "))
+        ratio, rtxt = ratio_of(r)
+        metric = r["metric"] + (" (n=%d)" % sums["s6"]["n"] if sums["s6"] and sums["s6"]["n"] > 1 else "")
+        out.append("| %s | %s | %s | %s | %s | %s |" % (r["scenario"], metric, cells[0], cells[1], rtxt,
+                                                       target_check(r, ratio)))
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------
+# The benchmark
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.quick = args.quick
+        self.suites = {"ours": Suite("ours", args.ours), "s6": Suite("s6", args.s6)}
+        self.results = Results()
+        self.instances = set()
+        self.leaks = []
+        self.reaper = Reaper()
+        self.scratch = tempfile.mkdtemp(prefix="s6bench.", dir="/tmp")
+        self.keep_logs = args.keep_logs
+        self.sleep = shutil.which("sleep") or "/bin/sleep"
+        self.devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+        self.sigdef = [s for s in (signal.SIGPIPE, getattr(signal, "SIGXFSZ", None)) if s]
+        try:
+            self.ino = Inotify()
+        except Exception as e:
+            self.ino = None
+            log("inotify unavailable (%s): svc scenario disabled" % e)
+
+    # one ABBA order: ours first on even repetitions, s6 first on odd ones
+    @staticmethod
+    def order(rep):
+        return SIDES if rep % 2 == 0 else SIDES[::-1]
+
+    def spawn(self, argv, env, errfd, setsid=False):
+        fa = [(os.POSIX_SPAWN_DUP2, self.devnull, 0), (os.POSIX_SPAWN_DUP2, self.devnull, 1),
+              (os.POSIX_SPAWN_DUP2, errfd, 2)]
+        if setsid:
+            # svscan: stdout and stderr (inherited by supervise and services) go to the log.
+            fa[1] = (os.POSIX_SPAWN_DUP2, errfd, 1)
+        return os.posix_spawn(argv[0], argv, env, file_actions=fa, setsid=setsid, setsigdef=self.sigdef)
+
+    def run_probe(self, argv, suite):
+        env = dict(suite.env)
+        env[MARK_VAR] = RUN_ID + "/probe"
+        pid = os.posix_spawn(argv[0], argv, env, file_actions=[
+            (os.POSIX_SPAWN_DUP2, self.devnull, 0), (os.POSIX_SPAWN_DUP2, self.devnull, 1),
+            (os.POSIX_SPAWN_DUP2, self.devnull, 2)], setsid=True, setsigdef=self.sigdef)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            p, st = os.waitpid(pid, os.WNOHANG)
+            if p:
+                return os.waitstatus_to_exitcode(st), ""
+            time.sleep(0.01)
+        os.killpg(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return None, "timeout"
+
+    # -- scenario helpers
+
+    def skip_side(self, failed, key, side, scenario, metrics, err):
+        failed[(key, side)] = str(err)
+        for m in metrics:
+            self.results.na(scenario, m, side, str(err))
+        log("%s: %s: n/a: %s" % (scenario, side, err))
+
+    # -- scenarios
+
+    def sc_sizes(self):
+        R = self.results
+        info = {s: {} for s in SIDES}
+        for name in PROGRAMS:
+            for s in SIDES:
+                p = self.suites[s].prog(name)
+                if os.path.exists(p):
+                    real = os.path.realpath(p)
+                    info[s][name] = dict(size=os.stat(real).st_size, **elf_info(real))
+                    R.add("binary size", name, s, info[s][name]["size"], "B", target=("max", 1 << 20))
+                else:
+                    R.na("binary size", name, s, "missing", "B", target=("max", 1 << 20))
+        for s in SIDES:
+            if info[s]:
+                R.add("binary size", "total of the above", s, sum(x["size"] for x in info[s].values()), "B")
+
+        def flags(s, key):
+            n = sum(1 for x in info[s].values() if x[key])
+            return "%d/%d" % (n, len(info[s])) if info[s] else "—"
+
+        R.text("binary size", "static (no ELF interpreter)", flags("ours", "static"), flags("s6", "static"),
+               target=("text", "all (ours)"))
+        R.text("binary size", "stripped (no .symtab / .debug)", flags("ours", "stripped"), flags("s6", "stripped"),
+               target=("text", "all (ours)"))
+        # Dynamic s6 binaries also map skalibs/libs6: show what they need besides libc.
+        for s in SIDES:
+            if info[s] and not all(x["static"] for x in info[s].values()):
+                libs = shared_libs(self.suites[s].prog("s6-supervise"))
+                if libs:
+                    R.add("binary size", "shared libs of s6-supervise except libc (%s)" % ", ".join(
+                        os.path.basename(l) for l in libs), s, sum(os.stat(l).st_size for l in libs), "B")
+
+    def sc_memory(self):
+        ns = self.args.memory_n
+        reps = self.args.reps or (2 if self.quick else 5)
+        settle = 0.5
+        metrics = ["PSS per service (all supervise + svscan) / N", "USS per service (all supervise + svscan) / N",
+                   "s6-supervise PSS (median process)", "s6-supervise USS (median process)", "s6-svscan PSS",
+                   "s6-svscan USS"]
+        for n in ns:
+            scen = "memory, N=%d" % n
+            failed = {}
+            for rep in range(reps):
+                for side in self.order(rep):
+                    if (n, side) in failed:
+                        continue
+                    suite = self.suites[side]
+                    inst = Instance(self, suite, "mem%d" % n,
+                                    [("s%05d" % i, {"run": RUN_SLEEP}) for i in range(n)])
+                    try:
+                        inst.start(suite.cap_args(self, n))
+                        inst.wait_all_up(inst.services, 60 + n * 0.05)
+                        time.sleep(settle)
+                        sup = inst.supervise_pids(n, 10)
+                        pss = []
+                        uss = []
+                        for p in sup:
+                            a, b = smaps_rollup(p)
+                            pss.append(a)
+                            uss.append(b)
+                        spss, suss = smaps_rollup(inst.pid)
+                        vals = [(sum(pss) + spss) / n, (sum(uss) + suss) / n, statistics.median(pss),
+                                statistics.median(uss), spss, suss]
+                        for m, v in zip(metrics, vals):
+                            R_target = ("ratio", 0.75) if "USS per service" in m else None
+                            self.results.add(scen, m, side, v, "KiB", target=R_target)
+                    except ScenarioError as e:
+                        self.skip_side(failed, n, side, scen, metrics, e)
+                    finally:
+                        inst.teardown()
+                log("%s: repetition %d/%d done" % (scen, rep + 1, reps))
+
+    def sc_idle(self):
+        n = self.args.idle_n
+        window = self.args.idle_seconds or (3.0 if self.quick else 10.0)
+        reps = self.args.reps or (1 if self.quick else 3)
+        scen = "idle, N=%d, %.0f s" % (n, window)
+        metrics = ["CPU time, svscan + all supervise", "context switches, svscan + all supervise",
+                   "processes that ran at all"]
+        failed = {}
+        for rep in range(reps):
+            for side in self.order(rep):
+                if side in failed:
+                    continue
+                suite = self.suites[side]
+                inst = Instance(self, suite, "idle", [("s%05d" % i, {"run": RUN_SLEEP}) for i in range(n)])
+                try:
+                    inst.start(suite.cap_args(self, n))
+                    inst.wait_all_up(inst.services, 60)
+                    time.sleep(1.0)
+                    pids = [inst.pid] + inst.supervise_pids(n, 10)
+                    before = {p: (cpu_ns(p), ctxt_switches(p)) for p in pids}
+                    time.sleep(window)
+                    try:
+                        after = {p: (cpu_ns(p), ctxt_switches(p)) for p in pids}
+                    except FileNotFoundError:
+                        raise ScenarioError("a supervisor died during the idle window")
+                    dcpu = sum(after[p][0] - before[p][0] for p in pids)
+                    dcs = sum(after[p][1] - before[p][1] for p in pids)
+                    active = sum(1 for p in pids if after[p] != before[p])
+                    self.results.add(scen, metrics[0], side, dcpu, "ns", target=("max", 0))
+                    self.results.add(scen, metrics[1], side, dcs, "", target=("max", 0))
+                    self.results.add(scen, metrics[2], side, active, "", target=("max", 0))
+                except ScenarioError as e:
+                    self.skip_side(failed, "idle", side, scen, metrics, e)
+                finally:
+                    inst.teardown()
+            log("%s: repetition %d/%d done" % (scen, rep + 1, reps))
+
+    def sc_svc(self):
+        scen = "client calls"
+        if self.ino is None:
+            for m in ("svc",):
+                for s in SIDES:
+                    self.results.na(scen, m, s, "no inotify")
+            return
+        pairs = self.args.reps or (10 if self.quick else 100)
+        calls = 3
+        ino = self.ino
+        is_up = lambda st: st[0] != 0 and not st[1] & FLAG_FINISHING
+        is_down = lambda st: st[0] == 0 and not st[1] & FLAG_FINISHING
+        is_ready = lambda st: is_up(st) and st[1] & FLAG_READY
+        M = {
+            "u": ("`svc -u` until status up", None),
+            "d": ("`svc -d` until status down", None),
+            "wu": ("`svc -wu -u`", ("ratio", 0.5)),
+            "wd": ("`svc -wd -d`", ("ratio", 0.5)),
+            "wU": ("`svc -wU -u` (readiness)", None),
+            "h": ("`svc -h`", ("ratio", 0.9)),
+            "stat": ("`svstat DIR`", ("ratio", 0.9)),
+            "ok": ("`svok DIR`", None),
+        }
+        insts = {}
+        failed = {}
+        try:
+            for side in SIDES:
+                suite = self.suites[side]
+                try:
+                    suite.require("s6-svc", "s6-svstat", "s6-svok", "s6-svlisten1")
+                    inst = Instance(self, suite, "svc", [
+                        ("svc", {"run": RUN_SLEEP, "files": {"down": ""}}),
+                        ("ready", {"run": RUN_READY, "files": {"down": "", "notification-fd": "3\n"}}),
+                        ("idle", {"run": RUN_SLEEP}),
+                    ])
+                    insts[side] = inst
+                    inst.start()
+                    inst.supervise_pids(3, 10)
+                    inst.wait_all_up(["idle"], 10)
+                    for name in ("svc", "ready"):
+                        deadline = time.monotonic() + 10
+                        while inst.status(name) is None:
+                            if time.monotonic() > deadline:
+                                raise ScenarioError("no status for %s" % name)
+                            time.sleep(0.01)
+                        ino.watch(inst.sdir(name) + "/supervise")
+                        inst.wait_status(ino, name, is_down)
+                except ScenarioError as e:
+                    self.skip_side(failed, "svc", side, scen, [m for m, _ in M.values()], e)
+
+            def one_round(side, record):
+                inst = insts[side]
+                P = inst.suite.prog
+                S = inst.sdir
+
+                def rec(key, ns):
+                    if record:
+                        self.results.add(scen, M[key][0], side, ns, "ns", target=M[key][1])
+
+                # svc -u / -d, timed until the status file says so
+                t0 = mono_ns()
+                pid = inst.spawn([P("s6-svc"), "-u", S("svc")])
+                t1 = inst.wait_status(ino, "svc", is_up)
+                _, st = os.waitpid(pid, 0)
+                if os.waitstatus_to_exitcode(st) != 0:
+                    raise ScenarioError("s6-svc -u failed%s" % inst.log_tail())
+                rec("u", t1 - t0)
+                t0 = mono_ns()
+                pid = inst.spawn([P("s6-svc"), "-d", S("svc")])
+                t1 = inst.wait_status(ino, "svc", is_down)
+                _, st = os.waitpid(pid, 0)
+                if os.waitstatus_to_exitcode(st) != 0:
+                    raise ScenarioError("s6-svc -d failed%s" % inst.log_tail())
+                rec("d", t1 - t0)
+                # svc -wu -u / -wd -d, timed until svc exits
+                rec("wu", inst.check_call([P("s6-svc"), "-wu", "-T", "10000", "-u", S("svc")]))
+                inst.wait_status(ino, "svc", is_up, 5)
+                rec("wd", inst.check_call([P("s6-svc"), "-wd", "-T", "10000", "-d", S("svc")]))
+                inst.wait_status(ino, "svc", is_down, 5)
+                # readiness
+                rec("wU", inst.check_call([P("s6-svc"), "-wU", "-T", "10000", "-u", S("ready")]))
+                inst.wait_status(ino, "ready", is_ready, 5)
+                inst.check_call([P("s6-svc"), "-wd", "-T", "10000", "-d", S("ready")])
+                inst.wait_status(ino, "ready", is_down, 5)
+                # cheap calls on an up service (its run ignores SIGHUP)
+                for _ in range(calls):
+                    rec("h", inst.check_call([P("s6-svc"), "-h", S("idle")]))
+                    rec("stat", inst.check_call([P("s6-svstat"), S("idle")]))
+                    rec("ok", inst.check_call([P("s6-svok"), S("idle")]))
+
+            for rep in range(-1, pairs):  # rep -1: warm-up, not recorded
+                for side in self.order(max(rep, 0)):
+                    if side in insts and ("svc", side) not in failed:
+                        try:
+                            one_round(side, rep >= 0)
+                        except ScenarioError as e:
+                            self.skip_side(failed, "svc", side, scen, [m for m, _ in M.values()], e)
+                if rep % 10 == 9 or rep == pairs - 1:
+                    log("%s: repetition %d/%d done" % (scen, rep + 1, pairs))
+        finally:
+            for inst in insts.values():
+                inst.teardown()
+
+    def sc_crash(self):
+        window = self.args.crash_seconds or (4.0 if self.quick else 5.0)
+        reps = self.args.reps or (1 if self.quick else 3)
+        scen = "crash loop (run exits at once), %.0f s" % window
+        metrics = ["starts per second", "median interval between starts"]
+        failed = {}
+        for rep in range(reps):
+            for side in self.order(rep):
+                if side in failed:
+                    continue
+                inst = Instance(self, self.suites[side], "crash", [("crash", {"run": RUN_CRASH})])
+                try:
+                    inst.start()
+                    path = inst.sdir("crash") + "/starts"
+                    size = lambda: os.stat(path).st_size if os.path.exists(path) else 0
+                    deadline = time.monotonic() + 10
+                    while size() == 0:
+                        if time.monotonic() > deadline or not inst.running():
+                            raise ScenarioError("run never started%s" % inst.log_tail())
+                        time.sleep(0.002)
+                    stamps = [time.monotonic()]
+                    last = size()
+                    end = stamps[0] + window
+                    while time.monotonic() < end + 0.01:
+                        s = size()
+                        if s != last:
+                            now = time.monotonic()
+                            stamps.extend([now] * (s - last))
+                            last = s
+                        time.sleep(0.002)
+                    stamps = [t for t in stamps if t <= end]
+                    if len(stamps) < 2:
+                        raise ScenarioError("only %d start in %.0f s" % (len(stamps), window))
+                    ivals = [b - a for a, b in zip(stamps, stamps[1:])]
+                    self.results.add(scen, metrics[0], side, (len(stamps) - 1) / (stamps[-1] - stamps[0]), "/s",
+                                     target=("text", "≈ 1/s, as s6"))
+                    self.results.add(scen, metrics[1], side, statistics.median(ivals), "s")
+                except ScenarioError as e:
+                    self.skip_side(failed, "crash", side, scen, metrics, e)
+                finally:
+                    inst.teardown()
+            log("%s: repetition %d/%d done" % (scen, rep + 1, reps))
+
+    def sc_scale(self):
+        for n in self.args.scale_n:
+            reps = self.args.reps or (1 if self.quick else (3 if n >= 5000 else 5))
+            scen = "scale, N=%d" % n
+            t1000 = ("ratio", 0.8) if n == 1000 else None
+            metrics = ["all up: wall time (svscan start → every status pid ≠ 0)",
+                       "all up: CPU of svscan + all supervise", "svscanctl -t → all down, svscan exited: wall time",
+                       "CPU of the whole tree, start → exit (incl. services)", "processes left after svscan exit"]
+            failed = {}
+            for rep in range(reps):
+                for side in self.order(rep):
+                    if (n, side) in failed:
+                        continue
+                    suite = self.suites[side]
+                    inst = Instance(self, suite, "scale%d" % n, [("s%05d" % i, {"run": RUN_SLEEP}) for i in range(n)])
+                    try:
+                        cap = suite.cap_args(self, n)
+                        t0 = inst.start(cap)
+                        t_up = inst.wait_all_up(inst.services, 60 + n * 0.05)
+                        sup = inst.supervise_pids(n, 10)
+                        cpu = 0
+                        for p in [inst.pid] + sup:
+                            cpu += cpu_ns(p)
+                        down_ns, status, ru = inst.stop(60 + n * 0.01)
+                        rc = os.waitstatus_to_exitcode(status) if status is not None else None
+                        still_up = sum(1 for s in inst.services if (inst.status(s) or (0, 0))[0] != 0)
+                        left = inst.teardown()
+                        self.results.add(scen, metrics[0], side, t_up - t0, "ns", target=t1000)
+                        self.results.add(scen, metrics[1], side, cpu, "ns", target=t1000)
+                        self.results.add(scen, metrics[2], side, down_ns, "ns")
+                        self.results.add(scen, metrics[3], side, int((ru.ru_utime + ru.ru_stime) * 1e9), "ns")
+                        self.results.add(scen, metrics[4], side, left + still_up, "", target=("max", 0))
+                        if rc != 0:
+                            raise ScenarioError("s6-svscan exited %s after svscanctl -t" % rc)
+                    except ScenarioError as e:
+                        self.skip_side(failed, n, side, scen, metrics, e)
+                    finally:
+                        inst.teardown()
+                log("%s: repetition %d/%d done" % (scen, rep + 1, reps))
+
+    # -- driver
+
+    def run(self, only):
+        for sc in only:
+            log("scenario %s" % sc)
+            t = time.monotonic()
+            getattr(self, "sc_" + sc)()
+            log("scenario %s took %.1f s" % (sc, time.monotonic() - t))
+
+    def cleanup(self):
+        for inst in list(self.instances):
+            try:
+                inst.teardown(timeout=10)
+            except Exception as e:  # keep cleaning
+                log("teardown error: %s" % e)
+        left = []
+        for _ in range(50):
+            procs = run_processes(RUN_ID, self.scratch)
+            if not procs:
+                break
+            left.extend(p for p in procs if p not in left)
+            for pid, _ in procs:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            time.sleep(0.05)
+            self.reaper.reap_all()
+        self.reaper.reap_all()
+        if left:
+            self.leaks.extend({"instance": "final sweep", "side": "?", "pid": p, "cmd": c} for p, c in left)
+        final = run_processes(RUN_ID, self.scratch)
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        return final, os.path.exists(self.scratch)
+
+
+def shared_libs(path):
+    try:
+        out = subprocess.run(["ldd", path], capture_output=True, text=True, timeout=10).stdout
+    except Exception:
+        return []
+    libs = []
+    for line in out.splitlines():
+        parts = line.split("=>")
+        if len(parts) == 2:
+            lib = parts[1].split("(")[0].strip()
+            base = os.path.basename(lib)
+            if lib.startswith("/") and not base.startswith(("libc.so", "ld-linux", "libm.so", "libpthread", "libdl")):
+                libs.append(os.path.realpath(lib))
+    return libs
+
+
+def machine_info():
+    def cmd(*a):
+        try:
+            return subprocess.run(list(a), capture_output=True, text=True, timeout=10).stdout.strip()
+        except Exception:
+            return None
+    cpu = None
+    try:
+        for line in read_file("/proc/cpuinfo").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = None
+    try:
+        mem = read_file("/proc/meminfo").splitlines()[0].split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return {
+        "hostname": socket.gethostname(),
+        "nproc": cmd("nproc") or str(len(os.sched_getaffinity(0))),
+        "kernel": " ".join(platform.uname()[2:4]) if platform.uname() else None,
+        "cpu_model": cpu,
+        "mem_total": mem,
+        "loadavg_start": read_file("/proc/loadavg").strip(),
+        "python": platform.python_version(),
+        "s6_package": cmd("dpkg-query", "-W", "-f", "${Version}", "s6"),
+        "ours_git": cmd("git", "-C", ROOT, "describe", "--always", "--dirty"),
+    }
+
+
+def parse_ns(s):
+    return [int(x) for x in s.split(",") if x]
+
+
+def main():
+    default_ours = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), TARGET, "release")
+    ap = argparse.ArgumentParser(description="Compare our s6-compatible suite with real s6 (see bench/README.md).")
+    ap.add_argument("--quick", action="store_true", help="small N, few repetitions (about 2 minutes)")
+    ap.add_argument("--only", default="", help="comma-separated scenarios: " + ",".join(SCENARIOS))
+    ap.add_argument("--ours", default=default_ours, help="our bindir (default: %(default)s)")
+    ap.add_argument("--s6", default="/usr/bin", help="s6's bindir (default: %(default)s)")
+    ap.add_argument("--reps", type=int, default=0, help="override the repetitions of every scenario")
+    ap.add_argument("--memory-n", type=parse_ns, default=None, help="service counts for memory (default 1,100,1000)")
+    ap.add_argument("--scale-n", type=parse_ns, default=None, help="service counts for scale (default 100,1000,10000)")
+    ap.add_argument("--idle-n", type=int, default=100)
+    ap.add_argument("--idle-seconds", type=float, default=0)
+    ap.add_argument("--crash-seconds", type=float, default=0)
+    ap.add_argument("--results", default=os.path.join(HERE, "results"), help="where the JSON and Markdown go")
+    ap.add_argument("--keep-logs", default=None, help="copy every instance's svscan log into this directory")
+    args = ap.parse_args()
+    if args.memory_n is None:
+        args.memory_n = [1, 100] if args.quick else [1, 100, 1000]
+    if args.scale_n is None:
+        args.scale_n = [100, 1000] if args.quick else [100, 1000, 10000]
+    only = [s.strip() for s in args.only.split(",") if s.strip()] or SCENARIOS
+    bad = [s for s in only if s not in SCENARIOS]
+    if bad:
+        ap.error("unknown scenario(s): %s (known: %s)" % (", ".join(bad), ", ".join(SCENARIOS)))
+    if args.keep_logs:
+        os.makedirs(args.keep_logs, exist_ok=True)
+
+    for side, d in (("ours", args.ours), ("s6", args.s6)):
+        if not os.path.isdir(d):
+            log("warning: %s bindir %s does not exist: its scenarios will be n/a" % (side, d))
+
+    def on_term(signum, frame):
+        raise Interrupted("signal %d" % signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
+
+    info = machine_info()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    bench = Bench(args)
+    if not bench.reaper.subreaper:
+        log("warning: could not become a child subreaper; orphans go to pid 1")
+    log("run %s: ours=%s s6=%s scratch=%s scenarios=%s%s" % (RUN_ID, bench.suites["ours"].bindir,
+        bench.suites["s6"].bindir, bench.scratch, ",".join(only), " (quick)" if args.quick else ""))
+    t0 = time.monotonic()
+    interrupted = None
+    try:
+        bench.run(only)
+    except (KeyboardInterrupt, Interrupted) as e:
+        interrupted = str(e) or "interrupted"
+        log("interrupted: cleaning up")
+    finally:
+        final, scratch_left = bench.cleanup()
+    info["loadavg_end"] = read_file("/proc/loadavg").strip()
+    elapsed = time.monotonic() - t0
+
+    table = markdown(bench.results)
+    clean = not final and not scratch_left
+    header = ["## Results %s" % started.strftime("%Y-%m-%d %H:%M UTC"), "",
+              "Machine: %s, %s CPUs, kernel %s; load average at start %s, at end %s. s6 package %s; ours %s (%s)." % (
+                  info["cpu_model"], info["nproc"], info["kernel"], info["loadavg_start"].split()[0],
+                  info["loadavg_end"].split()[0], info["s6_package"], info["ours_git"], bench.suites["ours"].bindir),
+              "Mode: %s; %.0f s." % ("--quick" if args.quick else "full", elapsed), ""]
+    footer = ["", "Processes killed after an svscan had exited: %d. Final /proc scan: %s." % (
+        len(bench.leaks), "no process of the run left, scratch removed" if clean else
+        "LEFT: %r, scratch left: %s" % (final, scratch_left))]
+    md = "\n".join(header) + "\n" + table + "\n" + "\n".join(footer) + "\n"
+    print(md)
+
+    os.makedirs(args.results, exist_ok=True)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    base = os.path.join(args.results, "%s-%s%s" % (stamp, info["hostname"], "-quick" if args.quick else ""))
+    rows = []
+    for r in bench.results.rows.values():
+        ratio, rtxt = ratio_of(r) if not r["text"] else (None, "")
+        rows.append({"scenario": r["scenario"], "metric": r["metric"], "unit": r["unit"], "target": r["target"],
+                     "ours": r["ours"], "s6": r["s6"], "ours_summary": summarize(r["ours"]),
+                     "s6_summary": summarize(r["s6"]), "na": r["na"], "text": r["text"], "ratio": ratio})
+    doc = {"date": started.isoformat(), "elapsed_s": elapsed, "run_id": RUN_ID, "machine": info,
+           "args": vars(args), "scenarios": only, "ours_bindir": bench.suites["ours"].bindir,
+           "s6_bindir": bench.suites["s6"].bindir, "interrupted": interrupted, "leaks": bench.leaks,
+           "final_scan_left": final, "scratch_left": scratch_left, "results": rows}
+    with open(base + ".json", "w") as f:
+        json.dump(doc, f, indent=1, default=str)
+    with open(base + ".md", "w") as f:
+        f.write(md)
+    log("raw results: %s.json (table: %s.md)" % (base, base))
+    if interrupted:
+        return 130
+    return 0 if clean else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
