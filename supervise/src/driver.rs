@@ -8,7 +8,7 @@ use common::control::SuperviseCommand;
 use common::dtally::{self, DeathRecord};
 use common::lock::{self, LockError};
 use common::msg::{exit, ErrnoText};
-use common::servicedir::{Setting, ServiceDir};
+use common::servicedir::{ServiceDir, Setting};
 use common::{fifodir, fsio, Prog};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -145,11 +145,11 @@ fn trymkdir(name: &'static str) -> Result<bool, InitError> {
         Ok(st) if is_dir(st.st_mode) => Ok(false),
         Ok(_) => Err(InitError::NotDir(name)),
         Err(Errno::ENOENT) => {
-            let target = std::fs::read_link(name)
-                .map_err(|e| InitError::Sys(format!("readlink {name}"), common::msg::errno_of(&e)))?;
-            mkdir(&target, Mode::from_bits_truncate(0o700)).map_err(|e| {
-                InitError::Sys(format!("mkdir {}", target.display()), e)
+            let target = std::fs::read_link(name).map_err(|e| {
+                InitError::Sys(format!("readlink {name}"), common::msg::errno_of(&e))
             })?;
+            mkdir(&target, Mode::from_bits_truncate(0o700))
+                .map_err(|e| InitError::Sys(format!("mkdir {}", target.display()), e))?;
             Ok(true)
         }
         Err(e) => Err(InitError::Sys(format!("stat {name}"), e)),
@@ -184,10 +184,12 @@ impl Driver {
         umask(old);
         let (lock, control, control_w) = r?;
 
-        let poll = Poll::new().map_err(|e| InitError::Sys("init poll".into(), common::msg::errno_of(&e)))?;
+        let poll = Poll::new()
+            .map_err(|e| InitError::Sys("init poll".into(), common::msg::errno_of(&e)))?;
         let mut signals = Signals::new(CAUGHT)
             .map_err(|e| InitError::Sys("trap signals".into(), common::msg::errno_of(&e)))?;
-        let reg = |e: std::io::Error| InitError::Sys("register fds".into(), common::msg::errno_of(&e));
+        let reg =
+            |e: std::io::Error| InitError::Sys("register fds".into(), common::msg::errno_of(&e));
         poll.registry()
             .register(&mut signals, TOK_SIGNALS, Interest::READABLE)
             .map_err(reg)?;
@@ -297,7 +299,10 @@ impl Driver {
                 }
                 self.prog.fatal(
                     exit::SYSTEM,
-                    format_args!("unable to iopause: {}", ErrnoText(common::msg::errno_of(&e))),
+                    format_args!(
+                        "unable to iopause: {}",
+                        ErrnoText(common::msg::errno_of(&e))
+                    ),
                 );
             }
             if events.is_empty() {
@@ -498,8 +503,10 @@ impl Driver {
                 .warn("can't happen: timeout while the service is up!"),
             Action::WriteStatus(st) => {
                 if let Err(e) = st.write(Path::new(".")) {
-                    self.prog
-                        .warn(format_args!("unable to write status file: {}", ErrnoText(e)));
+                    self.prog.warn(format_args!(
+                        "unable to write status file: {}",
+                        ErrnoText(e)
+                    ));
                 }
             }
             Action::Emit(ev) => fifodir::notify(Path::new(EVENTDIR), ev),
@@ -511,15 +518,18 @@ impl Driver {
                     Mode::from_bits_truncate(0o666),
                 );
                 if let Err(e) = r {
-                    self.prog
-                        .warn(format_args!("unable to create ./down file: {}", ErrnoText(e)));
+                    self.prog.warn(format_args!(
+                        "unable to create ./down file: {}",
+                        ErrnoText(e)
+                    ));
                 }
             }
             Action::RemoveDownFile => match nix::unistd::unlink("down") {
                 Ok(()) | Err(Errno::ENOENT) => {}
-                Err(e) => self
-                    .prog
-                    .warn(format_args!("unable to unlink ./down file: {}", ErrnoText(e))),
+                Err(e) => self.prog.warn(format_args!(
+                    "unable to unlink ./down file: {}",
+                    ErrnoText(e)
+                )),
             },
             Action::CloseNotify => self.close_notify(),
             Action::CloseStdio => self.close_stdio(),
@@ -644,9 +654,8 @@ impl Driver {
                 self.prog.warn("invalid notification-fd");
             }
             if lock_fd.as_ref().is_some_and(|(lk, _)| *lk == n) {
-                self.prog.warn(
-                    "unable to start service: notification-fd and lock-fd are the same",
-                );
+                self.prog
+                    .warn("unable to start service: notification-fd and lock-fd are the same");
                 return RunStart::Never;
             }
             if n != 0 && !valid {
@@ -697,14 +706,16 @@ impl Driver {
             Ok(pid) => {
                 if let Some((rd, w)) = pipe {
                     drop(w);
-                    let _ = nix::fcntl::fcntl(
-                        &rd,
-                        nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK),
-                    );
+                    let _ =
+                        nix::fcntl::fcntl(&rd, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
                     if self
                         .poll
                         .registry()
-                        .register(&mut SourceFd(&rd.as_raw_fd()), TOK_NOTIFY, Interest::READABLE)
+                        .register(
+                            &mut SourceFd(&rd.as_raw_fd()),
+                            TOK_NOTIFY,
+                            Interest::READABLE,
+                        )
                         .is_ok()
                     {
                         self.notify = Some(rd);
@@ -728,11 +739,7 @@ impl Driver {
 
     fn start_finish(&mut self, wstat: i32, pid: u64) -> FinishStart {
         let signaled = wstat & 0x7f != 0 && wstat & 0x7f != 0x7f;
-        let code = if signaled {
-            256
-        } else {
-            (wstat >> 8) & 0xff
-        };
+        let code = if signaled { 256 } else { (wstat >> 8) & 0xff };
         let argv = [
             cstring(b"finish"),
             cstring(code.to_string().as_bytes()),

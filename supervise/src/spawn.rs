@@ -110,13 +110,7 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<libc::pid_t, Errno> {
     let mut got = 0usize;
     loop {
         // SAFETY: reading into the remaining part of a local buffer.
-        let r = unsafe {
-            libc::read(
-                err_r,
-                buf.as_mut_ptr().add(got).cast(),
-                buf.len() - got,
-            )
-        };
+        let r = unsafe { libc::read(err_r, buf.as_mut_ptr().add(got).cast(), buf.len() - got) };
         if r < 0 {
             if Errno::last() == Errno::EINTR {
                 continue;
