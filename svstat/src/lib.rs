@@ -1,16 +1,34 @@
-//! Placeholder: filled by its issue.
+//! The client tools that read a service's state: `s6-svstat` (`svstat`), `s6-svok`
+//! (`svok`), `s6-svdt` (`svdt`) and `s6-svdt-clear` (`svdt-clear`), drop-ins for s6 2.15.1.
+//!
+//! Each program is a pure argument parser (`parse_args`, fuzzable), a `run` doing the work
+//! through `common`, and pure output formatting tested byte for byte against s6's output.
+//! Messages always carry the s6 program name.
+//!
+//! Extensions (arguments s6 rejects, so no s6 behaviour changes): `--help` as the first
+//! argument of every program; `svstat --json DIR...` and `svstat --ready DIR...` (a health
+//! check), documented in [`svstat`].
+
+pub mod svdt;
+pub mod svok;
+pub mod svstat;
 
 /// Entry point of `s6-svstat`.
 pub fn svstat_main() -> ! {
-    common::Prog::new("s6-svstat").usage("s6-svstat: not implemented yet")
+    svstat::main()
 }
 
 /// Entry point of `s6-svok`.
 pub fn svok_main() -> ! {
-    common::Prog::new("s6-svok").usage("s6-svok: not implemented yet")
+    svok::main()
 }
 
 /// Entry point of `s6-svdt`.
 pub fn svdt_main() -> ! {
-    common::Prog::new("s6-svdt").usage("s6-svdt: not implemented yet")
+    svdt::main()
+}
+
+/// Entry point of `s6-svdt-clear`.
+pub fn svdt_clear_main() -> ! {
+    svdt::clear_main()
 }

@@ -1,0 +1,3 @@
+fn main() {
+    svc::svlisten_main()
+}

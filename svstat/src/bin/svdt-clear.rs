@@ -1,0 +1,3 @@
+fn main() {
+    svstat::svdt_clear_main()
+}

@@ -1,0 +1,824 @@
+//! `s6-svstat` (2.15.1): print the status of a supervised service.
+//!
+//! Extensions (s6 rejects these arguments with a usage error, so no s6 behaviour changes);
+//! they are recognised only before any other argument:
+//! * `--help`: a summary on stdout, exit 0.
+//! * `--json DIR...`: one JSON object per line and per dir, with every `-o` field plus
+//!   `dir`, `notstarted`, `finishing`; `up`... are booleans, `pid`... numbers, `signal` a
+//!   string or `null`. A dir that cannot be read gives `{"dir":...,"error":"..."}` and the
+//!   exit code of the last such failure (1 not supervised, 111 other errors).
+//! * `--ready DIR...`: a health check for Docker/Kubernetes. Exit 0 iff every dir is
+//!   supervised, up, and ready — where a service without a `notification-fd` file counts as
+//!   ready as soon as it is up. Otherwise exit 1 (111 on a system error) with one warning
+//!   per dir that is not ready. Prints nothing on success.
+
+use common::cli::{fatal_bytes, warn_bytes, GetOpt, Opt};
+use common::status::StatusRecord;
+use common::tai::Tai64n;
+use common::wait::WaitStatus;
+use common::Errno;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+pub const PROG: &str = "s6-svstat";
+pub const USAGE: &str = "s6-svstat [ -uwNrpgest | -o up,wantedup,normallyup,ready,paused,pid,pgid,exitcode,signal,signum,updownsince,readysince,updownfor,readyfor ] [ -n ] servicedir";
+pub const MAX_FIELDS: usize = 16;
+
+pub const HELP: &str = "\
+s6-svstat [ -uwNrpgest | -o up,wantedup,normallyup,ready,paused,pid,pgid,exitcode,signal,signum,updownsince,readysince,updownfor,readyfor ] [ -n ] servicedir
+s6-svstat --json servicedir...
+s6-svstat --ready servicedir...
+Print the status of the service supervised in servicedir.
+  (no field)  one human-readable line; -n prints signal numbers instead of names
+  -o fields   the listed fields, space separated (at most 16 in all)
+  -u -w -N -r -p -g -e -s -t  = up wantedup normallyup ready pid pgid exitcode signal updownfor
+  --json      one JSON object per servicedir (every field)
+  --ready     exit 0 iff every service is up and ready (health check; a service without
+              notification-fd is ready once up)
+Exit: 0 ok; 1 s6-supervise not running; 100 usage; 111 system error.
+";
+
+/// One `-o` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Up,
+    WantedUp,
+    NormallyUp,
+    Ready,
+    Paused,
+    Pid,
+    Pgid,
+    ExitCode,
+    Signal,
+    Signum,
+    UpDownSince,
+    ReadySince,
+    UpDownFor,
+    ReadyFor,
+}
+
+const FIELD_NAMES: [(&str, Field); 14] = [
+    ("up", Field::Up),
+    ("wantedup", Field::WantedUp),
+    ("normallyup", Field::NormallyUp),
+    ("ready", Field::Ready),
+    ("paused", Field::Paused),
+    ("pid", Field::Pid),
+    ("pgid", Field::Pgid),
+    ("exitcode", Field::ExitCode),
+    ("signal", Field::Signal),
+    ("signum", Field::Signum),
+    ("updownsince", Field::UpDownSince),
+    ("readysince", Field::ReadySince),
+    ("updownfor", Field::UpDownFor),
+    ("readyfor", Field::ReadyFor),
+];
+
+impl Field {
+    /// Exact names only (2.15).
+    pub fn from_name(s: &[u8]) -> Option<Field> {
+        FIELD_NAMES
+            .iter()
+            .find(|(n, _)| n.as_bytes() == s)
+            .map(|&(_, f)| f)
+    }
+
+    pub fn name(self) -> &'static str {
+        FIELD_NAMES
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map(|&(n, _)| n)
+            .unwrap_or("up")
+    }
+}
+
+/// What to print.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The legacy line (no field given) or the fields.
+    Fields {
+        fields: Vec<Field>,
+        numeric: bool,
+    },
+    Json,
+    Ready,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub mode: Mode,
+    /// The servicedir (s6 mode: only the first operand is used; extra ones are ignored).
+    pub dirs: Vec<OsString>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UsageError {
+    Usage,
+    TooManyFields,
+    /// `invalid option field: NAME`
+    InvalidField(OsString),
+    Help,
+}
+
+fn push(fields: &mut Vec<Field>, f: Field) -> Result<(), UsageError> {
+    if fields.len() >= MAX_FIELDS {
+        return Err(UsageError::TooManyFields);
+    }
+    fields.push(f);
+    Ok(())
+}
+
+/// Parse a `-o` list into `fields` (comma-separated; a trailing comma is accepted, an empty
+/// element is an invalid field with an empty name).
+pub fn parse_field_list(list: &[u8], fields: &mut Vec<Field>) -> Result<(), UsageError> {
+    let mut rest = list;
+    while !rest.is_empty() {
+        let pos = rest.iter().position(|&c| c == b',').unwrap_or(rest.len());
+        let name = &rest[..pos];
+        let f = Field::from_name(name)
+            .ok_or_else(|| UsageError::InvalidField(OsString::from(OsStr::from_bytes(name))))?;
+        push(fields, f)?;
+        rest = &rest[pos..];
+        if !rest.is_empty() {
+            rest = &rest[1..];
+        }
+    }
+    Ok(())
+}
+
+/// Parse the arguments (without the program name). Pure.
+pub fn parse_args(args: &[OsString]) -> Result<Request, UsageError> {
+    match args.first().map(|a| a.as_bytes()) {
+        Some(b"--help") => return Err(UsageError::Help),
+        Some(b"--json") | Some(b"--ready") => {
+            let mode = if args[0].as_bytes() == b"--json" {
+                Mode::Json
+            } else {
+                Mode::Ready
+            };
+            let dirs = args[1..].to_vec();
+            if dirs.is_empty() {
+                return Err(UsageError::Usage);
+            }
+            return Ok(Request { mode, dirs });
+        }
+        _ => {}
+    }
+    let mut fields = Vec::new();
+    let mut numeric = false;
+    let mut g = GetOpt::new(args, "no:uwNrpgest");
+    while let Some(o) = g.next_opt() {
+        let f = match o.map_err(|_| UsageError::Usage)? {
+            Opt::Flag(b'n') => {
+                numeric = true;
+                continue;
+            }
+            Opt::Arg(b'o', list) => {
+                parse_field_list(list.as_bytes(), &mut fields)?;
+                continue;
+            }
+            Opt::Flag(b'u') => Field::Up,
+            Opt::Flag(b'w') => Field::WantedUp,
+            Opt::Flag(b'N') => Field::NormallyUp,
+            Opt::Flag(b'r') => Field::Ready,
+            Opt::Flag(b'p') => Field::Pid,
+            Opt::Flag(b'g') => Field::Pgid,
+            Opt::Flag(b'e') => Field::ExitCode,
+            Opt::Flag(b's') => Field::Signal,
+            Opt::Flag(b't') => Field::UpDownFor,
+            _ => return Err(UsageError::Usage),
+        };
+        push(&mut fields, f)?;
+    }
+    let dirs = g.rest().to_vec();
+    if dirs.is_empty() {
+        return Err(UsageError::Usage);
+    }
+    Ok(Request {
+        mode: Mode::Fields { fields, numeric },
+        dirs,
+    })
+}
+
+/// Everything the formatters need, read at one instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct View {
+    pub status: StatusRecord,
+    pub now: Tai64n,
+    pub normally_up: bool,
+}
+
+impl View {
+    /// Build a view, clamping a future up/down stamp to `now` as s6-svstat does (the ready
+    /// stamp is not clamped).
+    pub fn new(mut status: StatusRecord, now: Tai64n, normally_up: bool) -> View {
+        if status.stamp > now {
+            status.stamp = now;
+        }
+        View {
+            status,
+            now,
+            normally_up,
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        self.status.pid_t()
+    }
+    pub fn is_up(&self) -> bool {
+        self.pid() != 0 && !self.status.finishing
+    }
+    pub fn not_started(&self) -> bool {
+        self.pid() == 0 && !self.status.finishing && self.status.paused
+    }
+    fn signaled(&self) -> Option<u8> {
+        match WaitStatus::from_raw(self.status.wstat as i32) {
+            WaitStatus::Signaled { signal, .. } => Some(signal),
+            _ => None,
+        }
+    }
+    fn exitcode(&self) -> i32 {
+        if self.not_started() || self.is_up() {
+            return -1;
+        }
+        match WaitStatus::from_raw(self.status.wstat as i32) {
+            WaitStatus::Exited(c) => c as i32,
+            _ => -1,
+        }
+    }
+    fn signum(&self) -> i32 {
+        if self.not_started() || self.is_up() {
+            return -1;
+        }
+        self.signaled().map(i32::from).unwrap_or(-1)
+    }
+    fn updown_secs(&self) -> u64 {
+        self.status.stamp.secs_until_wrapping(&self.now)
+    }
+    fn ready_secs(&self) -> u64 {
+        self.status.ready_stamp.secs_until_wrapping(&self.now)
+    }
+
+    /// One field's text.
+    pub fn field(&self, f: Field) -> String {
+        let b = |v: bool| if v { "true" } else { "false" }.to_string();
+        let st = &self.status;
+        match f {
+            Field::Up => b(self.is_up()),
+            Field::WantedUp => b(st.want_up),
+            Field::NormallyUp => b(self.normally_up),
+            Field::Ready => b(self.pid() != 0 && st.ready),
+            Field::Paused => b(st.paused && self.pid() != 0),
+            Field::Pid | Field::Pgid => {
+                if self.is_up() {
+                    self.pid().to_string()
+                } else {
+                    "-1".into()
+                }
+            }
+            Field::ExitCode => self.exitcode().to_string(),
+            Field::Signal => match self.signum() {
+                -1 => "NA".into(),
+                s => format!("SIG{}", common::signals::name(s)),
+            },
+            Field::Signum => self.signum().to_string(),
+            Field::UpDownSince => st.stamp.label().to_string(),
+            Field::ReadySince => st.ready_stamp.label().to_string(),
+            Field::UpDownFor => self.updown_secs().to_string(),
+            Field::ReadyFor => self.ready_secs().to_string(),
+        }
+    }
+
+    /// The `-o` line (with its newline).
+    pub fn fields_line(&self, fields: &[Field]) -> String {
+        let mut s = fields
+            .iter()
+            .map(|&f| self.field(f))
+            .collect::<Vec<_>>()
+            .join(" ");
+        s.push('\n');
+        s
+    }
+
+    /// The legacy human-readable line (with its newline).
+    pub fn legacy_line(&self, numeric: bool) -> String {
+        let st = &self.status;
+        let up = self.is_up();
+        let ns = self.not_started();
+        let mut s = String::with_capacity(96);
+        if up {
+            s += &format!("up (pid {0} pgid {0}) ", self.pid());
+        } else {
+            s += "down (";
+            if ns {
+                s += "not started yet";
+            } else if let Some(sig) = self.signaled() {
+                if numeric {
+                    s += &format!("signal {sig}");
+                } else {
+                    s += &format!("signal SIG{}", common::signals::name(sig as i32));
+                }
+            } else {
+                s += &format!("exitcode {}", WaitStatus::exit_code(st.wstat as i32));
+            }
+            s += ") ";
+        }
+        if !ns {
+            s += &format!("{} seconds", self.updown_secs());
+        }
+        if up && !self.normally_up {
+            s += ", normally down";
+        }
+        if !up && self.normally_up {
+            s += ", normally up";
+        }
+        if up && st.paused {
+            s += ", paused";
+        }
+        if !up && st.want_up {
+            s += ", want up";
+        }
+        if up && !st.want_up {
+            s += ", want down";
+        }
+        if st.ready && !ns {
+            s += &format!(", ready {} seconds", self.ready_secs());
+        }
+        s.push('\n');
+        s
+    }
+
+    /// The `--json` object (one line, with its newline).
+    pub fn json_line(&self, dir: &OsStr) -> String {
+        let mut s = format!("{{\"dir\":{}", json_string(dir.as_bytes()));
+        for (name, f) in FIELD_NAMES {
+            let v = self.field(f);
+            let v = match f {
+                Field::Signal if v == "NA" => "null".to_string(),
+                Field::Signal | Field::UpDownSince | Field::ReadySince => json_string(v.as_bytes()),
+                _ => v,
+            };
+            s += &format!(",\"{name}\":{v}");
+        }
+        s += &format!(
+            ",\"notstarted\":{},\"finishing\":{}}}\n",
+            self.not_started(),
+            self.status.finishing
+        );
+        s
+    }
+}
+
+/// A JSON string literal (invalid UTF-8 bytes become U+FFFD).
+pub fn json_string(b: &[u8]) -> String {
+    let text = String::from_utf8_lossy(b);
+    let mut s = String::with_capacity(text.len() + 2);
+    s.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => s += "\\\"",
+            '\\' => s += "\\\\",
+            '\n' => s += "\\n",
+            '\r' => s += "\\r",
+            '\t' => s += "\\t",
+            c if (c as u32) < 0x20 => s += &format!("\\u{:04x}", c as u32),
+            c => s.push(c),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// `<dir>/<sub>` as s6 builds it.
+pub fn subpath(dir: &OsStr, sub: &str) -> PathBuf {
+    let mut v = dir.as_bytes().to_vec();
+    v.push(b'/');
+    v.extend_from_slice(sub.as_bytes());
+    PathBuf::from(OsString::from_vec(v))
+}
+
+/// Why a service's status could not be read (message without the program prefix, exit code).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadFailure {
+    pub code: i32,
+    pub message: Vec<u8>,
+}
+
+fn failure(code: i32, parts: &[&[u8]]) -> ReadFailure {
+    ReadFailure {
+        code,
+        message: parts.concat(),
+    }
+}
+
+/// The supervisor check, the status read, the clock and the `down` check, in s6's order.
+pub fn read_view(dir: &OsStr) -> Result<View, ReadFailure> {
+    let d = dir.as_bytes();
+    match common::lock::is_locked(&subpath(dir, "supervise/lock")) {
+        Err(e) => {
+            return Err(failure(
+                111,
+                &[b"unable to check ", d, b": ", e.desc().as_bytes()],
+            ))
+        }
+        Ok(false) => {
+            return Err(failure(
+                1,
+                &[
+                    b"unable to read status for ",
+                    d,
+                    b": s6-supervise not running",
+                ],
+            ))
+        }
+        Ok(true) => {}
+    }
+    let mut buf = [0u8; common::status::STATUS_LEN];
+    let status = common::fsio::read_prefix(&subpath(dir, "supervise/status"), &mut buf)
+        .and_then(|n| StatusRecord::unpack(&buf[..n]).map_err(|e| e.errno()))
+        .map_err(|e| {
+            failure(
+                111,
+                &[b"unable to read status for ", d, b": ", e.desc().as_bytes()],
+            )
+        })?;
+    let now = Tai64n::now();
+    let down = subpath(dir, "down");
+    let normally_up = match nix::unistd::access(&down, nix::unistd::AccessFlags::F_OK) {
+        Ok(()) => false,
+        Err(Errno::ENOENT) => true,
+        Err(e) => {
+            return Err(failure(
+                111,
+                &[
+                    b"unable to access ",
+                    down.as_os_str().as_bytes(),
+                    b": ",
+                    e.desc().as_bytes(),
+                ],
+            ))
+        }
+    };
+    Ok(View::new(status, now, normally_up))
+}
+
+fn write_out(text: &str) {
+    if let Err(e) = common::msg::write_stdout(text) {
+        fatal_bytes(
+            PROG,
+            111,
+            &[b"unable to write to stdout: ", e.desc().as_bytes()],
+        );
+    }
+}
+
+/// Run a parsed request; returns the exit code.
+pub fn run(req: Request) -> i32 {
+    match req.mode {
+        Mode::Fields { fields, numeric } => {
+            let view = read_view(&req.dirs[0])
+                .unwrap_or_else(|f| fatal_bytes(PROG, f.code, &[&f.message]));
+            let line = if fields.is_empty() {
+                view.legacy_line(numeric)
+            } else {
+                view.fields_line(&fields)
+            };
+            write_out(&line);
+            0
+        }
+        Mode::Json => {
+            let mut code = 0;
+            let mut out = String::new();
+            for d in &req.dirs {
+                match read_view(d) {
+                    Ok(v) => out += &v.json_line(d),
+                    Err(f) => {
+                        code = f.code;
+                        out += &format!(
+                            "{{\"dir\":{},\"error\":{}}}\n",
+                            json_string(d.as_bytes()),
+                            json_string(&f.message)
+                        );
+                    }
+                }
+            }
+            write_out(&out);
+            code
+        }
+        Mode::Ready => {
+            let mut code = 0;
+            for d in &req.dirs {
+                match read_view(d) {
+                    Err(f) => {
+                        warn_bytes(PROG, &[&f.message]);
+                        code = code.max(f.code);
+                    }
+                    Ok(v) => {
+                        if let Some(why) = not_ready_reason(&v, d) {
+                            warn_bytes(PROG, &[d.as_bytes(), b" is not ready: ", why.as_bytes()]);
+                            code = code.max(1);
+                        }
+                    }
+                }
+            }
+            code
+        }
+    }
+}
+
+/// `--ready`: why a service does not pass the health check, if it does not.
+pub fn not_ready_reason(v: &View, dir: &OsStr) -> Option<&'static str> {
+    if !v.is_up() {
+        return Some("down");
+    }
+    if v.status.ready {
+        return None;
+    }
+    let has_notification = nix::unistd::access(
+        &subpath(dir, "notification-fd"),
+        nix::unistd::AccessFlags::F_OK,
+    )
+    .is_ok();
+    has_notification.then_some("up but readiness not notified yet")
+}
+
+/// Entry point of `s6-svstat` / `svstat`.
+pub fn main() -> ! {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let code = match parse_args(&args) {
+        Ok(req) => run(req),
+        Err(UsageError::Help) => {
+            write_out(HELP);
+            0
+        }
+        Err(UsageError::Usage) => common::Prog::new(PROG).usage(USAGE),
+        Err(UsageError::TooManyFields) => fatal_bytes(PROG, 100, &[b"too many option fields"]),
+        Err(UsageError::InvalidField(n)) => {
+            fatal_bytes(PROG, 100, &[b"invalid option field: ", n.as_bytes()])
+        }
+    };
+    std::process::exit(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::status::{FLAG_FINISHING, FLAG_PAUSED, FLAG_READY, FLAG_WANTUP};
+
+    const NOW: u64 = 0x4000_0000_6b02_8c00;
+
+    fn view(ago: i64, ready_ago: i64, pid: u64, wstat: u16, flags: u8, normally_up: bool) -> View {
+        let st = StatusRecord {
+            stamp: Tai64n {
+                secs: (NOW as i64 - ago) as u64,
+                nanos: 0,
+            },
+            ready_stamp: Tai64n {
+                secs: (NOW as i64 - ready_ago) as u64,
+                nanos: 0,
+            },
+            pid,
+            wstat,
+            paused: flags & FLAG_PAUSED != 0,
+            finishing: flags & FLAG_FINISHING != 0,
+            want_up: flags & FLAG_WANTUP != 0,
+            ready: flags & FLAG_READY != 0,
+        };
+        View::new(
+            st,
+            Tai64n {
+                secs: NOW,
+                nanos: 500,
+            },
+            normally_up,
+        )
+    }
+
+    fn p(v: &[&str]) -> Result<Request, UsageError> {
+        let a: Vec<OsString> = v.iter().map(OsString::from).collect();
+        parse_args(&a)
+    }
+
+    #[test]
+    fn legacy_lines_as_observed() {
+        assert_eq!(
+            view(100, 50, 4242, 0, FLAG_WANTUP, true).legacy_line(false),
+            "up (pid 4242 pgid 4242) 100 seconds\n"
+        );
+        assert_eq!(
+            view(100, 50, 77, 0, FLAG_PAUSED | FLAG_READY, false).legacy_line(false),
+            "up (pid 77 pgid 77) 100 seconds, normally down, paused, want down, ready 50 seconds\n"
+        );
+        assert_eq!(
+            view(100, 50, 0, 0x0300, FLAG_WANTUP | FLAG_READY, true).legacy_line(false),
+            "down (exitcode 3) 100 seconds, normally up, want up, ready 50 seconds\n"
+        );
+        assert_eq!(
+            view(0, 0, 0, 9, FLAG_WANTUP | FLAG_READY, true).legacy_line(true),
+            "down (signal 9) 0 seconds, normally up, want up, ready 0 seconds\n"
+        );
+        assert_eq!(
+            view(1, 0, 0, 15, FLAG_READY, true).legacy_line(false),
+            "down (signal SIGTERM) 1 seconds, normally up, ready 0 seconds\n"
+        );
+        // Finishing: down, no ready.
+        assert_eq!(
+            view(0, 0, 555, 15, FLAG_FINISHING, true).legacy_line(false),
+            "down (signal SIGTERM) 0 seconds, normally up\n"
+        );
+        // 2.15's "not started yet" marker.
+        assert_eq!(
+            view(0, 0, 0, 0, FLAG_PAUSED | FLAG_READY, false).legacy_line(false),
+            "down (not started yet) \n"
+        );
+        assert_eq!(
+            view(0, 0, 0, 0, FLAG_PAUSED | FLAG_READY | FLAG_WANTUP, true).legacy_line(false),
+            "down (not started yet) , normally up, want up\n"
+        );
+        // Signal names from skalibs 2.15.1; core bit ignored; unnamed -> ???.
+        assert_eq!(
+            view(100, 50, 0, 0x86, 0, true).legacy_line(false),
+            "down (signal SIGIOT) 100 seconds, normally up\n"
+        );
+        assert_eq!(
+            view(100, 50, 0, 40, 0, true).legacy_line(false),
+            "down (signal SIG???) 100 seconds, normally up\n"
+        );
+    }
+
+    #[test]
+    fn stamps_future_and_wrapping() {
+        // Up/down stamp in the future: clamped to now.
+        let v = view(-1000, 0, 0, 0, 0, true);
+        assert_eq!(
+            v.legacy_line(false),
+            "down (exitcode 0) 0 seconds, normally up\n"
+        );
+        assert_eq!(v.field(Field::UpDownFor), "0");
+        // Ready stamp in the future wraps.
+        let v = view(5, -10, 0, 0, FLAG_READY, true);
+        assert_eq!(v.field(Field::ReadyFor), (u64::MAX - 9).to_string());
+    }
+
+    #[test]
+    fn fields() {
+        let v = view(100, 50, 0, 0x2a00, FLAG_WANTUP | FLAG_READY, true);
+        let all: Vec<Field> = FIELD_NAMES.iter().map(|&(_, f)| f).collect();
+        let line = v.fields_line(&all);
+        assert_eq!(
+            line,
+            format!(
+                "false true true false false -1 -1 42 NA -1 @{:016x}00000000 @{:016x}00000000 100 50\n",
+                NOW - 100,
+                NOW - 50
+            )
+        );
+        let v = view(100, 50, 321, 0x0500, FLAG_WANTUP | FLAG_READY, false);
+        assert_eq!(
+            v.fields_line(&[
+                Field::Up,
+                Field::WantedUp,
+                Field::NormallyUp,
+                Field::Ready,
+                Field::Pid,
+                Field::Pgid,
+                Field::ExitCode,
+                Field::Signal
+            ]),
+            "true true false true 321 321 -1 NA\n"
+        );
+        // Ready needs a pid; paused needs a pid; finishing is down.
+        assert_eq!(
+            view(0, 0, 0, 0, FLAG_READY, true).field(Field::Ready),
+            "false"
+        );
+        assert_eq!(
+            view(0, 0, 0, 0x100, FLAG_PAUSED | FLAG_FINISHING, true).field(Field::Paused),
+            "false"
+        );
+        let f = view(
+            0,
+            0,
+            4242,
+            0,
+            FLAG_FINISHING | FLAG_PAUSED | FLAG_READY,
+            true,
+        );
+        assert_eq!(
+            f.fields_line(&[Field::Up, Field::Pid, Field::Paused, Field::Ready]),
+            "false -1 true true\n"
+        );
+        // Not started yet: no exit code, no signal.
+        let ns = view(0, 0, 0, 0, FLAG_PAUSED | FLAG_READY, false);
+        assert_eq!(
+            ns.fields_line(&[
+                Field::Up,
+                Field::Pid,
+                Field::ExitCode,
+                Field::Signal,
+                Field::Signum,
+                Field::Paused,
+                Field::Ready,
+                Field::WantedUp,
+                Field::NormallyUp
+            ]),
+            "false -1 -1 NA -1 false false false false\n"
+        );
+        let sig = view(100, 50, 0, 0x86, 0, true);
+        assert_eq!(
+            sig.fields_line(&[Field::ExitCode, Field::Signal, Field::Signum]),
+            "-1 SIGIOT 6\n"
+        );
+        assert_eq!(view(1, 1, 0, 17, 0, true).field(Field::Signal), "SIGCLD");
+        assert_eq!(view(1, 1, 0, 29, 0, true).field(Field::Signal), "SIGIO");
+    }
+
+    #[test]
+    fn pid_is_32_bit() {
+        // Upper bits dropped as a pid_t cast: 0x1_0000_0000 is pid 0 (down).
+        assert!(!view(1, 1, 0x1_0000_0000, 0, 0, true).is_up());
+        assert_eq!(
+            view(1, 1, 0xffff_ffff, 0, FLAG_WANTUP, true).field(Field::Pid),
+            "-1"
+        );
+    }
+
+    #[test]
+    fn parsing() {
+        let r = p(&["-p", "-o", "exitcode,up", "-w", "-o", "signum", "d"]).unwrap();
+        assert_eq!(
+            r.mode,
+            Mode::Fields {
+                fields: vec![
+                    Field::Pid,
+                    Field::ExitCode,
+                    Field::Up,
+                    Field::WantedUp,
+                    Field::Signum
+                ],
+                numeric: false
+            }
+        );
+        assert_eq!(
+            p(&["-o", "", "d"]).unwrap().mode,
+            Mode::Fields {
+                fields: vec![],
+                numeric: false
+            }
+        );
+        assert_eq!(
+            p(&["-o", "up,", "d"]).unwrap().mode,
+            Mode::Fields {
+                fields: vec![Field::Up],
+                numeric: false
+            }
+        );
+        for bad in ["p", "Up", "pid ", "sign"] {
+            assert_eq!(
+                p(&["-o", &format!("up,{bad}"), "d"]),
+                Err(UsageError::InvalidField(bad.into()))
+            );
+        }
+        assert_eq!(
+            p(&["-o", ",up", "d"]),
+            Err(UsageError::InvalidField("".into()))
+        );
+        assert_eq!(
+            p(&["-o", "up,,up", "d"]),
+            Err(UsageError::InvalidField("".into()))
+        );
+        let sixteen = vec!["up"; 16].join(",");
+        assert!(p(&["-o", &sixteen, "d"]).is_ok());
+        assert_eq!(
+            p(&["-o", &sixteen, "-u", "d"]),
+            Err(UsageError::TooManyFields)
+        );
+        let seventeen = vec!["up"; 17].join(",");
+        assert_eq!(p(&["-o", &seventeen, "d"]), Err(UsageError::TooManyFields));
+        for bad in [&[][..], &["-Z", "x"], &["-o"], &["-n"]] {
+            assert_eq!(p(bad), Err(UsageError::Usage));
+        }
+        assert_eq!(p(&["d", "extra"]).unwrap().dirs.len(), 2);
+        assert_eq!(p(&["--help"]), Err(UsageError::Help));
+        assert_eq!(p(&["--json", "a", "b"]).unwrap().mode, Mode::Json);
+        assert_eq!(p(&["--ready"]), Err(UsageError::Usage));
+        assert_eq!(p(&["-n", "--json", "a"]), Err(UsageError::Usage));
+    }
+
+    #[test]
+    fn json() {
+        let v = view(100, 50, 77, 0, FLAG_WANTUP | FLAG_READY, true);
+        let j = v.json_line(OsStr::new("/srv/a \"b\""));
+        assert!(j.starts_with("{\"dir\":\"/srv/a \\\"b\\\"\",\"up\":true,\"wantedup\":true,\"normallyup\":true,\"ready\":true,\"paused\":false,\"pid\":77,\"pgid\":77,\"exitcode\":-1,\"signal\":null,\"signum\":-1,\"updownsince\":\"@"), "{j}");
+        assert!(
+            j.ends_with(
+                ",\"updownfor\":100,\"readyfor\":50,\"notstarted\":false,\"finishing\":false}\n"
+            ),
+            "{j}"
+        );
+        assert_eq!(json_string(b"a\n\x01\\"), "\"a\\n\\u0001\\\\\"");
+        let d = view(1, 1, 0, 15, 0, true).json_line(OsStr::new("x"));
+        assert!(d.contains("\"signal\":\"SIGTERM\",\"signum\":15"), "{d}");
+    }
+}
