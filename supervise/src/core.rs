@@ -263,7 +263,7 @@ impl Core {
             I::FinishStarted(f) => self.finish_started(now, f, &mut a),
             I::KillTimeout(ms) => {
                 if ms > 0 {
-                    self.deadline = Some(now.mono + Duration::from_millis(ms as u64));
+                    self.deadline = Some(now.mono.saturating_add(Duration::from_millis(ms as u64)));
                     self.dying = true;
                 } else {
                     self.deadline = None;
@@ -283,7 +283,7 @@ impl Core {
                     a.push(Action::WarnFinishTimeout);
                     self.cont(&mut a);
                     a.push(Action::Kill(Target::Pid(self.status.pid), libc::SIGKILL));
-                    self.deadline = Some(now.mono + FIVE_SECS);
+                    self.deadline = Some(now.mono.saturating_add(FIVE_SECS));
                 }
             },
             I::Child(wstat) => match self.state {
@@ -363,7 +363,7 @@ impl Core {
             a.push(Action::TimeoutKill(self.status.pid));
             self.status.paused = false;
             self.announce(a);
-            self.deadline = Some(now.mono + FIVE_SECS);
+            self.deadline = Some(now.mono.saturating_add(FIVE_SECS));
         } else {
             self.deadline = None;
             a.push(Action::WarnUpTimeout);
@@ -385,7 +385,7 @@ impl Core {
                 self.announce(a);
                 a.push(Action::Emit(b"u"));
             }
-            RunStart::RetryLater => self.deadline = Some(now.mono + SIXTY_SECS),
+            RunStart::RetryLater => self.deadline = Some(now.mono.saturating_add(SIXTY_SECS)),
             RunStart::Never => self.deadline = None,
         }
     }
@@ -394,7 +394,7 @@ impl Core {
         if !matches!(self.state, State::Up | State::LastUp) {
             return;
         }
-        self.nextstart = Some(now.mono + ONE_SEC);
+        self.nextstart = Some(now.mono.saturating_add(ONE_SEC));
         self.status.ready_stamp = now.wall;
         self.status.ready = true;
         self.announce(a);
@@ -427,7 +427,8 @@ impl Core {
         match f {
             FinishStart::Spawned { pid, timeout_ms } => {
                 self.status.pid = pid;
-                self.deadline = timeout_ms.map(|ms| now.mono + Duration::from_millis(ms as u64));
+                self.deadline =
+                    timeout_ms.map(|ms| now.mono.saturating_add(Duration::from_millis(ms as u64)));
                 self.status.finishing = true;
                 self.announce(a);
                 a.push(Action::Emit(b"d"));
@@ -465,7 +466,7 @@ impl Core {
         self.status.finishing = false;
         self.status.ready = true;
         self.state = State::Down;
-        self.deadline = Some(self.nextstart.unwrap_or(now.mono + ONE_SEC));
+        self.deadline = Some(self.nextstart.unwrap_or(now.mono.saturating_add(ONE_SEC)));
         self.status.ready_stamp = now.wall;
         self.announce(a);
         a.push(Action::Emit(ev));

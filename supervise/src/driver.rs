@@ -171,6 +171,8 @@ struct Driver {
     maxfd: u64,
     run_path: CString,
     finish_path: CString,
+    /// Caught signals that were ignored at startup (restored as ignored in children).
+    ignored: Vec<i32>,
 }
 
 impl Driver {
@@ -184,6 +186,7 @@ impl Driver {
         umask(old);
         let (lock, control, control_w) = r?;
 
+        let ignored = ignored_at_startup();
         let poll = Poll::new()
             .map_err(|e| InitError::Sys("init poll".into(), common::msg::errno_of(&e)))?;
         let mut signals = Signals::new(CAUGHT)
@@ -217,6 +220,7 @@ impl Driver {
             maxfd,
             run_path: cstring(b"./run"),
             finish_path: cstring(b"./finish"),
+            ignored,
         })
     }
 
@@ -699,6 +703,7 @@ impl Driver {
             argv: &argv,
             moves: moves.get(..nmoves).unwrap_or(&[]),
             new_pidns,
+            ignored: &self.ignored,
         };
         let r = spawn::spawn(&spec);
         drop(lock_fd);
@@ -752,6 +757,7 @@ impl Driver {
             argv: &argv,
             moves: &[],
             new_pidns: false,
+            ignored: &self.ignored,
         };
         match spawn::spawn(&spec) {
             Ok(fpid) => {
@@ -769,6 +775,22 @@ impl Driver {
             }
         }
     }
+}
+
+/// Which of the signals we are about to catch were ignored by whoever started us (SIGCHLD
+/// excepted: ignoring it would make children vanish without a wait status).
+fn ignored_at_startup() -> Vec<i32> {
+    CAUGHT
+        .iter()
+        .copied()
+        .filter(|&s| s != libc::SIGCHLD)
+        .filter(|&s| {
+            // SAFETY: sigaction with a null new action only reads the current disposition.
+            let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+            let r = unsafe { libc::sigaction(s, std::ptr::null(), &mut old) };
+            r == 0 && old.sa_sigaction == libc::SIG_IGN
+        })
+        .collect()
 }
 
 fn kill(t: Target, sig: i32) {

@@ -27,6 +27,9 @@ pub struct SpawnSpec<'a> {
     pub argv: &'a [CString],
     pub moves: &'a [FdMove],
     pub new_pidns: bool,
+    /// Signals that were ignored when the supervisor started: they stay ignored in the child
+    /// (as exec would keep them), the other caught ones go back to their default.
+    pub ignored: &'a [i32],
 }
 
 /// Make a C string from arbitrary bytes (an interior NUL cuts the string, as C would).
@@ -93,7 +96,7 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<libc::pid_t, Errno> {
     };
     if pid == 0 {
         // SAFETY: child side, see above.
-        unsafe { child(path, argv.as_ptr(), moves, err_w, min_free) }
+        unsafe { child(path, argv.as_ptr(), moves, spec.ignored, err_w, min_free) }
     }
     let fork_err = Errno::last();
     // SAFETY: restoring the mask saved above; closing our copy of the write end.
@@ -148,6 +151,7 @@ unsafe fn child(
     path: *const libc::c_char,
     argv: *const *const libc::c_char,
     moves: &[FdMove],
+    ignored: &[i32],
     err_w: i32,
     min_free: i32,
 ) -> ! {
@@ -161,7 +165,12 @@ unsafe fn child(
         fail(err_w);
     }
     for &s in CAUGHT.iter() {
-        libc::signal(s, libc::SIG_DFL);
+        let disp = if ignored.contains(&s) {
+            libc::SIG_IGN
+        } else {
+            libc::SIG_DFL
+        };
+        libc::signal(s, disp);
     }
     let mut empty: libc::sigset_t = std::mem::zeroed();
     libc::sigemptyset(&mut empty);

@@ -504,7 +504,13 @@ fn bad_settings_warn_and_fall_back() {
     );
     sup.ctl(b"d");
     let st = sup.wait_down();
-    assert_eq!(WaitStatus::from_raw(st.wstat as i32).is_signaled(), true);
+    assert_eq!(
+        WaitStatus::from_raw(st.wstat as i32),
+        WaitStatus::Signaled {
+            signal: libc::SIGTERM as u8,
+            core: false
+        }
+    );
     assert_eq!(
         sup.stderr(),
         "s6-supervise svc: warning: invalid notification-fd\ns6-supervise svc: warning: invalid down-signal\n"
@@ -701,4 +707,59 @@ fn lock_fd_gives_a_held_lock() {
     // Unlike s6, the service really holds the lock.
     assert!(common::lock::is_locked(&lock).expect("probe"));
     assert_eq!(sup.stderr(), "");
+}
+
+fn proc_mask(pid: i32, field: &str) -> u64 {
+    read(Path::new(&format!("/proc/{pid}/status")))
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(u64::MAX)
+}
+
+#[test]
+fn run_gets_clean_signals_and_only_its_fds() {
+    use std::os::unix::process::CommandExt;
+    let t = Scratch::new("sup-sigs");
+    let d = make_service(&t.path, "svc", "exec sleep 1000");
+    std::fs::write(d.join("notification-fd"), "7").expect("nfd");
+    let sup = Sup::start_with(&t, "svc", |cmd| {
+        // SAFETY: signal(2) in the child before exec; async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                // The test harness leaks fds (cargo's jobserver) that s6 would pass on too:
+                // keep them away from the supervisor.
+                for fd in 3..1024 {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+                Ok(())
+            });
+        }
+    });
+    let st = sup.wait_up();
+    let pid = st.pid_t();
+    assert!(wait_until(SOON, || read(Path::new(&format!(
+        "/proc/{pid}/cmdline"
+    )))
+    .starts_with("sleep")));
+    assert_eq!(proc_mask(pid, "SigBlk:"), 0);
+    let ign = proc_mask(pid, "SigIgn:");
+    let bit = |s: i32| 1u64 << (s - 1);
+    assert_ne!(ign & bit(libc::SIGINT), 0, "inherited SIG_IGN kept");
+    for s in [
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGCHLD,
+        libc::SIGPIPE,
+    ] {
+        assert_eq!(ign & bit(s), 0, "signal {s} must be default");
+    }
+    let mut fds: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fds")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    fds.sort();
+    assert_eq!(fds, vec![0, 1, 2, 7]);
 }
