@@ -130,6 +130,19 @@ def has_mark(pid, prefix):
     return (b"\0" + MARK_VAR.encode() + b"=" + prefix.encode()) in b"\0" + env
 
 
+def check_pid_room(n):
+    """N services need about 2N pids (supervise + the service): refuse rather than starve
+    the machine when pid_max is too small."""
+    try:
+        pid_max = int(read_file("/proc/sys/kernel/pid_max"))
+        used = int(read_file("/proc/loadavg").split()[3].split("/")[1])  # threads in use
+    except (OSError, ValueError, IndexError):
+        return
+    need = 2 * n + 1000
+    if used + need > pid_max:
+        raise ScenarioError("needs about %d pids, %d of kernel.pid_max=%d in use" % (need, used, pid_max))
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)
@@ -582,6 +595,9 @@ class Results:
         r["text"] = {"ours": ours, "s6": s6}
 
 
+IQR_FROM = 8  # from this many samples the table shows the interquartile range, not min–max
+
+
 def summarize(vals):
     if not vals:
         return None
@@ -657,7 +673,7 @@ def target_check(r, ratio):
 
 
 def markdown(results):
-    out = ["| Scenario | Metric | ours: median [min–max] | s6: median [min–max] | ours/s6 | Target |",
+    out = ["| Scenario | Metric | ours: median [spread] | s6: median [spread] | ours/s6 | Target |",
            "|---|---|---|---|---|---|"]
     for r in results.rows.values():
         if r["text"]:
@@ -676,7 +692,9 @@ def markdown(results):
             else:
                 x = sums[s]
                 c = "%s %s" % (fmt(x["median"], div, dec), u)
-                if x["n"] > 1:
+                if x["n"] >= IQR_FROM:
+                    c += " [IQR %s–%s]" % (fmt(x["q1"], div, dec), fmt(x["q3"], div, dec))
+                elif x["n"] > 1:
                     c += " [%s–%s]" % (fmt(x["min"], div, dec), fmt(x["max"], div, dec))
                 if s in r["na"]:
                     c += " (partial: %s)" % r["na"][s]
@@ -798,6 +816,11 @@ class Bench:
                     if (n, side) in failed:
                         continue
                     suite = self.suites[side]
+                    try:
+                        check_pid_room(n)
+                    except ScenarioError as e:
+                        self.skip_side(failed, n, side, scen, metrics, e)
+                        continue
                     inst = Instance(self, suite, "mem%d" % n,
                                     [("s%05d" % i, {"run": RUN_SLEEP}) for i in range(n)])
                     try:
@@ -1020,6 +1043,11 @@ class Bench:
                     if (n, side) in failed:
                         continue
                     suite = self.suites[side]
+                    try:
+                        check_pid_room(n)
+                    except ScenarioError as e:
+                        self.skip_side(failed, n, side, scen, metrics, e)
+                        continue
                     inst = Instance(self, suite, "scale%d" % n, [("s%05d" % i, {"run": RUN_SLEEP}) for i in range(n)])
                     try:
                         cap = suite.cap_args(self, n)
@@ -1165,11 +1193,19 @@ def main():
         if not os.path.isdir(d):
             log("warning: %s bindir %s does not exist: its scenarios will be n/a" % (side, d))
 
+    stopping = []
+
     def on_term(signum, frame):
+        # Only the first signal interrupts; later ones must not break the cleanup.
+        if stopping:
+            log("signal %d: still cleaning up, please wait" % signum)
+            return
+        stopping.append(signum)
+        log("signal %d: stopping, tearing everything down" % signum)
         raise Interrupted("signal %d" % signum)
 
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGHUP, on_term)
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, on_term)
 
     info = machine_info()
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -1184,7 +1220,6 @@ def main():
         bench.run(only)
     except (KeyboardInterrupt, Interrupted) as e:
         interrupted = str(e) or "interrupted"
-        log("interrupted: cleaning up")
     finally:
         final, scratch_left = bench.cleanup()
     info["loadavg_end"] = read_file("/proc/loadavg").strip()
