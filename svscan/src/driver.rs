@@ -1,0 +1,669 @@
+//! The I/O side of `s6-svscan`: start-up (`.s6-svscan/` lock and control FIFO), one
+//! `mio::Poll` over the control FIFO and the signals, reading the scan directory, spawning
+//! `s6-supervise` processes, reaping every child, the shutdown and the exec of
+//! `.s6-svscan/finish` (or `.s6-svscan/crash` when something unrecoverable happens).
+//!
+//! Decisions are taken by [`crate::core::Core`]; this module only carries them out.
+
+use crate::core::{self, Config, Core, DevIno, Key, Millis, ScanEntry, Stat, Trigger};
+use crate::options::{self, OptError, Options};
+use common::msg::{errno_of, exit, StrError};
+use common::{Errno, Prog, SvscanCommand};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use nix::fcntl::{fcntl, open, FcntlArg, FdFlag, OFlag};
+use nix::sys::stat::{stat, Mode, SFlag};
+use nix::unistd::{access, AccessFlags};
+use signal_hook_mio::v1_0::Signals;
+use std::ffi::{CString, OsStr, OsString};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CTLDIR: &str = ".s6-svscan";
+const CONTROL: &str = ".s6-svscan/control";
+const LOCK: &str = ".s6-svscan/lock";
+const FINISH: &str = ".s6-svscan/finish";
+const CRASH: &str = ".s6-svscan/crash";
+const SUPERVISE: &str = "s6-supervise";
+
+/// Signals s6-svscan catches (everything else keeps its default action).
+const SIGNALS: [i32; 11] = [
+    libc::SIGCHLD,
+    libc::SIGALRM,
+    libc::SIGABRT,
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGPWR,
+    libc::SIGWINCH,
+];
+
+const TOKEN_SIGNALS: Token = Token(0);
+const TOKEN_CONTROL: Token = Token(1);
+
+/// Runtime failures that send s6-svscan into `.s6-svscan/crash`.
+#[derive(Debug, thiserror::Error)]
+enum Panic {
+    #[error("unable to iopause: {}", StrError(*.0))]
+    Poll(Errno),
+    #[error("unable to read control pipe: {}", StrError(*.0))]
+    Control(Errno),
+    #[error("unable to wait_nohang: {}", StrError(*.0))]
+    Wait(Errno),
+}
+
+fn prog() -> Prog {
+    Prog::new("s6-svscan")
+}
+
+struct Clock(Instant);
+
+impl Clock {
+    fn now(&self) -> Millis {
+        u64::try_from(self.0.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Exec `.s6-svscan/crash` in place; never returns.
+fn exec_crash() -> ! {
+    let p = prog();
+    p.warn(format_args!("executing into {CRASH}"));
+    default_sigpipe();
+    let path = CString::new(CRASH).unwrap_or_default();
+    let e = match nix::unistd::execv(&path, &[&path]) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    let code = if e == Errno::ENOENT { 127 } else { 126 };
+    p.fatal(
+        code,
+        format_args!("unable to exec {CRASH}: {}", StrError(e)),
+    )
+}
+
+fn default_sigpipe() {
+    // SAFETY: resetting a signal disposition to its default is always sound.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Where to find `s6-supervise`: next to our own executable (as invoked, then as resolved by
+/// /proc/self/exe), then in PATH. Computed before the chdir to the scandir.
+fn supervise_candidates() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    let cwd = std::env::current_dir().ok();
+    if let Some(a0) = std::env::args_os().next() {
+        if a0.as_bytes().contains(&b'/') {
+            let p = PathBuf::from(&a0);
+            let p = match (&cwd, p.is_absolute()) {
+                (Some(c), false) => c.join(p),
+                _ => p,
+            };
+            if let Some(d) = p.parent() {
+                dirs.push(d.to_path_buf());
+            }
+        }
+    }
+    if let Ok(exe) = std::fs::read_link("/proc/self/exe") {
+        if let Some(d) = exe.parent() {
+            dirs.push(d.to_path_buf());
+        }
+    }
+    dirs.into_iter().map(|d| d.join(SUPERVISE)).collect()
+}
+
+fn find_supervise(candidates: &[PathBuf]) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    candidates
+        .iter()
+        .cloned()
+        .chain(
+            std::env::split_paths(&path)
+                .filter(|d| !d.as_os_str().is_empty())
+                .map(|d| d.join(SUPERVISE)),
+        )
+        .find(|p| access(p.as_path(), AccessFlags::X_OK).is_ok() && p.is_file())
+        .unwrap_or_else(|| PathBuf::from(SUPERVISE))
+}
+
+fn fd_is_open(fd: RawFd) -> Result<(), Errno> {
+    // SAFETY: F_GETFD on any integer is harmless.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+fn raise_nofile(max_services: u32) {
+    let need = u64::from(max_services) + 64;
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 && rl.rlim_cur < need {
+            rl.rlim_cur = need.min(rl.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
+        }
+    }
+}
+
+/// The control FIFO, both ends (the write end keeps it from ever reaching EOF).
+struct ControlFifo {
+    read: OwnedFd,
+    _write: OwnedFd,
+    _lock: OwnedFd,
+}
+
+fn control_init() -> ControlFifo {
+    let p = prog();
+    let old = nix::sys::stat::umask(Mode::empty());
+    match nix::unistd::mkdir(CTLDIR, Mode::from_bits_truncate(0o700)) {
+        Ok(()) => {}
+        Err(Errno::EEXIST) => match stat(CTLDIR) {
+            Err(e) => p.fatal(
+                exit::SYSTEM,
+                format_args!("unable to stat {CTLDIR}: {}", StrError(e)),
+            ),
+            Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFDIR => p
+                .fatal(
+                    exit::USAGE,
+                    format_args!("{CTLDIR} exists and is not a directory"),
+                ),
+            Ok(_) => {}
+        },
+        Err(e) => p.fatal(
+            exit::SYSTEM,
+            format_args!("unable to mkdir {CTLDIR}: {}", StrError(e)),
+        ),
+    }
+    let lock = match common::lock::acquire(Path::new(LOCK), 0o600) {
+        Ok(fd) => fd,
+        Err(common::lock::LockError::Busy) => p.fatal(
+            exit::USAGE,
+            "another instance of s6-svscan is already running on the same directory",
+        ),
+        Err(common::lock::LockError::Io(e)) => p.fatal(
+            exit::SYSTEM,
+            format_args!("unable to lock {LOCK}: {}", StrError(e)),
+        ),
+    };
+    match nix::unistd::mkfifo(CONTROL, Mode::from_bits_truncate(0o600)) {
+        Ok(()) => {}
+        Err(Errno::EEXIST) => match stat(CONTROL) {
+            Err(e) => p.fatal(
+                exit::SYSTEM,
+                format_args!("unable to stat {CONTROL}: {}", StrError(e)),
+            ),
+            Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFIFO => {
+                p.fatal(exit::USAGE, format_args!("{CONTROL} is not a FIFO"))
+            }
+            Ok(_) => {}
+        },
+        Err(e) => p.fatal(
+            exit::SYSTEM,
+            format_args!("unable to mkfifo {CONTROL}: {}", StrError(e)),
+        ),
+    }
+    let read = open(
+        CONTROL,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .unwrap_or_else(|e| {
+        p.fatal(
+            exit::SYSTEM,
+            format_args!("unable to open {CONTROL} for reading: {}", StrError(e)),
+        )
+    });
+    let write = open(
+        CONTROL,
+        OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .unwrap_or_else(|e| {
+        p.fatal(
+            exit::SYSTEM,
+            format_args!("unable to open {CONTROL} for writing: {}", StrError(e)),
+        )
+    });
+    nix::sys::stat::umask(old);
+    ControlFifo {
+        read,
+        _write: write,
+        _lock: lock,
+    }
+}
+
+/// 2.15: remove dangling symlinks from the scandir before the first scan.
+fn initial_cleanup() {
+    let p = prog();
+    let rd = std::fs::read_dir(".").unwrap_or_else(|e| {
+        p.fatal(
+            exit::SYSTEM,
+            format_args!("unable to opendir .: {}", StrError(errno_of(&e))),
+        )
+    });
+    for ent in rd {
+        let ent = match ent {
+            Ok(e) => e,
+            Err(e) => p.fatal(
+                exit::SYSTEM,
+                format_args!("unable to readdir .: {}", StrError(errno_of(&e))),
+            ),
+        };
+        let name = ent.file_name();
+        if name.as_bytes().first() == Some(&b'.') {
+            continue;
+        }
+        if access(Path::new(&name), AccessFlags::X_OK) == Err(Errno::ENOENT) {
+            let _ = nix::unistd::unlink(Path::new(&name));
+        }
+    }
+}
+
+fn stat_of(path: &Path) -> Stat {
+    match stat(path) {
+        Err(e) => Stat::Error(e),
+        Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => {
+            Stat::Dir(DevIno {
+                dev: st.st_dev,
+                ino: st.st_ino,
+            })
+        }
+        Ok(_) => Stat::NotDir,
+    }
+}
+
+fn read_scandir() -> Result<Vec<ScanEntry>, Errno> {
+    let mut out = Vec::new();
+    for ent in std::fs::read_dir(".").map_err(|e| errno_of(&e))? {
+        let name = ent.map_err(|e| errno_of(&e))?.file_name();
+        if name.as_bytes().first() == Some(&b'.') {
+            continue;
+        }
+        let st = stat_of(Path::new(&name));
+        let log = match st {
+            Stat::Dir(_) => stat_of(&Path::new(&name).join("log")),
+            _ => Stat::NotDir,
+        };
+        out.push(ScanEntry {
+            name,
+            stat: st,
+            log,
+        });
+    }
+    Ok(out)
+}
+
+fn make_pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC)
+}
+
+fn dup_stdio(fd: BorrowedFd<'_>) -> Result<Stdio, Errno> {
+    let d = fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(3))?;
+    // SAFETY: F_DUPFD_CLOEXEC returned a fresh descriptor that nobody else owns.
+    Ok(Stdio::from(unsafe { OwnedFd::from_raw_fd(d) }))
+}
+
+struct Driver {
+    core: Core<OwnedFd>,
+    clock: Clock,
+    console: Option<OwnedFd>,
+    candidates: Vec<PathBuf>,
+    prog: Prog,
+}
+
+impl Driver {
+    fn spawn_one(&self, path: &Path, k: Key) -> Result<i32, Errno> {
+        let Some(sv) = self.core.service(k) else {
+            return Err(Errno::ESRCH);
+        };
+        let mut cmd = Command::new(path);
+        cmd.arg0(SUPERVISE).arg(&sv.name);
+        if let Some(pipe) = &sv.pipe {
+            let s = dup_stdio(pipe.as_fd())?;
+            if sv.logger {
+                cmd.stdin(s);
+            } else {
+                cmd.stdout(s);
+            }
+        }
+        if self.core.is_special(k) {
+            if let Some(c) = &self.console {
+                cmd.stderr(dup_stdio(c.as_fd())?);
+            }
+        }
+        let child = cmd.spawn().map_err(|e| errno_of(&e))?;
+        i32::try_from(child.id()).map_err(|_| Errno::EOVERFLOW)
+    }
+
+    fn start(&mut self) {
+        let now = self.clock.now();
+        let keys = self.core.take_starts(now);
+        if keys.is_empty() {
+            return;
+        }
+        let path = find_supervise(&self.candidates);
+        for k in keys {
+            match self.spawn_one(&path, k) {
+                Ok(pid) => self.core.spawned(k, pid, now),
+                Err(e) => {
+                    let name = self
+                        .core
+                        .service(k)
+                        .map(|s| s.name.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    self.prog.warn(format_args!(
+                        "unable to spawn {SUPERVISE} for {name}: {}",
+                        StrError(e)
+                    ));
+                    self.core.spawn_failed(k, now);
+                }
+            }
+        }
+    }
+
+    fn scan(&mut self) {
+        let now = self.clock.now();
+        match read_scandir() {
+            Ok(entries) => {
+                for w in self.core.apply_scan(&entries, now, &mut make_pipe) {
+                    self.prog.warn(w);
+                }
+            }
+            Err(e) => {
+                self.prog
+                    .warn(format_args!("unable to readdir .: {}", StrError(e)));
+                self.core.scan_failed(now);
+            }
+        }
+    }
+
+    fn reap(&mut self) -> Result<(), Panic> {
+        loop {
+            let mut st = 0;
+            // SAFETY: waitpid with a valid status pointer.
+            let pid = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
+            if pid > 0 {
+                let now = self.clock.now();
+                self.core.child_exited(pid, now);
+                continue;
+            }
+            if pid == 0 {
+                return Ok(());
+            }
+            match Errno::last() {
+                Errno::ECHILD => return Ok(()),
+                Errno::EINTR => continue,
+                e => return Err(Panic::Wait(e)),
+            }
+        }
+    }
+
+    /// A caught signal: SIGCHLD/SIGALRM/SIGABRT act at once; the others run
+    /// `.s6-svscan/SIG<NAME>` if it is executable, else their built-in action.
+    fn signal(&mut self, sig: i32) {
+        let now = self.clock.now();
+        if !matches!(sig, libc::SIGCHLD | libc::SIGALRM | libc::SIGABRT) {
+            let script = format!("{CTLDIR}/SIG{}", common::signals::name(sig));
+            if access(Path::new(&script), AccessFlags::X_OK).is_ok() {
+                match Command::new(&script).arg0(&script).spawn() {
+                    Ok(_) => return,
+                    Err(e) => {
+                        let e = errno_of(&e);
+                        if e != Errno::ENOENT {
+                            self.prog
+                                .warn(format_args!("unable to spawn {script}: {}", StrError(e)));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(t) = core::builtin_for_signal(sig) {
+            self.core.trigger(t, now);
+        }
+    }
+
+    fn control(&mut self, fd: BorrowedFd<'_>) -> Result<(), Panic> {
+        let mut buf = [0u8; 4096];
+        loop {
+            match nix::unistd::read(fd, &mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => {
+                    let now = self.clock.now();
+                    for &b in &buf[..n] {
+                        match SvscanCommand::from_byte(b) {
+                            Some(c) => self.core.trigger(Trigger::from(c), now),
+                            None => {
+                                let mut line =
+                                    b"s6-svscan: warning: received unknown control command: "
+                                        .to_vec();
+                                line.push(b);
+                                line.push(b'\n');
+                                let _ = common::fsio::write_all(std::io::stderr(), &line);
+                            }
+                        }
+                    }
+                }
+                Err(Errno::EAGAIN) => return Ok(()),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(Panic::Control(e)),
+            }
+        }
+    }
+
+    fn kill(&mut self) {
+        for (pid, sig) in self.core.take_kills() {
+            // SAFETY: kill(2) on a supervise pid we spawned and have not reaped yet.
+            unsafe {
+                libc::kill(pid, sig);
+            }
+        }
+    }
+
+    fn run(&mut self, ctl: &ControlFifo, signals: &mut Signals) -> Result<(), Panic> {
+        let mut poll = Poll::new().map_err(|e| Panic::Poll(errno_of(&e)))?;
+        poll.registry()
+            .register(signals, TOKEN_SIGNALS, Interest::READABLE)
+            .map_err(|e| Panic::Poll(errno_of(&e)))?;
+        let raw = ctl.read.as_raw_fd();
+        poll.registry()
+            .register(&mut SourceFd(&raw), TOKEN_CONTROL, Interest::READABLE)
+            .map_err(|e| Panic::Poll(errno_of(&e)))?;
+        let mut events = Events::with_capacity(8);
+        while self.core.cont() {
+            let now = self.clock.now();
+            let timeout = self
+                .core
+                .next_deadline()
+                .map(|d| Duration::from_millis(d.saturating_sub(now)));
+            if let Err(e) = poll.poll(&mut events, timeout) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(Panic::Poll(errno_of(&e)));
+                }
+            }
+            for sig in signals.pending() {
+                self.signal(sig);
+            }
+            self.control(ctl.read.as_fd())?;
+            self.reap()?;
+            // A scan asked for in this batch runs before the kills, so that `-an`/`-h`
+            // prune against the new listing and `-at` rescans and then really stops.
+            if self.core.scan_due(self.clock.now()) {
+                self.scan();
+            }
+            if self.core.cont() {
+                self.start();
+            }
+            self.kill();
+        }
+        Ok(())
+    }
+
+    fn shutdown(&mut self) {
+        self.core.close_pipes();
+        if self.core.has_special() {
+            match open("/dev/null", OFlag::O_WRONLY, Mode::empty()) {
+                Ok(fd) => {
+                    // SAFETY: dup2 onto the standard descriptors.
+                    unsafe {
+                        libc::dup2(fd.as_raw_fd(), 1);
+                        libc::dup2(1, 2);
+                    }
+                }
+                Err(e) => self
+                    .prog
+                    .warn(format_args!("unable to open /dev/null: {}", StrError(e))),
+            }
+        }
+        self.restore_console();
+        if self.core.waitall() {
+            while self.core.live() > 0 {
+                let mut st = 0;
+                // SAFETY: blocking waitpid with a valid status pointer.
+                let pid = unsafe { libc::waitpid(-1, &mut st, 0) };
+                if pid > 0 {
+                    let now = self.clock.now();
+                    self.core.child_exited(pid, now);
+                    continue;
+                }
+                match Errno::last() {
+                    Errno::EINTR => continue,
+                    e => {
+                        self.prog.warn(format_args!(
+                            "unable to wait for all s6-supervise processes: {}",
+                            StrError(e)
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn restore_console(&mut self) {
+        if let Some(c) = self.console.take() {
+            // SAFETY: dup2 onto the standard descriptors.
+            unsafe {
+                libc::dup2(c.as_raw_fd(), 2);
+                if libc::dup2(2, 1) == -1 {
+                    self.prog.warn(format_args!(
+                        "unable to restore stdout: {}",
+                        StrError(Errno::last())
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn fail_options(e: OptError) -> ! {
+    let p = prog();
+    match e {
+        OptError::Usage => p.usage(options::USAGE),
+        OptError::Fatal(m) => p.fatal(exit::USAGE, m),
+    }
+}
+
+pub fn main() -> ! {
+    let p = prog();
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let opts: Options = options::parse(&argv).unwrap_or_else(|e| fail_options(e));
+    if let Some(fd) = opts.notif {
+        if let Err(e) = fd_is_open(fd) {
+            p.fatal(
+                exit::USAGE,
+                format_args!("invalid notification fd: {}", StrError(e)),
+            );
+        }
+    }
+    let console = opts.console.map(|fd| {
+        if let Err(e) = fd_is_open(fd) {
+            p.fatal(
+                exit::USAGE,
+                format_args!("invalid console holder fd: {}", StrError(e)),
+            );
+        }
+        // SAFETY: the fd was handed to us by our parent for this purpose; we own it now.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        if let Err(e) = fcntl(&owned, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)) {
+            p.fatal(
+                exit::SYSTEM,
+                format_args!("unable to coe console holder: {}", StrError(e)),
+            );
+        }
+        owned
+    });
+    let candidates = supervise_candidates();
+    raise_nofile(opts.max);
+    if let Err(e) = nix::unistd::chdir(Path::new(&opts.scandir)) {
+        p.fatal(
+            exit::SYSTEM,
+            format_args!(
+                "unable to chdir to {}: {}",
+                OsStr::new(&opts.scandir).to_string_lossy(),
+                StrError(e)
+            ),
+        );
+    }
+    let ctl = control_init();
+    let mut signals = Signals::new(SIGNALS).unwrap_or_else(|e| {
+        p.fatal(
+            exit::SYSTEM,
+            format_args!("unable to trap signals: {}", StrError(errno_of(&e))),
+        )
+    });
+    initial_cleanup();
+    if let Some(fd) = opts.notif {
+        // SAFETY: the fd was checked open; it is ours to write a newline to and close.
+        unsafe {
+            libc::write(fd, b"\n".as_ptr().cast(), 1);
+            libc::close(fd);
+        }
+    }
+    let clock = Clock(Instant::now());
+    let cfg = Config {
+        max: opts.max as usize,
+        namemax: opts.namemax as usize,
+        period: opts.timeout_ms,
+    };
+    let mut d = Driver {
+        core: Core::new(cfg, clock.now()),
+        clock,
+        console,
+        candidates,
+        prog: p.clone(),
+    };
+    if let Err(e) = d.run(&ctl, &mut signals) {
+        d.restore_console();
+        p.warn(&e);
+        exec_crash();
+    }
+    d.shutdown();
+    drop(signals);
+    default_sigpipe();
+    let path = CString::new(FINISH).unwrap_or_default();
+    let e = match nix::unistd::execv(&path, &[&path]) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    if e == Errno::ENOENT {
+        std::process::exit(0);
+    }
+    p.warn(format_args!(
+        "unable to exec finish script {FINISH}: {}",
+        StrError(e)
+    ));
+    exec_crash()
+}

@@ -1,0 +1,116 @@
+//! `s6-svscanctl [ -zabhitqnN ] svscandir`: write command bytes to `.s6-svscan/control`.
+
+use common::control::{self, ControlError};
+use common::msg::{exit, StrError};
+use common::{Errno, Prog, SvscanCommand};
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+pub const USAGE: &str = "s6-svscanctl [ -zabhitqnN ] svscandir";
+/// At most this many command letters (s6's buffer).
+const DATASIZE: usize = 64;
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CtlArgsError {
+    #[error("usage")]
+    Usage,
+    #[error("too many commands")]
+    TooMany,
+}
+
+/// Parse the arguments (without argv[0]) like skalibs' subgetopt with s6's option string:
+/// returns the command bytes and the scan directory.
+pub fn parse(args: &[OsString]) -> Result<(Vec<u8>, OsString), CtlArgsError> {
+    let mut data = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_bytes();
+        if a.len() < 2 || a[0] != b'-' {
+            break;
+        }
+        i += 1;
+        if a == b"--" {
+            break;
+        }
+        for &c in &a[1..] {
+            if SvscanCommand::from_byte(c).is_none() {
+                return Err(CtlArgsError::Usage);
+            }
+            if data.len() >= DATASIZE {
+                return Err(CtlArgsError::TooMany);
+            }
+            data.push(c);
+        }
+    }
+    match args.get(i) {
+        Some(d) => Ok((data, d.clone())),
+        None => Err(CtlArgsError::Usage),
+    }
+}
+
+pub fn main() -> ! {
+    let p = Prog::new("s6-svscanctl");
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let (data, dir) = match parse(&args) {
+        Ok(x) => x,
+        Err(CtlArgsError::Usage) => p.usage(USAGE),
+        Err(CtlArgsError::TooMany) => p.fatal(exit::USAGE, "too many commands"),
+    };
+    let shown = dir.to_string_lossy();
+    let r = if dir.is_empty() {
+        // s6 opens "/.s6-svscan/control" and then fails to open "" as a directory.
+        Err(ControlError::Io(Errno::ENOENT))
+    } else {
+        control::send(Path::new(&dir), ".s6-svscan", &data)
+    };
+    match r {
+        Ok(()) => std::process::exit(0),
+        Err(ControlError::NotListening) => p.fatal(
+            exit::USAGE,
+            format_args!("unable to control {shown}: supervisor not listening"),
+        ),
+        Err(ControlError::Broken(e)) => p.fatal(
+            exit::USAGE,
+            format_args!(
+                "something is wrong with the {shown}/.s6-svscan directory. errno reported: {}",
+                StrError(e)
+            ),
+        ),
+        Err(ControlError::Io(e)) => p.fatal(
+            exit::SYSTEM,
+            format_args!("unable to control {shown}: {}", StrError(e)),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(a: &[&str]) -> Result<(Vec<u8>, OsString), CtlArgsError> {
+        parse(&a.iter().map(OsString::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn letters_in_order() {
+        assert_eq!(
+            p(&["-zabh", "-itqnN", "d"]).unwrap(),
+            (b"zabhitqnN".to_vec(), OsString::from("d"))
+        );
+        assert_eq!(p(&["d"]).unwrap(), (vec![], OsString::from("d")));
+        assert_eq!(p(&["-a", "--", "-d"]).unwrap().1, OsString::from("-d"));
+        assert_eq!(p(&["-a", "-"]).unwrap().1, OsString::from("-"));
+    }
+
+    #[test]
+    fn usage_errors() {
+        for a in [&[][..], &["-Z", "x"], &["-p", "x"], &["-0", "x"], &["-a"]] {
+            assert_eq!(p(a), Err(CtlArgsError::Usage), "{a:?}");
+        }
+        let many = format!("-{}", "a".repeat(65));
+        assert_eq!(p(&[&many, "d"]), Err(CtlArgsError::TooMany));
+        let ok = format!("-{}", "a".repeat(64));
+        assert_eq!(p(&[&ok, "d"]).unwrap().0.len(), 64);
+    }
+}
