@@ -196,13 +196,16 @@ impl StartError {
                     b"unable to subscribe to events for ",
                     d.as_bytes(),
                     b": ",
-                    e.desc().as_bytes(),
+                    common::msg::StrError(*e).to_string().as_bytes(),
                 ],
             ),
             StartError::Status(e) => fatal_bytes(
                 prog,
                 111,
-                &[b"unable to s6_svstatus_read: ", e.desc().as_bytes()],
+                &[
+                    b"unable to s6_svstatus_read: ",
+                    common::msg::StrError(*e).to_string().as_bytes(),
+                ],
             ),
         }
     }
@@ -271,7 +274,14 @@ impl Session {
                 Ok(Outcome::Reached(0)) => continue,
                 Ok(Outcome::Reached(n)) => return n,
                 Ok(Outcome::TimedOut) => fatal_bytes(prog, 99, &[b"timed out"]),
-                Err(e) => fatal_bytes(prog, 111, &[b"unable to iopause: ", e.desc().as_bytes()]),
+                Err(e) => fatal_bytes(
+                    prog,
+                    111,
+                    &[
+                        b"unable to iopause: ",
+                        common::msg::StrError(e).to_string().as_bytes(),
+                    ],
+                ),
             }
         }
         0

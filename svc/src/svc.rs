@@ -171,13 +171,13 @@ impl SendResult {
                 v.extend_from_slice(b"something is wrong with the ");
                 v.extend_from_slice(dir.as_bytes());
                 v.extend_from_slice(b"/supervise directory: ");
-                v.extend_from_slice(e.desc().as_bytes());
+                v.extend_from_slice(common::msg::StrError(e).to_string().as_bytes());
             }
             SendResult::Io(e) => {
                 v.extend_from_slice(b"unable to control ");
                 v.extend_from_slice(dir.as_bytes());
                 v.extend_from_slice(b": ");
-                v.extend_from_slice(e.desc().as_bytes());
+                v.extend_from_slice(common::msg::StrError(e).to_string().as_bytes());
             }
         }
         Some(v)
@@ -242,7 +242,7 @@ fn downgrade_readiness(req: &mut Request) {
                 b"unable to access ",
                 fname.as_os_str().as_bytes(),
                 b": ",
-                e.desc().as_bytes(),
+                common::msg::StrError(e).to_string().as_bytes(),
             ],
         ),
     }

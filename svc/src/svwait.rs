@@ -193,7 +193,7 @@ fn spawn(kind: Kind, prog: &[OsString]) {
                 b"unable to spawn ",
                 prog[0].as_bytes(),
                 b": ",
-                errno.desc().as_bytes(),
+                common::msg::StrError(errno).to_string().as_bytes(),
             ],
         );
     }
@@ -220,7 +220,7 @@ pub fn run(kind: Kind, req: Request) -> i32 {
                 b"unable to exec ",
                 req.prog[0].as_bytes(),
                 b": ",
-                errno.desc().as_bytes(),
+                common::msg::StrError(errno).to_string().as_bytes(),
             ],
         );
     }

@@ -94,7 +94,7 @@ pub fn run(req: Request) -> i32 {
                 b"unable to read death tally for service ",
                 req.dir.as_bytes(),
                 b": ",
-                e.desc().as_bytes(),
+                common::msg::StrError(e).to_string().as_bytes(),
             ],
         )
     });
@@ -102,7 +102,10 @@ pub fn run(req: Request) -> i32 {
         fatal_bytes(
             PROG,
             111,
-            &[b"unable to write to stdout: ", e.desc().as_bytes()],
+            &[
+                b"unable to write to stdout: ",
+                common::msg::StrError(e).to_string().as_bytes(),
+            ],
         );
     }
     0
@@ -140,7 +143,7 @@ pub fn clear_main() -> ! {
                 b"unable to clear death tally for service ",
                 dir.as_bytes(),
                 b": ",
-                e.desc().as_bytes(),
+                common::msg::StrError(e).to_string().as_bytes(),
             ],
         );
     }

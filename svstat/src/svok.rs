@@ -43,7 +43,7 @@ pub fn check(dir: &std::ffi::OsStr) -> i32 {
                 b"unable to check ",
                 dir.as_bytes(),
                 b": ",
-                e.desc().as_bytes(),
+                common::msg::StrError(e).to_string().as_bytes(),
             ],
         ),
     }

@@ -419,7 +419,12 @@ pub fn read_view(dir: &OsStr) -> Result<View, ReadFailure> {
         Err(e) => {
             return Err(failure(
                 111,
-                &[b"unable to check ", d, b": ", e.desc().as_bytes()],
+                &[
+                    b"unable to check ",
+                    d,
+                    b": ",
+                    common::msg::StrError(e).to_string().as_bytes(),
+                ],
             ))
         }
         Ok(false) => {
@@ -440,7 +445,12 @@ pub fn read_view(dir: &OsStr) -> Result<View, ReadFailure> {
         .map_err(|e| {
             failure(
                 111,
-                &[b"unable to read status for ", d, b": ", e.desc().as_bytes()],
+                &[
+                    b"unable to read status for ",
+                    d,
+                    b": ",
+                    common::msg::StrError(e).to_string().as_bytes(),
+                ],
             )
         })?;
     let now = Tai64n::now();
@@ -455,7 +465,7 @@ pub fn read_view(dir: &OsStr) -> Result<View, ReadFailure> {
                     b"unable to access ",
                     down.as_os_str().as_bytes(),
                     b": ",
-                    e.desc().as_bytes(),
+                    common::msg::StrError(e).to_string().as_bytes(),
                 ],
             ))
         }
@@ -468,7 +478,10 @@ fn write_out(text: &str) {
         fatal_bytes(
             PROG,
             111,
-            &[b"unable to write to stdout: ", e.desc().as_bytes()],
+            &[
+                b"unable to write to stdout: ",
+                common::msg::StrError(e).to_string().as_bytes(),
+            ],
         );
     }
 }
