@@ -1,0 +1,512 @@
+//! End-to-end tests of s6-svscan / s6-svscanctl with real processes: our s6-svscan spawning
+//! our s6-supervise (found next to it in the target directory).
+//!
+//! Every test asserts behaviour, never timings: waits are generous upper bounds. At the end of
+//! each test s6-svscan's process group (svscan and its supervise children) is killed by
+//! pgid, then every service (its own session) by the pid in its status file.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use tests::common::status::StatusRecord;
+use tests::{bin, make_service, run, wait_until, write_script, Proc, Scratch, SOON};
+
+/// A long-running service that also ends by itself once its directory is gone (the scratch
+/// directory is removed at the end of the test), so nothing can outlive a test even if it
+/// escaped the kills.
+const LONG: &str = "while [ -e run ]; do sleep 0.2; done";
+
+/// (pid, ppid, state) of every process, from /proc/*/stat.
+fn proc_table() -> Vec<(i32, i32, char)> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (comm) S ppid ...": comm may hold spaces or parentheses.
+        let Some(rp) = stat.rfind(')') else { continue };
+        let mut f = stat[rp + 1..].split_whitespace();
+        let state = f.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let ppid = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        out.push((pid, ppid, state));
+    }
+    out
+}
+
+fn cmdline(pid: i32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            b.split(|&c| c == 0)
+                .filter(|s| !s.is_empty())
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Live (non-zombie) children of `pid`.
+fn children(pid: i32) -> Vec<i32> {
+    proc_table()
+        .into_iter()
+        .filter(|&(_, pp, st)| pp == pid && st != 'Z' && st != 'X')
+        .map(|(p, _, _)| p)
+        .collect()
+}
+
+/// Sorted arguments of the s6-supervise children of `svscan`.
+fn supervised(svscan: i32) -> Vec<String> {
+    let mut v: Vec<String> = children(svscan)
+        .into_iter()
+        .map(cmdline)
+        .filter(|c| c.len() == 2 && c[0] == "s6-supervise")
+        .map(|c| c[1].clone())
+        .collect();
+    v.sort();
+    v
+}
+
+fn supervise_pid(svscan: i32, name: &str) -> Option<i32> {
+    children(svscan)
+        .into_iter()
+        .find(|&p| cmdline(p) == ["s6-supervise", name])
+}
+
+fn alive(pid: i32) -> bool {
+    proc_table()
+        .iter()
+        .any(|&(p, _, st)| p == pid && st != 'Z' && st != 'X')
+}
+
+fn status(svdir: &Path) -> Option<StatusRecord> {
+    StatusRecord::read(svdir).ok()
+}
+
+fn up_pid(svdir: &Path) -> Option<i32> {
+    status(svdir).filter(|s| s.is_up()).map(|s| s.pid_t())
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A scan directory with its s6-svscan; at drop, everything started is killed.
+struct Scan {
+    dir: PathBuf,
+    proc: Option<Proc>,
+    /// Process groups of services orphaned on purpose (their supervise was killed).
+    groups: Vec<i32>,
+    scratch: Scratch,
+}
+
+impl Scan {
+    fn new(tag: &str) -> Scan {
+        let scratch = Scratch::new(tag);
+        let dir = scratch.join("scan");
+        std::fs::create_dir_all(&dir).expect("mkdir scan");
+        Scan {
+            dir,
+            proc: None,
+            groups: Vec::new(),
+            scratch,
+        }
+    }
+
+    fn tmp(&self, p: &str) -> PathBuf {
+        self.scratch.join(p)
+    }
+
+    fn start(&mut self) -> i32 {
+        self.start_with(&[])
+    }
+
+    fn start_with(&mut self, args: &[&str]) -> i32 {
+        let mut cmd = Command::new(bin("s6-svscan"));
+        cmd.args(args).arg(&self.dir).current_dir(&self.dir);
+        let p = Proc::spawn_logged(&mut cmd, &self.scratch.path, "svscan");
+        let pid = p.pid();
+        self.proc = Some(p);
+        let d = self.dir.clone();
+        assert!(
+            wait_until(SOON, || tests::common::control::send(&d, ".s6-svscan", b"")
+                .is_ok()),
+            "s6-svscan listening; stderr: {}",
+            self.stderr()
+        );
+        pid
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.scratch.join("svscan.err")).unwrap_or_default()
+    }
+
+    fn ctl(&self, letters: &str) {
+        let (rc, _, err) = run(Command::new(bin("s6-svscanctl"))
+            .arg(format!("-{letters}"))
+            .arg(&self.dir));
+        assert_eq!((rc, err.as_str()), (0, ""), "s6-svscanctl -{letters}");
+    }
+
+    fn proc(&mut self) -> &mut Proc {
+        self.proc.as_mut().expect("svscan started")
+    }
+
+    /// Every service directory (and logger) under the scratch dir, for the final cleanup.
+    fn service_dirs(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.scratch.path.clone()];
+        while let Some(d) = stack.pop() {
+            if d.join("supervise").is_dir() {
+                out.push(d.clone());
+            }
+            if let Ok(rd) = std::fs::read_dir(&d) {
+                for e in rd.flatten() {
+                    let p = e.path();
+                    if p.is_dir() && !p.is_symlink() && e.file_name() != "supervise" {
+                        stack.push(p);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Scan {
+    fn drop(&mut self) {
+        drop(self.proc.take());
+        for &g in &self.groups {
+            tests::kill_group(g);
+        }
+        for d in self.service_dirs() {
+            if let Some(s) = status(&d) {
+                tests::kill_group(s.pid_t());
+            }
+        }
+    }
+}
+
+#[test]
+fn one_supervise_per_service_dot_entries_and_files_ignored() {
+    let mut s = Scan::new("svscan-one");
+    for n in ["alpha", "beta"] {
+        make_service(&s.dir, n, LONG);
+    }
+    make_service(&s.dir, ".hidden", LONG);
+    std::fs::write(s.dir.join("plainfile"), "x").unwrap();
+    let pid = s.start();
+    assert!(wait_until(SOON, || supervised(pid) == ["alpha", "beta"]));
+    for n in ["alpha", "beta"] {
+        let d = s.dir.join(n);
+        assert!(wait_until(SOON, || up_pid(&d).is_some()), "{n} up");
+        let sp = supervise_pid(pid, n).unwrap();
+        // Same process group as s6-svscan (no setsid).
+        let pgid = |p: i32| unsafe { libc::getpgid(p) };
+        assert_eq!(pgid(sp), pgid(pid));
+    }
+    assert!(!s.dir.join(".hidden/supervise").exists());
+    assert_eq!(children(pid).len(), 2);
+    let sc = s.dir.join(".s6-svscan");
+    assert!(sc.join("lock").is_file());
+    assert!(s.proc().child.try_wait().unwrap().is_none());
+}
+
+#[test]
+fn rescan_starts_new_service() {
+    let mut s = Scan::new("svscan-rescan");
+    make_service(&s.dir, "first", LONG);
+    let pid = s.start();
+    assert!(wait_until(SOON, || supervised(pid) == ["first"]));
+    make_service(&s.dir, "second", LONG);
+    s.ctl("a");
+    assert!(wait_until(SOON, || supervised(pid) == ["first", "second"]));
+    let d = s.dir.join("second");
+    assert!(wait_until(SOON, || up_pid(&d).is_some()));
+}
+
+#[test]
+fn removed_service_kept_until_n() {
+    let mut s = Scan::new("svscan-remove");
+    let m = s.tmp("m");
+    make_service(&s.dir, "keep", LONG);
+    let gone = make_service(
+        &s.dir,
+        "gone",
+        &format!("trap 'echo TERM >> {}; exit 0' TERM; {LONG}", m.display()),
+    );
+    let pid = s.start();
+    assert!(wait_until(SOON, || up_pid(&gone).is_some()));
+    let sp = supervise_pid(pid, "gone").unwrap();
+    let moved = s.tmp("moved");
+    std::fs::rename(&gone, &moved).unwrap();
+    s.ctl("a");
+    // The rescan is processed (a later command is answered) and the supervisor is still there.
+    s.ctl("z");
+    assert!(alive(sp), "a removed service is not killed by a rescan");
+    s.ctl("n");
+    assert!(wait_until(SOON, || !alive(sp)));
+    assert!(wait_until(SOON, || lines(&m) == ["TERM"]));
+    assert_eq!(supervised(pid), ["keep"]);
+}
+
+#[test]
+fn supervise_respawned_after_sigkill() {
+    let mut s = Scan::new("svscan-respawn");
+    let d = make_service(&s.dir, "svc", LONG);
+    let pid = s.start();
+    assert!(wait_until(SOON, || up_pid(&d).is_some()));
+    let old = supervise_pid(pid, "svc").unwrap();
+    // The service outlives its supervise (s6 semantics): clean it up at the end.
+    s.groups.push(up_pid(&d).unwrap());
+    unsafe { libc::kill(old, libc::SIGKILL) };
+    assert!(wait_until(SOON, || {
+        supervise_pid(pid, "svc").is_some_and(|p| p != old)
+    }));
+}
+
+#[test]
+fn logger_pipe_carries_lines_across_logger_restart() {
+    let mut s = Scan::new("svscan-log");
+    let out = s.tmp("out");
+    let more = s.tmp("more");
+    let svc = make_service(
+        &s.dir,
+        "svc",
+        &format!(
+            "echo one; while [ ! -e {} ]; do sleep 0.05; done; echo two; {LONG}",
+            more.display()
+        ),
+    );
+    let log = svc.join("log");
+    std::fs::create_dir(&log).unwrap();
+    write_script(
+        &log.join("run"),
+        &format!(
+            "while IFS= read -r l; do echo \"$l\" >> {}; done",
+            out.display()
+        ),
+    );
+    let pid = s.start();
+    assert!(wait_until(SOON, || supervised(pid) == ["svc", "svc/log"]));
+    assert!(wait_until(SOON, || lines(&out) == ["one"]));
+    // The logger dies; its supervise restarts it on the same pipe.
+    let first = up_pid(&log).unwrap();
+    tests::kill_group(first);
+    assert!(wait_until(SOON, || up_pid(&log).is_some_and(|p| p != first)));
+    std::fs::write(&more, "").unwrap();
+    assert!(wait_until(SOON, || lines(&out) == ["one", "two"]));
+    // And the same happens when the logger's supervise itself is killed.
+    let lsup = supervise_pid(pid, "svc/log").unwrap();
+    s.groups.push(up_pid(&log).unwrap());
+    unsafe { libc::kill(lsup, libc::SIGKILL) };
+    assert!(wait_until(SOON, || supervise_pid(pid, "svc/log")
+        .is_some_and(|p| p != lsup)));
+    let svc_pid = up_pid(&svc).unwrap();
+    // The producer's stdout and the logger's stdin are one pipe.
+    let fd1 = std::fs::read_link(format!("/proc/{svc_pid}/fd/1")).unwrap();
+    assert!(wait_until(SOON, || {
+        up_pid(&log)
+            .and_then(|p| std::fs::read_link(format!("/proc/{p}/fd/0")).ok())
+            .is_some_and(|fd0| fd0 == fd1)
+    }));
+    assert!(fd1.to_string_lossy().starts_with("pipe:"));
+}
+
+#[test]
+fn t_tears_down_and_execs_finish() {
+    let mut s = Scan::new("svscan-finish");
+    let m = s.tmp("m");
+    let d = make_service(&s.dir, "svc", LONG);
+    write_script(
+        &d.join("finish"),
+        &format!("echo svc-finish >> {}", m.display()),
+    );
+    std::fs::create_dir(s.dir.join(".s6-svscan")).unwrap();
+    write_script(
+        &s.dir.join(".s6-svscan/finish"),
+        &format!(
+            "echo \"svscan-finish $$ $# $(pwd)\" >> {}; exit 3",
+            m.display()
+        ),
+    );
+    let pid = s.start();
+    assert!(wait_until(SOON, || up_pid(&d).is_some()));
+    s.ctl("t");
+    let st = s.proc().wait_timeout(SOON).expect("s6-svscan exits");
+    assert_eq!(st.code(), Some(3), "finish's exit code");
+    let dir = std::fs::canonicalize(&s.dir).unwrap();
+    assert_eq!(
+        lines(&m),
+        [
+            "svc-finish".to_string(),
+            format!("svscan-finish {pid} 0 {}", dir.display())
+        ]
+    );
+}
+
+#[test]
+fn at_rescans_then_exits() {
+    let mut s = Scan::new("svscan-at");
+    let d = make_service(&s.dir, "a", LONG);
+    s.start();
+    assert!(wait_until(SOON, || up_pid(&d).is_some()));
+    make_service(&s.dir, "b", LONG);
+    s.ctl("at");
+    let st = s.proc().wait_timeout(SOON).expect("s6-svscan exits");
+    assert_eq!(st.code(), Some(0));
+}
+
+#[test]
+fn sighup_script_replaces_default() {
+    let mut s = Scan::new("svscan-sighup");
+    let m = s.tmp("m");
+    std::fs::create_dir(s.dir.join(".s6-svscan")).unwrap();
+    write_script(
+        &s.dir.join(".s6-svscan/SIGHUP"),
+        &format!("echo \"$0 $#\" >> {}", m.display()),
+    );
+    make_service(&s.dir, "a", LONG);
+    let pid = s.start();
+    assert!(wait_until(SOON, || supervised(pid) == ["a"]));
+    make_service(&s.dir, "b", LONG);
+    s.proc().signal(libc::SIGHUP);
+    assert!(wait_until(SOON, || lines(&m) == [".s6-svscan/SIGHUP 0"]));
+    s.ctl("z");
+    assert_eq!(supervised(pid), ["a"], "the script replaced the rescan");
+    // The script process was reaped.
+    assert!(wait_until(SOON, || proc_table()
+        .iter()
+        .all(|&(_, pp, st)| pp != pid || st != 'Z')));
+}
+
+#[test]
+fn bad_entries_do_not_stop_the_others() {
+    let mut s = Scan::new("svscan-bad");
+    make_service(&s.dir, "good", LONG);
+    std::fs::create_dir(s.dir.join("norun")).unwrap();
+    let long = "x".repeat(20);
+    make_service(&s.dir, &long, LONG);
+    let pid = s.start_with(&["-L", "12"]);
+    std::os::unix::fs::symlink(s.tmp("nowhere"), s.dir.join("dangling")).unwrap();
+    s.ctl("a");
+    assert!(wait_until(SOON, || supervised(pid) == ["good", "norun"]));
+    let d = s.dir.join("good");
+    assert!(wait_until(SOON, || up_pid(&d).is_some()));
+    assert!(wait_until(SOON, || {
+        let e = s.stderr();
+        e.contains(&format!(
+            "s6-svscan: warning: name too long - not spawning service: {long}\n"
+        )) && e.contains("s6-svscan: warning: unable to stat dangling: No such file or directory\n")
+    }));
+    assert!(s.proc().child.try_wait().unwrap().is_none());
+}
+
+#[test]
+fn too_many_services_starts_what_fits() {
+    let mut s = Scan::new("svscan-max");
+    for n in ["a", "b", "c", "d", "e"] {
+        make_service(&s.dir, n, LONG);
+    }
+    let pid = s.start_with(&["-C", "4"]);
+    assert!(wait_until(SOON, || supervised(pid).len() == 4));
+    assert!(wait_until(SOON, || s
+        .stderr()
+        .contains(": too many services\n")));
+}
+
+#[test]
+fn svscanctl_errors() {
+    let s = Scan::new("svscanctl-err");
+    let ctl = |args: &[&str]| run(Command::new(bin("s6-svscanctl")).args(args));
+    let usage = "s6-svscanctl: usage: s6-svscanctl [ -zabhitqnN ] svscandir\n";
+    for args in [&[][..], &["-Z", "x"], &["-p", "x"], &["-a"]] {
+        let (rc, _, err) = ctl(args);
+        assert_eq!((rc, err.as_str()), (100, usage), "{args:?}");
+    }
+    let nope = s.tmp("nope");
+    let nope = nope.to_str().unwrap();
+    let (rc, _, err) = ctl(&["-a", nope]);
+    assert_eq!(rc, 111);
+    assert_eq!(
+        err,
+        format!("s6-svscanctl: fatal: unable to control {nope}: No such file or directory\n")
+    );
+    let d = s.dir.to_str().unwrap();
+    let (rc, _, err) = ctl(&["-a", d]);
+    assert_eq!(rc, 100);
+    assert_eq!(
+        err,
+        format!("s6-svscanctl: fatal: unable to control {d}: supervisor not listening\n")
+    );
+    std::fs::create_dir(s.dir.join(".s6-svscan")).unwrap();
+    let (rc, _, err) = ctl(&["-a", d]);
+    assert_eq!(rc, 100);
+    assert_eq!(
+        err,
+        format!(
+            "s6-svscanctl: fatal: something is wrong with the {d}/.s6-svscan directory. \
+             errno reported: No such file or directory\n"
+        )
+    );
+}
+
+#[test]
+fn svscan_startup_errors() {
+    let s = Scan::new("svscan-err");
+    let svscan = |args: &[&str]| run(Command::new(bin("s6-svscan")).args(args));
+    let (rc, _, err) = svscan(&[]);
+    assert_eq!(rc, 100);
+    assert!(err.starts_with("s6-svscan: usage: s6-svscan [ -C services_max ]"));
+    let nope = s.tmp("nope");
+    let nope = nope.to_str().unwrap();
+    let (rc, _, err) = svscan(&[nope]);
+    assert_eq!(
+        (rc, err),
+        (
+            111,
+            format!("s6-svscan: fatal: unable to chdir to {nope}: No such file or directory\n")
+        )
+    );
+    std::fs::write(s.dir.join(".s6-svscan"), "").unwrap();
+    let (rc, _, err) = svscan(&[s.dir.to_str().unwrap()]);
+    assert_eq!(
+        (rc, err.as_str()),
+        (
+            100,
+            "s6-svscan: fatal: .s6-svscan exists and is not a directory\n"
+        )
+    );
+    // 2.11's -c is still accepted.
+    let (rc, _, err) = svscan(&["-c", "x", "d"]);
+    assert_eq!(
+        (rc, err.as_str()),
+        (
+            100,
+            "s6-svscan: fatal: maxservices must be an unsigned integer\n"
+        )
+    );
+}
+
+#[test]
+fn second_instance_exits_100() {
+    let mut s = Scan::new("svscan-second");
+    s.start();
+    let (rc, _, err) = run(Command::new(bin("s6-svscan")).arg(&s.dir));
+    assert_eq!(
+        (rc, err.as_str()),
+        (
+            100,
+            "s6-svscan: fatal: another instance of s6-svscan is already running on the same directory\n"
+        )
+    );
+    assert!(s.proc().wait_timeout(Duration::from_millis(1)).is_none());
+}
