@@ -3,11 +3,12 @@
 //! the core. Every effect the core asks for is performed here.
 
 use crate::core::{Action, Core, Event, FinishStart, Input, Now, RunStart, Target};
+use crate::msgs::{Fatal, Warning};
 use crate::spawn::{self, cstring, cstring_os, FdMove, SpawnSpec};
 use common::control::SuperviseCommand;
 use common::dtally::{self, DeathRecord};
 use common::lock::{self, LockError};
-use common::msg::{exit, ErrnoText};
+use common::msg::{exit, StrError};
 use common::servicedir::{ServiceDir, Setting};
 use common::{fifodir, fsio, Prog};
 use mio::unix::SourceFd;
@@ -45,7 +46,7 @@ const CAUGHT: [i32; 5] = [
 /// Errors that end s6-supervise during initialisation, with s6's texts and exit codes.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
-    #[error("unable to {0}: {desc}", desc = ErrnoText(*.1))]
+    #[error("unable to {0}: {desc}", desc = StrError(*.1))]
     Sys(String, Errno),
     #[error("{0} exists and is not a directory")]
     NotDir(&'static str),
@@ -82,7 +83,7 @@ pub fn main() -> ! {
             format_args!(
                 "unable to chdir to {}: {}",
                 dir.to_string_lossy(),
-                ErrnoText(e)
+                StrError(e)
             ),
         )
     }
@@ -284,10 +285,7 @@ impl Driver {
     fn run(&mut self) -> ! {
         let wantup = match self.sd.down() {
             Ok(down) => !down,
-            Err(e) => self.prog.fatal(
-                exit::SYSTEM,
-                format_args!("unable to access ./down: {}", ErrnoText(e)),
-            ),
+            Err(e) => self.prog.fatal(exit::SYSTEM, Fatal::AccessDown(e)),
         };
         let (mut core, acts) = Core::new(wantup, self.now());
         self.perform_all(&mut core, acts.as_slice());
@@ -301,13 +299,8 @@ impl Driver {
                 if e.kind() == std::io::ErrorKind::Interrupted {
                     continue;
                 }
-                self.prog.fatal(
-                    exit::SYSTEM,
-                    format_args!(
-                        "unable to iopause: {}",
-                        ErrnoText(common::msg::errno_of(&e))
-                    ),
-                );
+                self.prog
+                    .fatal(exit::SYSTEM, Fatal::Iopause(common::msg::errno_of(&e)));
             }
             if events.is_empty() {
                 if core.deadline().is_some_and(|d| self.start.elapsed() >= d) {
@@ -400,10 +393,7 @@ impl Driver {
                 match Errno::last() {
                     Errno::EINTR => continue,
                     Errno::ECHILD => return,
-                    e => self.prog.fatal(
-                        exit::SYSTEM,
-                        format_args!("unable to wait_pid_nohang: {}", ErrnoText(e)),
-                    ),
+                    e => self.prog.fatal(exit::SYSTEM, Fatal::Wait(e)),
                 }
             }
             if pid == 0 {
@@ -435,13 +425,9 @@ impl Driver {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-                Err(e) => self.prog.fatal(
-                    exit::SYSTEM,
-                    format_args!(
-                        "unable to read {CONTROL}: {}",
-                        ErrnoText(common::msg::errno_of(&e))
-                    ),
-                ),
+                Err(e) => self
+                    .prog
+                    .fatal(exit::SYSTEM, Fatal::ReadControl(common::msg::errno_of(&e))),
             }
         }
     }
@@ -499,18 +485,11 @@ impl Driver {
                     self.warn_setting(self.sd.timeout_kill()),
                 ))
             }
-            Action::WarnFinishTimeout => self
-                .prog
-                .warn("finish script lifetime reached maximum value - sending it a SIGKILL"),
-            Action::WarnUpTimeout => self
-                .prog
-                .warn("can't happen: timeout while the service is up!"),
+            Action::WarnFinishTimeout => self.prog.warn(Warning::FinishTimeout),
+            Action::WarnUpTimeout => self.prog.warn(Warning::UpTimeout),
             Action::WriteStatus(st) => {
                 if let Err(e) = st.write(Path::new(".")) {
-                    self.prog.warn(format_args!(
-                        "unable to write status file: {}",
-                        ErrnoText(e)
-                    ));
+                    self.prog.warn(Warning::StatusWrite(e));
                 }
             }
             Action::Emit(ev) => fifodir::notify(Path::new(EVENTDIR), ev),
@@ -522,18 +501,12 @@ impl Driver {
                     Mode::from_bits_truncate(0o666),
                 );
                 if let Err(e) = r {
-                    self.prog.warn(format_args!(
-                        "unable to create ./down file: {}",
-                        ErrnoText(e)
-                    ));
+                    self.prog.warn(Warning::DownCreate(e));
                 }
             }
             Action::RemoveDownFile => match nix::unistd::unlink("down") {
                 Ok(()) | Err(Errno::ENOENT) => {}
-                Err(e) => self.prog.warn(format_args!(
-                    "unable to unlink ./down file: {}",
-                    ErrnoText(e)
-                )),
+                Err(e) => self.prog.warn(Warning::DownUnlink(e)),
             },
             Action::CloseNotify => self.close_notify(),
             Action::CloseStdio => self.close_stdio(),
@@ -551,11 +524,7 @@ impl Driver {
         let mut recs = match dtally::read(dot, max as usize) {
             Ok(r) => r,
             Err(e) => {
-                self.prog.warn(format_args!(
-                    "unable to read {}: {}",
-                    dtally::DTALLY_FILE,
-                    ErrnoText(e)
-                ));
+                self.prog.warn(Warning::TallyRead(e));
                 return;
             }
         };
@@ -567,11 +536,7 @@ impl Driver {
             &dot.join(dtally::DTALLY_FILE),
             &data,
         ) {
-            self.prog.warn(format_args!(
-                "unable to write {}: {}",
-                dtally::DTALLY_FILE,
-                ErrnoText(e)
-            ));
+            self.prog.warn(Warning::TallyWrite(e));
         }
     }
 
@@ -594,10 +559,7 @@ impl Driver {
                 Ok(n) => unsafe {
                     libc::dup2(n.as_raw_fd(), fd);
                 },
-                Err(e) => self.prog.warn(format_args!(
-                    "unable to open /dev/null for {what}: {}",
-                    ErrnoText(e)
-                )),
+                Err(e) => self.prog.warn(Warning::DevNull(what, e)),
             }
         }
     }
@@ -614,7 +576,7 @@ impl Driver {
         let mut lock_fd: Option<(u32, OwnedFd)> = None;
         if let Some(lk) = self.warn_setting(self.sd.lock_fd()) {
             if lk == 0 || lk as u64 >= self.maxfd {
-                self.prog.warn("invalid lock-fd");
+                self.prog.warn(Warning::InvalidLockFd);
             } else {
                 let fd = match open(
                     SERVICE_LOCK,
@@ -627,23 +589,15 @@ impl Driver {
                 ) {
                     Ok(fd) => fd,
                     Err(e) => {
-                        self.prog.warn(format_args!(
-                            "unable to open {SERVICE_LOCK} for writing (waiting 60 seconds): {}",
-                            ErrnoText(e)
-                        ));
+                        self.prog.warn(Warning::ServiceLockOpen(e));
                         return RunStart::RetryLater;
                     }
                 };
                 match lock::is_locked(Path::new(SERVICE_LOCK)) {
-                    Ok(true) => self.prog.warn(
-                        "another instance of the service is already running, child will block",
-                    ),
+                    Ok(true) => self.prog.warn(Warning::ServiceLockBusy),
                     Ok(false) => {}
                     Err(e) => {
-                        self.prog.warn(format_args!(
-                            "unable to read lock state on {SERVICE_LOCK} (waiting 60 seconds): {}",
-                            ErrnoText(e)
-                        ));
+                        self.prog.warn(Warning::ServiceLockState(e));
                         return RunStart::RetryLater;
                     }
                 }
@@ -655,11 +609,10 @@ impl Driver {
         if let Some(n) = self.warn_setting(self.sd.notification_fd()) {
             let valid = n != 0 && (n as u64) < self.maxfd;
             if !valid {
-                self.prog.warn("invalid notification-fd");
+                self.prog.warn(Warning::InvalidNotifyFd);
             }
             if lock_fd.as_ref().is_some_and(|(lk, _)| *lk == n) {
-                self.prog
-                    .warn("unable to start service: notification-fd and lock-fd are the same");
+                self.prog.warn(Warning::SameFd);
                 return RunStart::Never;
             }
             if n != 0 && !valid {
@@ -671,10 +624,7 @@ impl Driver {
                 match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
                     Ok((r, w)) => pipe = Some((r, w)),
                     Err(e) => {
-                        self.prog.warn(format_args!(
-                            "unable to create notification pipe (waiting 60 seconds): {}",
-                            ErrnoText(e)
-                        ));
+                        self.prog.warn(Warning::NotifyPipe(e));
                         return RunStart::RetryLater;
                     }
                 }
@@ -736,10 +686,7 @@ impl Driver {
     }
 
     fn spawn_failed(&self, e: Errno) {
-        self.prog.warn(format_args!(
-            "unable to spawn ./run (waiting 60 seconds): {}",
-            ErrnoText(e)
-        ));
+        self.prog.warn(Warning::SpawnRun(e));
     }
 
     fn start_finish(&mut self, wstat: i32, pid: u64) -> FinishStart {
@@ -769,8 +716,7 @@ impl Driver {
             }
             Err(Errno::ENOENT) => FinishStart::None,
             Err(e) => {
-                self.prog
-                    .warn(format_args!("unable to spawn ./finish: {}", ErrnoText(e)));
+                self.prog.warn(Warning::SpawnFinish(e));
                 FinishStart::None
             }
         }

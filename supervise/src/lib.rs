@@ -5,6 +5,7 @@
 
 pub mod core;
 pub mod driver;
+pub mod msgs;
 pub mod spawn;
 
 /// Entry point of `s6-supervise`.

@@ -763,3 +763,20 @@ fn run_gets_clean_signals_and_only_its_fds() {
     fds.sort();
     assert_eq!(fds, vec![0, 1, 2, 7]);
 }
+
+#[test]
+fn notification_fd_beyond_the_fd_limit_fails_the_spawn() {
+    // As 2.15: a warning, then the spawn fails on the bad fd and is retried later.
+    let t = Scratch::new("sup-nfdbig");
+    let d = make_service(&t.path, "svc", "exec sleep 1000");
+    std::fs::write(d.join("notification-fd"), "5000000").expect("nfd");
+    let mut sup = Sup::start(&t, "svc");
+    assert!(wait_until(SOON, || sup.stderr().lines().count() >= 2));
+    assert_eq!(
+        sup.stderr(),
+        "s6-supervise svc: warning: invalid notification-fd\n\
+         s6-supervise svc: warning: unable to spawn ./run (waiting 60 seconds): Bad file descriptor\n"
+    );
+    assert!(sup.alive());
+    assert!(sup.status().not_started());
+}
