@@ -288,7 +288,7 @@ impl Driver {
             Err(e) => self.prog.fatal(exit::SYSTEM, Fatal::AccessDown(e)),
         };
         let (mut core, acts) = Core::new(wantup, self.now());
-        self.perform_all(&mut core, acts.as_slice());
+        self.perform_all(acts.as_slice());
 
         let mut events = Events::with_capacity(8);
         while !core.exiting() {
@@ -440,19 +440,17 @@ impl Driver {
                 now: self.now(),
                 input,
             });
-            next = self.perform_all(core, acts.as_slice());
+            next = self.perform_all(acts.as_slice());
         }
     }
 
-    fn perform_all(&mut self, core: &mut Core, acts: &[Action]) -> Option<Input> {
+    fn perform_all(&mut self, acts: &[Action]) -> Option<Input> {
         let mut reply = None;
         for &a in acts {
             if let Some(r) = self.perform(a) {
                 reply = Some(r);
             }
         }
-        // Startup actions carry no reply; replies from a later step are fed by `feed`.
-        let _ = core;
         reply
     }
 

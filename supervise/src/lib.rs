@@ -1,7 +1,24 @@
 //! `s6-supervise` (also built as `supervise`): a drop-in for skarnet's s6-supervise 2.15.1.
 //!
-//! [`core`] is the pure state machine; [`driver`] owns every file descriptor, signal and
-//! process; [`spawn`] starts ./run and ./finish.
+//! * [`core`] is the pure state machine (states, transitions, restart throttle, readiness,
+//!   finish, timeouts): inputs in, actions out, no I/O, no clock.
+//! * [`driver`] owns every file descriptor, signal and process: it sets up `supervise/` and
+//!   `event/`, waits on one `mio::Poll` (control FIFO, signals, notification pipe) with the
+//!   core's single deadline, and performs the core's actions.
+//! * [`spawn`] starts ./run and ./finish (fork or clone(CLONE_NEWPID), setsid, clean signals,
+//!   fds moved into place, exec errors reported synchronously).
+//! * [`msgs`] holds every runtime message, with s6's texts.
+//!
+//! Deliberate differences from s6 2.15.1 (its known bugs, spec README "traps" 18):
+//! * `notification-fd` 0 warns `invalid notification-fd` and the service starts without
+//!   readiness (s6 never starts it);
+//! * `supervise` / `event` symlinked to an existing directory use that directory (s6 dies with
+//!   `unable to mkdir ...: File exists`);
+//! * with `lock-fd` the service really holds a POSIX lock on `supervise/service-lock` (taken
+//!   without blocking in the child: if another instance holds it, the warning is printed and
+//!   the service starts without the lock, where s6-setlock would block);
+//! * `Q` is honoured (2.15.1's command table ignores it);
+//! * control bytes after an exit-causing `x` in the same read are not acted upon.
 
 pub mod core;
 pub mod driver;
