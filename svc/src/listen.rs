@@ -270,7 +270,12 @@ impl Session {
     /// with s6's messages on timeout (99) or a loop error (111); returns the failure count.
     pub fn run_all(&mut self, prog: &str, phases: &[Phase]) -> u32 {
         for &p in phases {
-            match self.run_phase(p) {
+            let r = self.run_phase(p);
+            if !matches!(r, Ok(Outcome::Reached(0))) {
+                // Remove our FIFOs before exiting (process::exit runs no destructors).
+                self.listeners.clear();
+            }
+            match r {
                 Ok(Outcome::Reached(0)) => continue,
                 Ok(Outcome::Reached(n)) => return n,
                 Ok(Outcome::TimedOut) => fatal_bytes(prog, 99, &[b"timed out"]),

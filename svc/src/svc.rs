@@ -282,6 +282,7 @@ pub fn run(mut req: Request) -> i32 {
     }
     let phases = listen::phases(want, false, restart_first);
     let fails = session.run_all(prog, &phases);
+    drop(session);
     if fails > 0 {
         fatal_bytes(
             prog,

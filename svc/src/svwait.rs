@@ -181,23 +181,13 @@ pub fn phases_for(kind: Kind, req: &Request) -> Vec<Phase> {
     listen::phases(req.want, req.or || kind == Kind::Svlisten1, first)
 }
 
-fn spawn(kind: Kind, prog: &[OsString]) {
-    let mut cmd = std::process::Command::new(&prog[0]);
-    cmd.args(&prog[1..]);
-    if let Err(e) = cmd.spawn() {
-        let errno = common::msg::errno_of(&e);
-        fatal_bytes(
-            kind.prog(),
-            111,
-            &[
-                b"unable to spawn ",
-                prog[0].as_bytes(),
-                b": ",
-                common::msg::StrError(errno).to_string().as_bytes(),
-            ],
-        );
-    }
-    // The child's exit status is ignored; it is reaped (or reparented) when we exit.
+/// Spawn `prog...` (PATH search); its exit status is ignored (it is reaped, or reparented,
+/// when we exit).
+fn spawn(prog: &[OsString]) -> Result<(), std::io::Error> {
+    std::process::Command::new(&prog[0])
+        .args(&prog[1..])
+        .spawn()
+        .map(drop)
 }
 
 /// Run a parsed request; returns the exit code.
@@ -241,9 +231,23 @@ pub fn run(kind: Kind, req: Request) -> i32 {
     }
     let mut session = Session::start(&req.dirs, req.timeout_ms).unwrap_or_else(|e| e.die(prog));
     if !req.prog.is_empty() {
-        spawn(kind, &req.prog);
+        if let Err(e) = spawn(&req.prog) {
+            drop(session);
+            let errno = common::msg::errno_of(&e);
+            fatal_bytes(
+                prog,
+                111,
+                &[
+                    b"unable to spawn ",
+                    req.prog[0].as_bytes(),
+                    b": ",
+                    common::msg::StrError(errno).to_string().as_bytes(),
+                ],
+            );
+        }
     }
     let fails = session.run_all(prog, &phases_for(kind, &req));
+    drop(session);
     if fails > 0 {
         if kind == Kind::Svlisten1 {
             fatal_bytes(
