@@ -359,9 +359,12 @@ class Instance:
         self.pid = None
         self.services = []
         self.sup_exe = os.path.realpath(suite.prog("s6-supervise"))
+        t = time.monotonic()
         os.mkdir(self.scandir)
         for name, spec in services:
             self.add_service(name, spec)
+        if time.monotonic() - t > 2:
+            log("%s/%s: %d service dirs written in %.1f s" % (label, suite.side, len(services), time.monotonic() - t))
         self.logfd = os.open(self.logpath, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         bench.instances.add(self)
 
@@ -524,6 +527,7 @@ class Instance:
         else:
             return 0
         leaks = []
+        t_teardown = time.monotonic()
         if self.pid is not None and not getattr(self, "pid_reaped", False):
             if self.running():
                 try:
@@ -567,6 +571,8 @@ class Instance:
         if self.bench.keep_logs:
             shutil.copy(self.logpath, os.path.join(self.bench.keep_logs, os.path.basename(self.dir) + ".log"))
         shutil.rmtree(self.dir, ignore_errors=True)
+        if time.monotonic() - t_teardown > 5:
+            log("%s/%s: teardown took %.1f s" % (self.label, self.suite.side, time.monotonic() - t_teardown))
         return len(leaks)
 
 
