@@ -780,3 +780,102 @@ fn notification_fd_beyond_the_fd_limit_fails_the_spawn() {
     assert!(sup.alive());
     assert!(sup.status().not_started());
 }
+
+fn wait_child_pid(f: &Path) -> i32 {
+    assert!(wait_until(SOON, || read(f).trim().parse::<i32>().is_ok()));
+    read(f).trim().parse().unwrap_or(0)
+}
+
+#[test]
+fn timeout_killpg_kills_the_whole_group() {
+    let t = Scratch::new("sup-killpg");
+    let child = t.join("child");
+    let d = make_service(
+        &t.path,
+        "svc",
+        &format!(
+            "trap '' TERM; sleep 1000 & echo $! > {}; wait",
+            child.display()
+        ),
+    );
+    std::fs::write(d.join("timeout-kill"), "300").expect("tk");
+    std::fs::write(d.join("flag-timeout-killpg"), "").expect("flag");
+    let sup = Sup::start(&t, "svc");
+    sup.wait_up();
+    let c = wait_child_pid(&child);
+    sup.ctl(b"d");
+    let st = sup.wait_down();
+    assert_eq!(
+        WaitStatus::from_raw(st.wstat as i32),
+        WaitStatus::Signaled {
+            signal: 9,
+            core: false
+        }
+    );
+    assert!(wait_until(SOON, || !pid_alive(c)));
+}
+
+#[test]
+fn group_kill_and_restart_with_down_signal() {
+    let t = Scratch::new("sup-K");
+    let log = t.join("log");
+    let d = make_service(
+        &t.path,
+        "svc",
+        &format!(
+            "trap 'echo USR1 >> {log}; exit 0' USR1; sleep 1000 & echo $! > {dir}/child.$$; wait",
+            log = log.display(),
+            dir = t.path.display()
+        ),
+    );
+    std::fs::write(d.join("down-signal"), "SIGUSR1").expect("ds");
+    let sup = Sup::start(&t, "svc");
+    let st = sup.wait_up();
+    let c = wait_child_pid(&t.join(format!("child.{}", st.pid)));
+    // r: the down-signal, and the service comes back
+    sup.ctl(b"r");
+    let st2 = sup.wait_up_other_than(st.pid);
+    assert!(wait_until(SOON, || read(&log) == "USR1\n"));
+    // the old group member was not touched by r
+    assert!(pid_alive(c));
+    kill_group(st.pid_t());
+    // K: the whole group of the new instance is killed
+    let c2 = wait_child_pid(&t.join(format!("child.{}", st2.pid)));
+    sup.ctl(b"K");
+    sup.wait_up_other_than(st2.pid);
+    assert!(wait_until(SOON, || !pid_alive(c2)));
+}
+
+#[test]
+fn flag_newpidns_runs_service_as_pid_1() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("note: not root, flag-newpidns test skipped");
+        return;
+    }
+    let t = Scratch::new("sup-pidns");
+    let inner = t.join("inner");
+    let d = make_service(
+        &t.path,
+        "svc",
+        &format!(
+            "trap 'exit 7' TERM; echo $$ > {}; sleep 1000 & wait",
+            inner.display()
+        ),
+    );
+    std::fs::write(d.join("flag-newpidns"), "").expect("flag");
+    let sup = Sup::start(&t, "svc");
+    let st = sup.wait_status("up or failed", |s| s.is_up() || !sup.stderr().is_empty());
+    if !st.is_up() {
+        eprintln!("note: PID namespaces unavailable: {}", sup.stderr());
+        return;
+    }
+    assert!(wait_until(SOON, || !read(&inner).is_empty()));
+    assert_eq!(read(&inner), "1\n");
+    sup.ctl(b"d");
+    let st2 = sup.wait_down();
+    assert_eq!(
+        WaitStatus::from_raw(st2.wstat as i32),
+        WaitStatus::Exited(7)
+    );
+}
