@@ -586,9 +586,10 @@ impl<P> Core<P> {
         warnings
     }
 
-    /// The services to spawn now (active, no supervise, respawn time reached). Nothing is
-    /// started once the loop is being left.
-    pub fn take_starts(&mut self, now: Millis) -> Vec<Key> {
+    /// The services to spawn now (active, no supervise, respawn time reached), at most
+    /// `limit` of them: when more are due, the start stays due at `now`, so that the driver
+    /// goes back to its poll (signals, control bytes) between batches of a big start.
+    pub fn take_starts(&mut self, now: Millis, limit: usize) -> Vec<Key> {
         if !self.start_due(now) {
             return Vec::new();
         }
@@ -600,10 +601,13 @@ impl<P> Core<P> {
             if !s.active || s.pid.is_some() {
                 continue;
             }
-            if s.start_at <= now {
+            if s.start_at > now {
+                next = earliest(next, s.start_at);
+            } else if due.len() < limit {
                 due.push(k);
             } else {
-                next = earliest(next, s.start_at);
+                next = Some(now);
+                break;
             }
         }
         self.start_deadline = next;
@@ -743,7 +747,7 @@ mod tests {
     }
     /// Start everything due, giving pids from `pid` upwards; returns the names started.
     fn start(c: &mut Core<End>, now: Millis, pid: &mut i32) -> Vec<String> {
-        let ks = c.take_starts(now);
+        let ks = c.take_starts(now, usize::MAX);
         let n = names(c, &ks);
         for k in ks {
             *pid += 1;
@@ -789,7 +793,7 @@ mod tests {
         // A second scan of the same entries starts nothing new.
         c.trigger(Trigger::Rescan, 5);
         c.apply_scan(&entries, 5, &mut p.maker());
-        assert!(c.take_starts(5).is_empty());
+        assert!(c.take_starts(5, usize::MAX).is_empty());
         assert!(p.closed().is_empty());
         // The pair shares one pipe: producer holds the write end, logger the read end.
         let b = c.services().find(|(_, s)| s.name == "b").unwrap().1;
@@ -816,7 +820,7 @@ mod tests {
         start(&mut c, 0, &mut pid);
         // Dies early: respawned at spawn + 1 s.
         assert!(c.child_exited(1, 300));
-        assert!(c.take_starts(300).is_empty());
+        assert!(c.take_starts(300, usize::MAX).is_empty());
         assert_eq!(c.next_deadline(), Some(1000));
         assert_eq!(start(&mut c, 1000, &mut pid), ["a"]);
         // Dies after running more than 1 s: at once.
@@ -832,7 +836,7 @@ mod tests {
         let mut p = Pipes::new();
         let mut c: Core<End> = Core::new(cfg(100), 0);
         c.apply_scan(&[dir("a", 1), dir("b", 2)], 0, &mut p.maker());
-        let ks = c.take_starts(0);
+        let ks = c.take_starts(0, usize::MAX);
         let a = ks
             .iter()
             .copied()
@@ -842,7 +846,7 @@ mod tests {
         c.spawn_failed(a, 0);
         c.spawned(b, 7, 0);
         assert_eq!(c.next_deadline(), Some(SPAWN_RETRY));
-        assert!(c.take_starts(SPAWN_RETRY - 1).is_empty());
+        assert!(c.take_starts(SPAWN_RETRY - 1, usize::MAX).is_empty());
         let mut pid = 10;
         assert_eq!(start(&mut c, SPAWN_RETRY, &mut pid), ["a"]);
     }
@@ -868,7 +872,7 @@ mod tests {
         // The producer's supervise dies: both pipe ends are closed so the logger sees EOF.
         c.child_exited(gone, 30);
         assert_eq!(p.closed(), vec![0, 1]);
-        assert!(c.take_starts(2000).is_empty(), "not respawned");
+        assert!(c.take_starts(2000, usize::MAX).is_empty(), "not respawned");
         c.child_exited(gone_log, 40);
         assert_eq!(c.len(), 1);
         assert_eq!(c.live(), 1);
@@ -1115,7 +1119,20 @@ mod tests {
             .map(|i| logged(&format!("s{i}"), 2 * i + 10, 2 * i + 11))
             .collect();
         assert!(c.apply_scan(&entries, 0, &mut p.maker()).is_empty());
-        let ks = c.take_starts(0);
-        assert_eq!(ks.len(), 20_000);
+        let mut n = 0;
+        loop {
+            let ks = c.take_starts(0, 512);
+            if ks.is_empty() {
+                break;
+            }
+            assert!(ks.len() <= 512);
+            for k in ks {
+                n += 1;
+                c.spawned(k, n, 0);
+            }
+            assert!(c.next_deadline().is_some() || n == 20_000);
+        }
+        assert_eq!(n, 20_000);
+        assert_eq!(c.next_deadline(), None);
     }
 }

@@ -45,6 +45,10 @@ const SIGNALS: [i32; 11] = [
     libc::SIGWINCH,
 ];
 
+/// Spawns per loop iteration: between batches the loop polls again, so that a SIGTERM or a
+/// control command during the start of thousands of services is not kept waiting.
+const START_BATCH: usize = 256;
+
 const TOKEN_SIGNALS: Token = Token(0);
 const TOKEN_CONTROL: Token = Token(1);
 
@@ -350,7 +354,7 @@ impl Driver {
 
     fn start(&mut self) {
         let now = self.clock.now();
-        let keys = self.core.take_starts(now);
+        let keys = self.core.take_starts(now, START_BATCH);
         if keys.is_empty() {
             return;
         }
