@@ -487,21 +487,46 @@ impl Driver {
             .map_err(|e| Panic::Poll(errno_of(&e)))?;
         let mut events = Events::with_capacity(8);
         while self.core.cont() {
-            let now = self.clock.now();
-            let timeout = self
-                .core
+            self.iteration(&mut poll, &mut events, ctl, signals, false)?;
+        }
+        self.prepare_shutdown();
+        // Wait for every supervisor, still serving signals and control bytes (unlike s6,
+        // whose wait is blocking): `q`/`N` or SIGQUIT can escalate a `t` whose loggers do
+        // not exit, `b` or SIGABRT stops waiting, and orphans keep being reaped.
+        while self.core.waitall() && self.core.live() > 0 {
+            self.iteration(&mut poll, &mut events, ctl, signals, true)?;
+        }
+        Ok(())
+    }
+
+    /// One wake-up of the loop. While draining (shutdown), nothing is scanned or started.
+    fn iteration(
+        &mut self,
+        poll: &mut Poll,
+        events: &mut Events,
+        ctl: &ControlFifo,
+        signals: &mut Signals,
+        draining: bool,
+    ) -> Result<(), Panic> {
+        let now = self.clock.now();
+        let timeout = if draining {
+            None
+        } else {
+            self.core
                 .next_deadline()
-                .map(|d| Duration::from_millis(d.saturating_sub(now)));
-            if let Err(e) = poll.poll(&mut events, timeout) {
-                if e.kind() != std::io::ErrorKind::Interrupted {
-                    return Err(Panic::Poll(errno_of(&e)));
-                }
+                .map(|d| Duration::from_millis(d.saturating_sub(now)))
+        };
+        if let Err(e) = poll.poll(events, timeout) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(Panic::Poll(errno_of(&e)));
             }
-            for sig in signals.pending() {
-                self.signal(sig);
-            }
-            self.control(ctl.read.as_fd())?;
-            self.reap()?;
+        }
+        for sig in signals.pending() {
+            self.signal(sig);
+        }
+        self.control(ctl.read.as_fd())?;
+        self.reap()?;
+        if !draining {
             // A scan asked for in this batch runs before the kills, so that `-an`/`-h`
             // prune against the new listing and `-at` rescans and then really stops.
             if self.core.scan_due(self.clock.now()) {
@@ -510,12 +535,15 @@ impl Driver {
             if self.core.cont() {
                 self.start();
             }
-            self.kill();
         }
+        self.kill();
         Ok(())
     }
 
-    fn shutdown(&mut self) {
+    /// Leaving the loop: close the logger pipes (loggers see EOF once their producers are
+    /// gone), send stdout/stderr to /dev/null if there is a catch-all logger, give the
+    /// console back.
+    fn prepare_shutdown(&mut self) {
         self.core.close_pipes();
         if self.core.has_special() {
             match open("/dev/null", OFlag::O_WRONLY, Mode::empty()) {
@@ -532,28 +560,6 @@ impl Driver {
             }
         }
         self.restore_console();
-        if self.core.waitall() {
-            while self.core.live() > 0 {
-                let mut st = 0;
-                // SAFETY: blocking waitpid with a valid status pointer.
-                let pid = unsafe { libc::waitpid(-1, &mut st, 0) };
-                if pid > 0 {
-                    let now = self.clock.now();
-                    self.core.child_exited(pid, now);
-                    continue;
-                }
-                match Errno::last() {
-                    Errno::EINTR => continue,
-                    e => {
-                        self.prog.warn(format_args!(
-                            "unable to wait for all s6-supervise processes: {}",
-                            StrError(e)
-                        ));
-                        break;
-                    }
-                }
-            }
-        }
     }
 
     fn restore_console(&mut self) {
@@ -654,7 +660,6 @@ pub fn main() -> ! {
         p.warn(&e);
         exec_crash();
     }
-    d.shutdown();
     drop(signals);
     default_sigpipe();
     let path = CString::new(FINISH).unwrap_or_default();

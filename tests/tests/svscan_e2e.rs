@@ -510,3 +510,92 @@ fn second_instance_exits_100() {
     );
     assert!(s.proc().wait_timeout(Duration::from_millis(1)).is_none());
 }
+
+#[test]
+fn q_after_t_escalates_a_stubborn_logger() {
+    let mut s = Scan::new("svscan-escalate");
+    let svc = make_service(&s.dir, "svc", LONG);
+    let log = svc.join("log");
+    std::fs::create_dir(&log).unwrap();
+    // Survives EOF on stdin: only a SIGTERM from its supervise stops it.
+    write_script(&log.join("run"), &format!("cat > /dev/null; {LONG}"));
+    s.start();
+    assert!(wait_until(SOON, || up_pid(&svc).is_some() && up_pid(&log).is_some()));
+    s.ctl("t");
+    assert!(wait_until(SOON, || status(&svc).is_some_and(|st| st.pid == 0)));
+    // s6-svscan keeps waiting for the logger (it got SIGHUP, not SIGTERM)...
+    s.ctl("z");
+    assert!(s.proc().wait_timeout(Duration::from_millis(300)).is_none());
+    // ...and still listens: q sends SIGTERM to the logger's supervise too.
+    s.ctl("q");
+    let st = s.proc().wait_timeout(SOON).expect("s6-svscan exits");
+    assert_eq!(st.code(), Some(0));
+    assert_eq!(status(&log).map(|st| st.pid), Some(0));
+}
+
+#[test]
+fn unspawnable_supervise_is_retried_and_svscan_keeps_running() {
+    let mut s = Scan::new("svscan-nosup");
+    // A copy of s6-svscan alone in a directory, with no s6-supervise in PATH either.
+    let lone = s.tmp("lone");
+    std::fs::create_dir(&lone).unwrap();
+    std::fs::copy(bin("s6-svscan"), lone.join("s6-svscan")).unwrap();
+    make_service(&s.dir, "svc", LONG);
+    let mut cmd = Command::new(lone.join("s6-svscan"));
+    cmd.arg(&s.dir)
+        .current_dir(&s.dir)
+        .env("PATH", "/nonexistent");
+    s.proc = Some(Proc::spawn_logged(&mut cmd, &s.scratch.path, "svscan"));
+    assert!(wait_until(SOON, || s.stderr().contains(
+        "s6-svscan: warning: unable to spawn s6-supervise for svc: No such file or directory\n"
+    )));
+    let d = s.dir.clone();
+    assert!(wait_until(SOON, || tests::common::control::send(
+        &d,
+        ".s6-svscan",
+        b""
+    )
+    .is_ok()));
+    s.ctl("t");
+    let st = s.proc().wait_timeout(SOON).expect("s6-svscan exits");
+    assert_eq!(st.code(), Some(0));
+}
+
+#[test]
+fn console_holder_goes_to_the_catch_all_logger() {
+    use std::os::fd::AsRawFd;
+    let mut s = Scan::new("svscan-console");
+    let console = s.tmp("console");
+    let f = std::fs::File::create(&console).unwrap();
+    let fd = f.as_raw_fd();
+    make_service(
+        &s.dir,
+        "s6-svscan-log",
+        // A catch-all logger reads its stdin (here s6-svscan's, /dev/null) until EOF: on
+        // `t` it gets SIGHUP and its supervise exits once it is done.
+        "echo to-console >&2; exec cat > /dev/null",
+    );
+    let mut cmd = Command::new(bin("s6-svscan"));
+    cmd.arg("-X")
+        .arg(fd.to_string())
+        .arg(&s.dir)
+        .current_dir(&s.dir);
+    // The console holder fd is inherited: clear its close-on-exec flag in the child only.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    s.proc = Some(Proc::spawn_logged(&mut cmd, &s.scratch.path, "svscan"));
+    drop(f);
+    assert!(wait_until(SOON, || std::fs::read_to_string(&console)
+        .unwrap_or_default()
+        .contains("to-console")));
+    s.ctl("t");
+    let st = s.proc().wait_timeout(SOON).expect("s6-svscan exits");
+    assert_eq!(st.code(), Some(0));
+}
