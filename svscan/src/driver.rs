@@ -63,6 +63,45 @@ enum Panic {
     Wait(Errno),
 }
 
+/// Start-up failures: `fatal: <message>` and the exit code s6 uses.
+#[derive(Debug, thiserror::Error)]
+enum InitError {
+    #[error("invalid notification fd: {}", StrError(*.0))]
+    Notif(Errno),
+    #[error("invalid console holder fd: {}", StrError(*.0))]
+    Console(Errno),
+    #[error("unable to chdir to {dir}: {}", StrError(*.errno))]
+    Chdir { dir: String, errno: Errno },
+    #[error("{CTLDIR} exists and is not a directory")]
+    CtlDirNotDir,
+    #[error("another instance of s6-svscan is already running on the same directory")]
+    Busy,
+    #[error("{CONTROL} is not a FIFO")]
+    NotFifo,
+    /// Any other system call failure: `unable to <what>: <errno>`.
+    #[error("unable to {what}: {}", StrError(*errno))]
+    Sys { what: String, errno: Errno },
+}
+
+impl InitError {
+    fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> InitError {
+        let what = what.into();
+        move |errno| InitError::Sys { what, errno }
+    }
+
+    /// s6's exit code for this failure.
+    fn code(&self) -> i32 {
+        match self {
+            InitError::Notif(_)
+            | InitError::Console(_)
+            | InitError::CtlDirNotDir
+            | InitError::Busy
+            | InitError::NotFifo => exit::USAGE,
+            InitError::Chdir { .. } | InitError::Sys { .. } => exit::SYSTEM,
+        }
+    }
+}
+
 fn prog() -> Prog {
     Prog::new("s6-svscan")
 }
@@ -169,104 +208,70 @@ struct ControlFifo {
     _lock: OwnedFd,
 }
 
-fn control_init() -> ControlFifo {
-    let p = prog();
+fn is_type(path: &str, kind: SFlag) -> Result<bool, InitError> {
+    let st = stat(path).map_err(InitError::sys(format!("stat {path}")))?;
+    Ok(SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == kind)
+}
+
+fn control_init() -> Result<ControlFifo, InitError> {
     let old = nix::sys::stat::umask(Mode::empty());
+    let r = control_init_masked();
+    nix::sys::stat::umask(old);
+    r
+}
+
+fn control_init_masked() -> Result<ControlFifo, InitError> {
     match nix::unistd::mkdir(CTLDIR, Mode::from_bits_truncate(0o700)) {
         Ok(()) => {}
-        Err(Errno::EEXIST) => match stat(CTLDIR) {
-            Err(e) => p.fatal(
-                exit::SYSTEM,
-                format_args!("unable to stat {CTLDIR}: {}", StrError(e)),
-            ),
-            Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFDIR => p
-                .fatal(
-                    exit::USAGE,
-                    format_args!("{CTLDIR} exists and is not a directory"),
-                ),
-            Ok(_) => {}
-        },
-        Err(e) => p.fatal(
-            exit::SYSTEM,
-            format_args!("unable to mkdir {CTLDIR}: {}", StrError(e)),
-        ),
+        Err(Errno::EEXIST) => {
+            if !is_type(CTLDIR, SFlag::S_IFDIR)? {
+                return Err(InitError::CtlDirNotDir);
+            }
+        }
+        Err(e) => return Err(InitError::sys(format!("mkdir {CTLDIR}"))(e)),
     }
     let lock = match common::lock::acquire(Path::new(LOCK), 0o600) {
         Ok(fd) => fd,
-        Err(common::lock::LockError::Busy) => p.fatal(
-            exit::USAGE,
-            "another instance of s6-svscan is already running on the same directory",
-        ),
-        Err(common::lock::LockError::Io(e)) => p.fatal(
-            exit::SYSTEM,
-            format_args!("unable to lock {LOCK}: {}", StrError(e)),
-        ),
+        Err(common::lock::LockError::Busy) => return Err(InitError::Busy),
+        Err(common::lock::LockError::Io(e)) => {
+            return Err(InitError::sys(format!("lock {LOCK}"))(e))
+        }
     };
     match nix::unistd::mkfifo(CONTROL, Mode::from_bits_truncate(0o600)) {
         Ok(()) => {}
-        Err(Errno::EEXIST) => match stat(CONTROL) {
-            Err(e) => p.fatal(
-                exit::SYSTEM,
-                format_args!("unable to stat {CONTROL}: {}", StrError(e)),
-            ),
-            Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFIFO => {
-                p.fatal(exit::USAGE, format_args!("{CONTROL} is not a FIFO"))
+        Err(Errno::EEXIST) => {
+            if !is_type(CONTROL, SFlag::S_IFIFO)? {
+                return Err(InitError::NotFifo);
             }
-            Ok(_) => {}
-        },
-        Err(e) => p.fatal(
-            exit::SYSTEM,
-            format_args!("unable to mkfifo {CONTROL}: {}", StrError(e)),
-        ),
+        }
+        Err(e) => return Err(InitError::sys(format!("mkfifo {CONTROL}"))(e)),
     }
     let read = open(
         CONTROL,
         OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .unwrap_or_else(|e| {
-        p.fatal(
-            exit::SYSTEM,
-            format_args!("unable to open {CONTROL} for reading: {}", StrError(e)),
-        )
-    });
+    .map_err(InitError::sys(format!("open {CONTROL} for reading")))?;
     let write = open(
         CONTROL,
         OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .unwrap_or_else(|e| {
-        p.fatal(
-            exit::SYSTEM,
-            format_args!("unable to open {CONTROL} for writing: {}", StrError(e)),
-        )
-    });
-    nix::sys::stat::umask(old);
-    ControlFifo {
+    .map_err(InitError::sys(format!("open {CONTROL} for writing")))?;
+    Ok(ControlFifo {
         read,
         _write: write,
         _lock: lock,
-    }
+    })
 }
 
 /// 2.15: remove dangling symlinks from the scandir before the first scan.
-fn initial_cleanup() {
-    let p = prog();
-    let rd = std::fs::read_dir(".").unwrap_or_else(|e| {
-        p.fatal(
-            exit::SYSTEM,
-            format_args!("unable to opendir .: {}", StrError(errno_of(&e))),
-        )
-    });
+fn initial_cleanup() -> Result<(), InitError> {
+    let rd = std::fs::read_dir(".").map_err(|e| InitError::sys("opendir .")(errno_of(&e)))?;
     for ent in rd {
-        let ent = match ent {
-            Ok(e) => e,
-            Err(e) => p.fatal(
-                exit::SYSTEM,
-                format_args!("unable to readdir .: {}", StrError(errno_of(&e))),
-            ),
-        };
-        let name = ent.file_name();
+        let name = ent
+            .map_err(|e| InitError::sys("readdir .")(errno_of(&e)))?
+            .file_name();
         if name.as_bytes().first() == Some(&b'.') {
             continue;
         }
@@ -274,6 +279,7 @@ fn initial_cleanup() {
             let _ = nix::unistd::unlink(Path::new(&name));
         }
     }
+    Ok(())
 }
 
 fn stat_of(path: &Path) -> Stat {
@@ -289,10 +295,12 @@ fn stat_of(path: &Path) -> Stat {
     }
 }
 
-fn read_scandir() -> Result<Vec<ScanEntry>, Errno> {
+/// The scandir listing; on failure, which call failed (`opendir` or `readdir`) and why.
+fn read_scandir() -> Result<Vec<ScanEntry>, (&'static str, Errno)> {
     let mut out = Vec::new();
-    for ent in std::fs::read_dir(".").map_err(|e| errno_of(&e))? {
-        let name = ent.map_err(|e| errno_of(&e))?.file_name();
+    let rd = std::fs::read_dir(".").map_err(|e| ("opendir", errno_of(&e)))?;
+    for ent in rd {
+        let name = ent.map_err(|e| ("readdir", errno_of(&e)))?.file_name();
         if name.as_bytes().first() == Some(&b'.') {
             continue;
         }
@@ -386,9 +394,9 @@ impl Driver {
                     self.prog.warn(w);
                 }
             }
-            Err(e) => {
+            Err((what, e)) => {
                 self.prog
-                    .warn(format_args!("unable to readdir .: {}", StrError(e)));
+                    .warn(format_args!("unable to {what} .: {}", StrError(e)));
                 self.core.scan_failed(now);
             }
         }
@@ -586,55 +594,43 @@ fn fail_options(e: OptError) -> ! {
     }
 }
 
-pub fn main() -> ! {
-    let p = prog();
+/// Everything s6-svscan sets up before its loop.
+struct Setup {
+    opts: Options,
+    console: Option<OwnedFd>,
+    candidates: Vec<PathBuf>,
+    ctl: ControlFifo,
+    signals: Signals,
+}
+
+fn setup() -> Result<Setup, InitError> {
     let argv: Vec<OsString> = std::env::args_os().collect();
     let opts: Options = options::parse(&argv).unwrap_or_else(|e| fail_options(e));
     if let Some(fd) = opts.notif {
-        if let Err(e) = fd_is_open(fd) {
-            p.fatal(
-                exit::USAGE,
-                format_args!("invalid notification fd: {}", StrError(e)),
-            );
-        }
+        fd_is_open(fd).map_err(InitError::Notif)?;
     }
-    let console = opts.console.map(|fd| {
-        if let Err(e) = fd_is_open(fd) {
-            p.fatal(
-                exit::USAGE,
-                format_args!("invalid console holder fd: {}", StrError(e)),
-            );
+    let console = match opts.console {
+        None => None,
+        Some(fd) => {
+            fd_is_open(fd).map_err(InitError::Console)?;
+            // SAFETY: the fd was handed to us by our parent for this purpose; we own it now.
+            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+            fcntl(&owned, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))
+                .map_err(InitError::sys("coe console holder"))?;
+            Some(owned)
         }
-        // SAFETY: the fd was handed to us by our parent for this purpose; we own it now.
-        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        if let Err(e) = fcntl(&owned, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)) {
-            p.fatal(
-                exit::SYSTEM,
-                format_args!("unable to coe console holder: {}", StrError(e)),
-            );
-        }
-        owned
-    });
+    };
     let candidates = supervise_candidates();
     raise_nofile(opts.max);
-    if let Err(e) = nix::unistd::chdir(Path::new(&opts.scandir)) {
-        p.fatal(
-            exit::SYSTEM,
-            format_args!(
-                "unable to chdir to {}: {}",
-                OsStr::new(&opts.scandir).to_string_lossy(),
-                StrError(e)
-            ),
-        );
-    }
-    let ctl = control_init();
-    let mut signals = Signals::new(SIGNALS).unwrap_or_else(|e| {
-        p.fatal(
-            exit::SYSTEM,
-            format_args!("unable to trap signals: {}", StrError(errno_of(&e))),
-        )
-    });
-    initial_cleanup();
+    nix::unistd::chdir(Path::new(&opts.scandir)).map_err(|errno| InitError::Chdir {
+        dir: OsStr::new(&opts.scandir).to_string_lossy().into_owned(),
+        errno,
+    })?;
+    let ctl = control_init()?;
+    unblock_signals();
+    let signals =
+        Signals::new(SIGNALS).map_err(|e| InitError::sys("trap signals")(errno_of(&e)))?;
+    initial_cleanup()?;
     if let Some(fd) = opts.notif {
         // SAFETY: the fd was checked open; it is ours to write a newline to and close.
         unsafe {
@@ -642,6 +638,35 @@ pub fn main() -> ! {
             libc::close(fd);
         }
     }
+    Ok(Setup {
+        opts,
+        console,
+        candidates,
+        ctl,
+        signals,
+    })
+}
+
+/// A parent may have started us with some of our signals blocked: we must receive them.
+fn unblock_signals() {
+    let mut set = nix::sys::signal::SigSet::empty();
+    for &sig in &SIGNALS {
+        if let Ok(s) = nix::sys::signal::Signal::try_from(sig) {
+            set.add(s);
+        }
+    }
+    let _ = set.thread_unblock();
+}
+
+pub fn main() -> ! {
+    let p = prog();
+    let Setup {
+        opts,
+        console,
+        candidates,
+        ctl,
+        mut signals,
+    } = setup().unwrap_or_else(|e| p.fatal(e.code(), &e));
     let clock = Clock(Instant::now());
     let cfg = Config {
         max: opts.max as usize,

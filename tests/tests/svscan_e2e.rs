@@ -91,6 +91,20 @@ fn up_pid(svdir: &Path) -> Option<i32> {
     status(svdir).filter(|s| s.is_up()).map(|s| s.pid_t())
 }
 
+/// Wait until the service is up; its pid.
+fn wait_up(svdir: &Path) -> i32 {
+    let mut pid = None;
+    assert!(
+        wait_until(SOON, || {
+            pid = up_pid(svdir);
+            pid.is_some()
+        }),
+        "{} up",
+        svdir.display()
+    );
+    pid.unwrap_or(0)
+}
+
 fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -266,7 +280,7 @@ fn supervise_respawned_after_sigkill() {
     assert!(wait_until(SOON, || up_pid(&d).is_some()));
     let old = supervise_pid(pid, "svc").unwrap();
     // The service outlives its supervise (s6 semantics): clean it up at the end.
-    s.groups.push(up_pid(&d).unwrap());
+    s.groups.push(wait_up(&d));
     unsafe { libc::kill(old, libc::SIGKILL) };
     assert!(wait_until(SOON, || {
         supervise_pid(pid, "svc").is_some_and(|p| p != old)
@@ -299,18 +313,18 @@ fn logger_pipe_carries_lines_across_logger_restart() {
     assert!(wait_until(SOON, || supervised(pid) == ["svc", "svc/log"]));
     assert!(wait_until(SOON, || lines(&out) == ["one"]));
     // The logger dies; its supervise restarts it on the same pipe.
-    let first = up_pid(&log).unwrap();
+    let first = wait_up(&log);
     tests::kill_group(first);
     assert!(wait_until(SOON, || up_pid(&log).is_some_and(|p| p != first)));
     std::fs::write(&more, "").unwrap();
     assert!(wait_until(SOON, || lines(&out) == ["one", "two"]));
     // And the same happens when the logger's supervise itself is killed.
     let lsup = supervise_pid(pid, "svc/log").unwrap();
-    s.groups.push(up_pid(&log).unwrap());
+    s.groups.push(wait_up(&log));
     unsafe { libc::kill(lsup, libc::SIGKILL) };
     assert!(wait_until(SOON, || supervise_pid(pid, "svc/log")
         .is_some_and(|p| p != lsup)));
-    let svc_pid = up_pid(&svc).unwrap();
+    let svc_pid = wait_up(&svc);
     // The producer's stdout and the logger's stdin are one pipe.
     let fd1 = std::fs::read_link(format!("/proc/{svc_pid}/fd/1")).unwrap();
     assert!(wait_until(SOON, || {
