@@ -657,3 +657,139 @@ fn every_command_in_every_state_fits_the_action_buffer() {
         }
     }
 }
+
+// ---------------------------------------------------------------- the whole table
+
+fn in_state(st: State) -> Sim {
+    match st {
+        State::Down => {
+            let (mut s, _) = Sim::new(false);
+            s.feed(0, Input::Timeout);
+            s
+        }
+        State::Up => Sim::up(),
+        State::Finish => Sim::finishing(),
+        State::LastUp => {
+            let mut s = Sim::up();
+            s.feed(1, Input::Command(C::Exit));
+            s
+        }
+        State::LastFinish => {
+            let mut s = Sim::finishing();
+            s.feed(1, Input::Command(C::Exit));
+            s
+        }
+    }
+}
+
+const ALL_STATES: [State; 5] = [
+    State::Down,
+    State::Up,
+    State::Finish,
+    State::LastUp,
+    State::LastFinish,
+];
+
+#[test]
+fn table_signal_letters_only_reach_a_running_run() {
+    for st in ALL_STATES {
+        let running = matches!(st, State::Up | State::LastUp);
+        for c in C::all() {
+            let is_signal_cmd = matches!(
+                c,
+                C::Signal(_)
+                    | C::Pause
+                    | C::Continue
+                    | C::Restart
+                    | C::Reload
+                    | C::GroupPause
+                    | C::GroupContinue
+                    | C::GroupKill
+            );
+            if !is_signal_cmd {
+                continue;
+            }
+            let mut s = in_state(st);
+            let a = s.feed(5, Input::Command(c));
+            assert_eq!(!a.is_empty(), running, "{st:?} {c:?}");
+            assert_eq!(s.core.state(), st, "{st:?} {c:?}");
+            assert!(emits(&a).is_empty(), "no event for {c:?}");
+        }
+    }
+}
+
+#[test]
+fn table_want_commands_in_every_state() {
+    for st in ALL_STATES {
+        let running = matches!(st, State::Up | State::LastUp);
+        // d / D: take-down when running, else want-down
+        for c in [C::Down, C::DownPersist] {
+            let mut s = in_state(st);
+            let a = s.feed(5, Input::Command(c));
+            assert!(!s.st().want_up);
+            assert_eq!(
+                a.iter().any(|x| matches!(x, Action::KillDownSignal(_))),
+                running,
+                "{st:?} {c:?}"
+            );
+            assert_eq!(a.contains(&Action::CreateDownFile), c == C::DownPersist);
+        }
+        // O / Q: never kill
+        for c in [C::OnceAtMost, C::OnceAtMostPersist] {
+            let mut s = in_state(st);
+            let a = s.feed(5, Input::Command(c));
+            assert!(!s.st().want_up && kills(&a).is_empty(), "{st:?} {c:?}");
+            assert_eq!(
+                a.contains(&Action::CreateDownFile),
+                c == C::OnceAtMostPersist
+            );
+            assert_eq!(s.core.state(), st);
+        }
+        // u / U / o: start only from DOWN
+        for c in [C::Up, C::UpPersist, C::Once] {
+            let mut s = in_state(st);
+            let a = s.feed(5, Input::Command(c));
+            assert_eq!(s.st().want_up, c != C::Once, "{st:?} {c:?}");
+            assert_eq!(
+                a.contains(&Action::SpawnRun),
+                st == State::Down,
+                "{st:?} {c:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn table_supervisor_signals_in_every_state() {
+    for st in ALL_STATES {
+        // QUIT: exit everywhere, nothing else.
+        let mut s = in_state(st);
+        assert_eq!(s.feed(5, Input::Quit), vec![Action::Exit], "{st:?}");
+        // INT: group of the tracked pid (none in DOWN), then exit.
+        let mut s = in_state(st);
+        let pid = s.core.tracked_pid();
+        let a = s.feed(5, Input::Int);
+        if st == State::Down {
+            assert_eq!(a, vec![Action::Exit]);
+        } else {
+            assert_eq!(
+                a,
+                vec![Action::Kill(Target::Group(pid), libc::SIGINT), Action::Exit],
+                "{st:?}"
+            );
+        }
+        // Child of the tracked pid is ignored only in DOWN.
+        let mut s = in_state(st);
+        let a = s.feed(5, Input::Child(0));
+        assert_eq!(a.is_empty(), st == State::Down, "{st:?}");
+        // Exit after the death in the LAST states, not otherwise.
+        let mut s = in_state(st);
+        s.finish_result = FinishStart::None;
+        s.feed(5, Input::Child(0));
+        assert_eq!(
+            s.core.exiting(),
+            matches!(st, State::LastUp | State::LastFinish),
+            "{st:?}"
+        );
+    }
+}
