@@ -793,3 +793,74 @@ fn table_supervisor_signals_in_every_state() {
         );
     }
 }
+
+// ---------------------------------------------------------------- random walks
+
+/// Random input sequences (a fixed-seed LCG, no dependency): the machine never overflows its
+/// action buffer (debug_assert), and its status always agrees with its state.
+#[test]
+fn random_walks_keep_invariants() {
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut rnd = |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    let cmds: Vec<C> = C::all().collect();
+    for walk in 0..300 {
+        let (mut s, _) = Sim::new(rnd(2) == 0);
+        let mut t = 0u64;
+        let mut next_pid = 10u64;
+        for _ in 0..200 {
+            t += rnd(3000);
+            s.run_result = match rnd(6) {
+                0 => RunStart::RetryLater,
+                1 => RunStart::Never,
+                _ => {
+                    next_pid += 1;
+                    RunStart::Spawned(next_pid)
+                }
+            };
+            next_pid += 1;
+            s.finish_result = if rnd(3) == 0 {
+                FinishStart::None
+            } else {
+                FinishStart::Spawned {
+                    pid: next_pid,
+                    timeout_ms: if rnd(2) == 0 {
+                        None
+                    } else {
+                        Some(rnd(9000) as u32)
+                    },
+                }
+            };
+            s.kill_ms = rnd(3) as u32 * 400;
+            let input = match rnd(10) {
+                0 => Input::Timeout,
+                1 | 2 => Input::Child(rnd(0x10000) as i32),
+                3 => Input::Ready,
+                4 => [Input::Term, Input::Hup, Input::Quit, Input::Int][rnd(4) as usize],
+                _ => Input::Command(cmds[rnd(cmds.len() as u64) as usize]),
+            };
+            let a = s.feed(t, input);
+            if s.core.exiting() {
+                assert_eq!(a.iter().filter(|x| **x == Action::Exit).count(), 1);
+                break;
+            }
+            let st = s.st();
+            match s.core.state() {
+                State::Down => assert!(st.pid == 0 && !st.finishing && st.ready, "{walk}"),
+                State::Up | State::LastUp => {
+                    assert!(st.pid != 0 && !st.finishing, "{walk}")
+                }
+                State::Finish | State::LastFinish => {
+                    assert!(st.pid != 0 && st.finishing && !st.ready, "{walk}")
+                }
+            }
+            if let Some(w) = writes(&a).last() {
+                assert_eq!(*w, st, "the last write is the current status");
+            }
+        }
+    }
+}
