@@ -113,6 +113,7 @@ pub fn run(req: Request) -> i32 {
 
 /// Entry point of `s6-svdt` / `svdt`.
 pub fn main() -> ! {
+    crate::default_sigpipe();
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let code = match parse_args(&args) {
         Ok(r) => run(r),
