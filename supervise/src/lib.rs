@@ -14,9 +14,10 @@
 //!   readiness (s6 never starts it);
 //! * `supervise` / `event` symlinked to an existing directory use that directory (s6 dies with
 //!   `unable to mkdir ...: File exists`);
-//! * with `lock-fd` the service really holds a POSIX lock on `supervise/service-lock` (taken
-//!   without blocking in the child: if another instance holds it, the warning is printed and
-//!   the service starts without the lock, where s6-setlock would block);
+//! * with `lock-fd` the service really holds a POSIX lock on `supervise/service-lock`: the
+//!   child takes it after moving the fd into place (if another instance holds it, the child
+//!   waits for it before exec'ing ./run, as under s6-setlock, while the supervisor goes on);
+//!   s6 2.15 hands the fd over with the lock already dropped;
 //! * `Q` is honoured (2.15.1's command table ignores it);
 //! * control bytes after an exit-causing `x` in the same read are not acted upon.
 

@@ -17,7 +17,8 @@ pub struct FdMove {
     pub from: i32,
     /// Where the child gets it (without close-on-exec).
     pub to: i32,
-    /// Take a non-blocking POSIX write lock on it once installed.
+    /// Take a POSIX write lock on it once installed (the service waits for it, as under
+    /// s6-setlock, without making the supervisor wait).
     pub lock: bool,
 }
 
@@ -134,6 +135,10 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<libc::pid_t, Errno> {
         return Ok(pid);
     }
     let errno = i32::from_ne_bytes(buf);
+    if errno == 0 && got == buf.len() {
+        // The child is waiting for the service lock before exec: it is started.
+        return Ok(pid);
+    }
     // The child reported a failure and is exiting: reap it now (it is not the tracked pid).
     let mut st = 0;
     loop {
@@ -195,17 +200,41 @@ unsafe fn child(
             fail(err);
         }
         if m.lock {
-            // Any close of an fd on the file drops a POSIX lock: close the other copies
-            // first (they are close-on-exec and would go at exec time).
+            // Any close of an fd on the file drops a POSIX lock: close the other copies now
+            // (they are close-on-exec and would go at exec time, after the lock is taken).
             libc::close(parked[i]);
             libc::close(m.from);
-            let mut fl: libc::flock = std::mem::zeroed();
-            fl.l_type = libc::F_WRLCK as libc::c_short;
-            fl.l_whence = libc::SEEK_SET as libc::c_short;
-            // Best effort: a busy lock has been reported by the parent; the service runs anyway.
-            libc::fcntl(m.to, libc::F_SETLK, &fl);
+        }
+    }
+    let mut detached = false;
+    for m in moves.iter().filter(|m| m.lock) {
+        let mut fl: libc::flock = std::mem::zeroed();
+        fl.l_type = libc::F_WRLCK as libc::c_short;
+        fl.l_whence = libc::SEEK_SET as libc::c_short;
+        if libc::fcntl(m.to, libc::F_SETLK, &fl) == 0 {
+            continue;
+        }
+        let e = Errno::last();
+        if e != Errno::EAGAIN && e != Errno::EACCES {
+            fail(err);
+        }
+        // Another instance holds it: like s6-setlock, the service waits for the lock. Tell
+        // the parent the service is started (a zero errno), so the supervisor does not wait.
+        if !detached {
+            let b = 0i32.to_ne_bytes();
+            libc::write(err, b.as_ptr().cast(), b.len());
+            libc::close(err);
+            detached = true;
+        }
+        while libc::fcntl(m.to, libc::F_SETLKW, &fl) < 0 {
+            if Errno::last() != Errno::EINTR {
+                libc::_exit(111);
+            }
         }
     }
     libc::execv(path, argv);
+    if detached {
+        libc::_exit(127)
+    }
     fail(err)
 }

@@ -879,3 +879,36 @@ fn flag_newpidns_runs_service_as_pid_1() {
         WaitStatus::Exited(7)
     );
 }
+
+#[test]
+fn lock_fd_busy_makes_the_service_wait_not_the_supervisor() {
+    let t = Scratch::new("sup-lockbusy");
+    let ran = t.join("ran");
+    let d = make_service(
+        &t.path,
+        "svc",
+        &format!("touch {}; exec sleep 1000", ran.display()),
+    );
+    std::fs::write(d.join("lock-fd"), "4").expect("lockfd");
+    std::fs::create_dir(d.join("supervise")).expect("mkdir");
+    let lock = d.join("supervise/service-lock");
+    // Another "instance" (this test process) holds the service lock.
+    let held = common::lock::acquire(&lock, 0o644).expect("lock");
+    let mut sup = Sup::start(&t, "svc");
+    let st = sup.wait_up();
+    assert!(wait_until(SOON, || !sup.stderr().is_empty()));
+    assert_eq!(
+        sup.stderr(),
+        "s6-supervise svc: warning: another instance of the service is already running, child will block\n"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!ran.exists(), "the service must wait for the lock");
+    // The supervisor is not blocked: it still answers commands.
+    sup.ctl(b"O");
+    sup.wait_status("want down", |s| !s.want_up);
+    assert!(sup.alive());
+    drop(held);
+    assert!(wait_until(SOON, || ran.exists()));
+    assert_eq!(sup.status().pid, st.pid);
+    assert!(common::lock::is_locked(&lock).expect("probe"));
+}
