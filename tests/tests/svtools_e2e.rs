@@ -495,3 +495,67 @@ fn svdt_reads_live_tally() {
         assert_eq!(tool("s6-svdt", &[], &[&d]).1, "");
     }
 }
+
+/// As an unprivileged user on root's 0700 `supervise/` and 03730 `event/`: every tool
+/// reports "Permission denied" with s6's message and exit code 111 (needs root and setpriv).
+#[test]
+fn permission_denied_as_nobody() {
+    let setpriv = Path::new("/usr/bin/setpriv");
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || !setpriv.exists() {
+        eprintln!("note: needs root and setpriv; permission test skipped");
+        return;
+    }
+    let t = Scratch::new("perm");
+    let d = t.join("svc");
+    std::fs::create_dir_all(d.join("supervise")).unwrap();
+    std::fs::write(d.join("supervise/lock"), "").unwrap();
+    std::fs::create_dir(d.join("event")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for (p, mode) in [(&t.path, 0o755), (&d, 0o755)] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    std::fs::set_permissions(d.join("supervise"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(d.join("event"), std::fs::Permissions::from_mode(0o3730)).unwrap();
+    let ds = d.display().to_string();
+    let as_nobody = |prog: &str, args: &[&str]| {
+        run(Command::new(setpriv)
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin(prog))
+            .args(args)
+            .arg(&d))
+    };
+    for (prog, args, want) in [
+        (
+            "s6-svok",
+            &[][..],
+            format!("s6-svok: fatal: unable to check {ds}: Permission denied\n"),
+        ),
+        (
+            "s6-svstat",
+            &[],
+            format!("s6-svstat: fatal: unable to check {ds}: Permission denied\n"),
+        ),
+        (
+            "s6-svc",
+            &["-u"],
+            format!("s6-svc: warning: unable to control {ds}: Permission denied\n"),
+        ),
+        (
+            "s6-svdt",
+            &[],
+            format!(
+                "s6-svdt: fatal: unable to read death tally for service {ds}: Permission denied\n"
+            ),
+        ),
+        (
+            "s6-svwait",
+            &["-u"],
+            format!(
+                "s6-svwait: fatal: unable to subscribe to events for {ds}: Permission denied\n"
+            ),
+        ),
+    ] {
+        assert_eq!(as_nobody(prog, args), (111, String::new(), want), "{prog}");
+    }
+}
