@@ -16,8 +16,7 @@ pub const SVLISTEN1_USAGE: &str =
     "s6-svlisten1 [ -U | -u | -d | -D | -r | -R ] [ -t timeout ] servicedir prog...";
 pub const SVLISTEN_USAGE: &str = "s6-svlisten [ -U | -u | -d | -D | -r | -R ] [ -a | -o ] [ -t timeout ] servicedir... \"\" prog...";
 
-const HELP_STATES: &str = "\
-  -u  up (default)      -U  up and ready (readiness notified)
+const HELP_STATES: &str = "  -u  up (default)      -U  up and ready (readiness notified)
   -d  down              -D  down and ready (./finish done)
   -r  restarted         -R  restarted and ready
   -t ms   give up after ms milliseconds (exit 99); 0 = never
