@@ -158,6 +158,54 @@ pub fn parse_args(kind: Kind, args: &[OsString]) -> Result<Request, UsageError> 
     Ok(req)
 }
 
+/// `s6-svlisten`'s servicedir-block arguments that are not execline-quoted (do not start
+/// with a space), with their position in the block: s6 warns about them when
+/// `EXECLINE_STRICT` is 1 and dies (100) when it is 2 or more. Empty when the command line
+/// is a usage error before the block is read. Pure.
+pub fn unquoted_block_args(args: &[OsString]) -> Vec<(usize, OsString)> {
+    let mut g = GetOpt::new(args, Kind::Svlisten.optstring());
+    while let Some(o) = g.next_opt() {
+        if o.is_err() {
+            return Vec::new();
+        }
+    }
+    let rest = g.rest();
+    if rest.len() < 3 {
+        return Vec::new();
+    }
+    rest.iter()
+        .take_while(|a| !a.is_empty())
+        .enumerate()
+        .filter(|(_, a)| a.as_bytes()[0] != b' ')
+        .map(|(i, a)| (i, a.clone()))
+        .collect()
+}
+
+fn execline_strict_checks(args: &[OsString]) {
+    let strict = std::env::var_os("EXECLINE_STRICT")
+        .and_then(|v| {
+            // uint0_scan semantics, but s6 keeps 0 on a parse failure.
+            common::cli::uint0_scan(&v)
+        })
+        .unwrap_or(0);
+    if strict == 0 {
+        return;
+    }
+    for (i, a) in unquoted_block_args(args) {
+        let pos = i.to_string();
+        let parts: [&[u8]; 4] = [
+            b"unquoted argument ",
+            a.as_bytes(),
+            b" at block 1 position ",
+            pos.as_bytes(),
+        ];
+        if strict >= 2 {
+            fatal_bytes(Kind::Svlisten.prog(), 100, &parts);
+        }
+        common::cli::warn_bytes(Kind::Svlisten.prog(), &parts);
+    }
+}
+
 /// The phases this program waits through.
 pub fn phases_for(kind: Kind, req: &Request) -> Vec<Phase> {
     let first = match kind {
@@ -270,6 +318,9 @@ pub fn run(kind: Kind, req: Request) -> i32 {
 /// Shared entry point.
 pub fn main(kind: Kind) -> ! {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if kind == Kind::Svlisten {
+        execline_strict_checks(&args);
+    }
     let code = match parse_args(kind, &args) {
         Ok(req) => run(kind, req),
         Err(UsageError::Help) => {
@@ -337,6 +388,17 @@ mod tests {
         assert!(r.dirs.is_empty());
         let r = p(Kind::Svlisten, &["-o", "-R", "a", "", "prog"]).unwrap();
         assert!(!r.or && r.or_downgraded);
+    }
+
+    #[test]
+    fn execline_quoting() {
+        let a: Vec<OsString> = ["-u", "a", " b", "", "prog", "x"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert_eq!(unquoted_block_args(&a), vec![(0, OsString::from("a"))]);
+        let a: Vec<OsString> = ["-Z", "a", "", "p"].iter().map(OsString::from).collect();
+        assert!(unquoted_block_args(&a).is_empty());
     }
 
     #[test]
