@@ -228,8 +228,9 @@ impl Session {
         let mut statuses = Vec::with_capacity(dirs.len());
         for d in dirs {
             let (l, st) = if d.is_empty() {
-                // s6 would work on "/event" and "/supervise/status"; never create /event.
-                return Err(StartError::Subscribe(d.clone(), Errno::ENOENT));
+                // s6 would create and subscribe to "/event", then fail to read
+                // "/supervise/status"; give that message without touching "/".
+                return Err(StartError::Status(Errno::ENOENT));
             } else {
                 let ev = subpath(d, "event");
                 let _ = fifodir::make(&ev, gid);
