@@ -537,6 +537,7 @@ class Instance:
             self.kill_group()
             self.bench.reaper.wait(self.pid)
             self.pid_reaped = True
+        t_stopped = time.monotonic()
         # Service sessions still alive (their pid = pgid = sid), checked by our mark so
         # that a recycled pid is never hit.
         for name in self.services:
@@ -570,9 +571,13 @@ class Instance:
             self.bench.leaks.extend({"instance": self.label, "side": self.suite.side, "pid": p, "cmd": c} for p, c in leaks)
         if self.bench.keep_logs:
             shutil.copy(self.logpath, os.path.join(self.bench.keep_logs, os.path.basename(self.dir) + ".log"))
+        t_swept = time.monotonic()
         shutil.rmtree(self.dir, ignore_errors=True)
-        if time.monotonic() - t_teardown > 5:
-            log("%s/%s: teardown took %.1f s" % (self.label, self.suite.side, time.monotonic() - t_teardown))
+        t_end = time.monotonic()
+        if t_end - t_teardown > 5:
+            log("%s/%s: teardown took %.1f s (svscan stop %.1f s, sweep %.1f s, rm %.1f s)" % (
+                self.label, self.suite.side, t_end - t_teardown, t_stopped - t_teardown, t_swept - t_stopped,
+                t_end - t_swept))
         return len(leaks)
 
 
@@ -729,7 +734,7 @@ class Bench:
         self.instances = set()
         self.leaks = []
         self.reaper = Reaper()
-        self.scratch = tempfile.mkdtemp(prefix="s6bench.", dir="/tmp")
+        self.scratch = tempfile.mkdtemp(prefix="s6bench.", dir=args.scratch_base)
         self.keep_logs = args.keep_logs
         self.sleep = shutil.which("sleep") or "/bin/sleep"
         self.devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
@@ -1168,6 +1173,21 @@ def machine_info():
     }
 
 
+def fs_type(path):
+    """Filesystem type of the mount holding path (longest matching mount point)."""
+    path = os.path.realpath(path)
+    best, kind = "", "?"
+    try:
+        for line in read_file("/proc/mounts").splitlines():
+            parts = line.split()
+            mnt = parts[1].replace("\\040", " ")
+            if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
+                best, kind = mnt, parts[2]
+    except OSError:
+        pass
+    return kind
+
+
 def parse_ns(s):
     return [int(x) for x in s.split(",") if x]
 
@@ -1185,6 +1205,9 @@ def main():
     ap.add_argument("--idle-n", type=int, default=100)
     ap.add_argument("--idle-seconds", type=float, default=0)
     ap.add_argument("--crash-seconds", type=float, default=0)
+    ap.add_argument("--scratch-base", default="/tmp",
+                    help="where the scratch scan directories go (default: %(default)s; a tmpfs such as /dev/shm "
+                         "makes writing and removing thousands of service dirs much faster)")
     ap.add_argument("--results", default=os.path.join(HERE, "results"), help="where the JSON and Markdown go")
     ap.add_argument("--keep-logs", default=None, help="copy every instance's svscan log into this directory")
     args = ap.parse_args()
@@ -1218,6 +1241,7 @@ def main():
         signal.signal(sig, on_term)
 
     info = machine_info()
+    info["scratch_fs"] = fs_type(args.scratch_base)
     started = datetime.datetime.now(datetime.timezone.utc)
     bench = Bench(args)
     if not bench.reaper.subreaper:
@@ -1241,7 +1265,8 @@ def main():
               "Machine: %s, %s CPUs, kernel %s; load average at start %s, at end %s. s6 package %s; ours %s (%s)." % (
                   info["cpu_model"], info["nproc"], info["kernel"], info["loadavg_start"].split()[0],
                   info["loadavg_end"].split()[0], info["s6_package"], info["ours_git"], bench.suites["ours"].bindir),
-              "Mode: %s; %.0f s." % ("--quick" if args.quick else "full", elapsed), ""]
+              "Mode: %s; %.0f s; scratch directories in %s (%s)." % (
+                  "--quick" if args.quick else "full", elapsed, args.scratch_base, info["scratch_fs"]), ""]
     footer = ["", "Processes killed after an svscan had exited: %d. Final /proc scan: %s." % (
         len(bench.leaks), "no process of the run left, scratch removed" if clean else
         "LEFT: %r, scratch left: %s" % (final, scratch_left))]
