@@ -443,4 +443,54 @@ mod tests {
             [0, 102, 1, 111]
         );
     }
+    /// Deterministic pseudo-random command lines never panic the parsers.
+    #[test]
+    fn parsers_never_panic() {
+        use std::os::unix::ffi::OsStringExt;
+        let alphabet: &[&[u8]] = &[
+            b"-",
+            b"--",
+            b"-w",
+            b"-T",
+            b"-s",
+            b"-o",
+            b"-t",
+            b"-n",
+            b"",
+            b" ",
+            b"u",
+            b"U",
+            b"x",
+            b"1",
+            b"99999999999",
+            b",",
+            b"up",
+            b"\xff",
+            b"--help",
+            b"--json",
+            b"d",
+            b"-uwd",
+        ];
+        let mut seed: u64 = 0x9e3779b97f4a7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..5000 {
+            let n = (next() % 6) as usize;
+            let args: Vec<OsString> = (0..n)
+                .map(|_| {
+                    let k = (next() % 3 + 1) as usize;
+                    let mut v = Vec::new();
+                    for _ in 0..k {
+                        v.extend_from_slice(alphabet[(next() % alphabet.len() as u64) as usize]);
+                    }
+                    OsString::from_vec(v)
+                })
+                .collect();
+            let _ = parse_args(&args);
+        }
+    }
 }
