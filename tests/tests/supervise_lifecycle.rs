@@ -912,3 +912,31 @@ fn lock_fd_busy_makes_the_service_wait_not_the_supervisor() {
     assert_eq!(sup.status().pid, st.pid);
     assert!(common::lock::is_locked(&lock).expect("probe"));
 }
+
+#[test]
+fn closed_stdio_is_replaced_by_dev_null() {
+    use std::os::unix::process::CommandExt;
+    let t = Scratch::new("sup-stdio");
+    let out = t.join("fds");
+    make_service(
+        &t.path,
+        "svc",
+        &format!(
+            "echo \"$(readlink /proc/$$/fd/0) $(readlink /proc/$$/fd/1)\" > {}; exec sleep 1000",
+            out.display()
+        ),
+    );
+    let sup = Sup::start_with(&t, "svc", |cmd| {
+        // SAFETY: close(2) in the child before exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::close(0);
+                libc::close(1);
+                Ok(())
+            });
+        }
+    });
+    sup.wait_up();
+    assert!(wait_until(SOON, || !read(&out).is_empty()));
+    assert_eq!(read(&out), "/dev/null /dev/null\n");
+}
