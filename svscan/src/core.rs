@@ -920,6 +920,40 @@ mod tests {
     }
 
     #[test]
+    fn builtin_signal_actions() {
+        assert_eq!(builtin_for_signal(libc::SIGHUP), Some(Trigger::RescanPrune));
+        assert_eq!(builtin_for_signal(libc::SIGINT), Some(Trigger::Terminate));
+        assert_eq!(builtin_for_signal(libc::SIGTERM), Some(Trigger::Terminate));
+        assert_eq!(builtin_for_signal(libc::SIGQUIT), Some(Trigger::Quit));
+        assert_eq!(builtin_for_signal(libc::SIGALRM), Some(Trigger::Rescan));
+        assert_eq!(builtin_for_signal(libc::SIGABRT), Some(Trigger::Abort));
+        for sig in [libc::SIGUSR1, libc::SIGUSR2, libc::SIGPWR, libc::SIGWINCH] {
+            assert_eq!(builtin_for_signal(sig), None);
+        }
+        assert_eq!(
+            Trigger::from(common::SvscanCommand::Interrupt),
+            Trigger::Terminate
+        );
+    }
+
+    #[test]
+    fn abort_while_waiting_stops_the_wait() {
+        let mut p = Pipes::new();
+        let mut c: Core<End> = Core::new(cfg(100), 0);
+        c.apply_scan(&[dir("a", 1)], 0, &mut p.maker());
+        let mut pid = 0;
+        start(&mut c, 0, &mut pid);
+        c.trigger(Trigger::Terminate, 1);
+        assert_eq!(c.take_kills().len(), 1);
+        assert!(c.waitall() && c.live() == 1);
+        c.trigger(Trigger::Abort, 2);
+        assert!(!c.waitall());
+        // Deaths during the wait are recorded (the driver starts nothing once leaving).
+        assert!(c.child_exited(1, 3));
+        assert_eq!(c.live(), 0);
+    }
+
+    #[test]
     fn abort_does_not_wait_or_kill() {
         let mut c: Core<End> = Core::new(cfg(100), 0);
         c.trigger(Trigger::Abort, 0);
