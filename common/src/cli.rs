@@ -170,10 +170,9 @@ mod tests {
         v.iter().map(OsString::from).collect()
     }
 
-    fn all(
-        args: &[OsString],
-        opts: &'static str,
-    ) -> (Vec<Result<(u8, Option<String>), u8>>, usize) {
+    type Parsed = Vec<Result<(u8, Option<String>), u8>>;
+
+    fn all(args: &[OsString], opts: &'static str) -> (Parsed, usize) {
         let mut g = GetOpt::new(args, opts);
         let mut out = Vec::new();
         while let Some(o) = g.next_opt() {

@@ -201,10 +201,10 @@ pub enum ControlError {
     NotListening,
     /// The control directory exists but is broken (e.g. `control` missing): s6 prints
     /// `something is wrong with the DIR/SUB directory`.
-    #[error("{}", .0.desc())]
+    #[error("{}", crate::msg::StrError(*.0))]
     Broken(Errno),
     /// Any other system error (the directory is missing, not a directory, permission...).
-    #[error("{}", .0.desc())]
+    #[error("{}", crate::msg::StrError(*.0))]
     Io(Errno),
 }
 

@@ -13,7 +13,7 @@ pub enum LockError {
     /// Another process holds the lock.
     #[error("lock held by another process")]
     Busy,
-    #[error("{}", .0.desc())]
+    #[error("{}", crate::msg::StrError(*.0))]
     Io(Errno),
 }
 

@@ -65,15 +65,6 @@ impl Prog {
     }
 }
 
-/// `errno` text as s6 appends it: `strerror`, without Rust's "(os error N)" suffix.
-pub struct ErrnoText(pub nix::errno::Errno);
-
-impl Display for ErrnoText {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.desc())
-    }
-}
-
 /// `errno` text exactly as the C library's `strerror` gives it (what s6 prints). nix's own
 /// table differs for a few values (EBADF is "Bad file number" there, "Bad file descriptor"
 /// in glibc and musl).
@@ -113,10 +104,6 @@ mod tests {
         assert_eq!(
             p.line("warning: ", &format_args!("invalid {}", "down-signal")),
             "s6-svc: warning: invalid down-signal\n"
-        );
-        assert_eq!(
-            ErrnoText(nix::errno::Errno::ENOENT).to_string(),
-            "No such file or directory"
         );
         assert_eq!(
             StrError(nix::errno::Errno::EBADF).to_string(),

@@ -20,9 +20,9 @@ const SIGNAL_READ: usize = 15;
 pub enum SettingWarning {
     #[error("invalid {0}")]
     Invalid(&'static str),
-    #[error("unable to open {0}: {desc}", desc = .1.desc())]
+    #[error("unable to open {0}: {desc}", desc = crate::msg::StrError(*.1))]
     Unreadable(&'static str, Errno),
-    #[error("unable to access {0}: {desc}", desc = .1.desc())]
+    #[error("unable to access {0}: {desc}", desc = crate::msg::StrError(*.1))]
     Inaccessible(&'static str, Errno),
 }
 

@@ -38,10 +38,10 @@ pub struct StatusRecord {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum StatusError {
     /// The file could not be opened or read.
-    #[error("{}", .0.desc())]
+    #[error("{}", crate::msg::StrError(*.0))]
     Io(Errno),
     /// Fewer than 35 bytes: s6 reports this as EPIPE ("Broken pipe").
-    #[error("{}", Errno::EPIPE.desc())]
+    #[error("{}", crate::msg::StrError(Errno::EPIPE))]
     Short(usize),
 }
 
