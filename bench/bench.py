@@ -389,17 +389,21 @@ class Instance:
         return self.bench.spawn(argv, self.env, self.logfd, setsid=setsid)
 
     def call(self, argv):
-        """Run a client to completion; returns (wall ns, exit code)."""
+        """Run a client to completion; returns (wall ns, exit code, CPU ns).  The CPU time
+        (user + system, from wait4) includes the client's own reaped children, e.g. the
+        s6-svc that s6-svlisten1 runs for `s6-svc -w`."""
         t0 = mono_ns()
         pid = self.spawn(argv)
-        _, st = os.waitpid(pid, 0)
-        return mono_ns() - t0, os.waitstatus_to_exitcode(st)
+        _, st, ru = os.wait4(pid, 0)
+        t1 = mono_ns()
+        return t1 - t0, os.waitstatus_to_exitcode(st), int(round((ru.ru_utime + ru.ru_stime) * 1e9))
 
     def check_call(self, argv):
-        ns, rc = self.call(argv)
+        """(wall ns, CPU ns) of a client that must exit 0."""
+        ns, rc, cpu = self.call(argv)
         if rc != 0:
             raise ScenarioError("`%s` exited %d%s" % (" ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(argv)), rc, self.log_tail()))
-        return ns
+        return ns, cpu
 
     def log_tail(self):
         try:
@@ -921,6 +925,9 @@ class Bench:
             "stat": ("`svstat DIR`", ("ratio", 0.9)),
             "ok": ("`svok DIR`", None),
         }
+        CPU_KEYS = ("wu", "wd", "h", "stat", "ok")
+        cpu_name = lambda key: M[key][0] + ": client CPU (user+sys)"
+        all_metrics = [m for m, _ in M.values()] + [cpu_name(k) for k in CPU_KEYS]
         insts = {}
         failed = {}
         try:
@@ -946,16 +953,22 @@ class Bench:
                         ino.watch(inst.sdir(name) + "/supervise")
                         inst.wait_status(ino, name, is_down)
                 except ScenarioError as e:
-                    self.skip_side(failed, "svc", side, scen, [m for m, _ in M.values()], e)
+                    self.skip_side(failed, "svc", side, scen, all_metrics, e)
 
             def one_round(side, record):
                 inst = insts[side]
                 P = inst.suite.prog
                 S = inst.sdir
 
-                def rec(key, ns):
-                    if record:
-                        self.results.add(scen, M[key][0], side, ns, "ns", target=M[key][1])
+                def rec(key, res):
+                    if not record:
+                        return
+                    cpu = None
+                    if isinstance(res, tuple):
+                        res, cpu = res
+                    self.results.add(scen, M[key][0], side, res, "ns", target=M[key][1])
+                    if cpu is not None and key in CPU_KEYS:
+                        self.results.add(scen, cpu_name(key), side, cpu, "ns")
 
                 # svc -u / -d, timed until the status file says so
                 t0 = mono_ns()
@@ -994,7 +1007,7 @@ class Bench:
                         try:
                             one_round(side, rep >= 0)
                         except ScenarioError as e:
-                            self.skip_side(failed, "svc", side, scen, [m for m, _ in M.values()], e)
+                            self.skip_side(failed, "svc", side, scen, all_metrics, e)
                 if rep % 10 == 9 or rep == pairs - 1:
                     log("%s: repetition %d/%d done" % (scen, rep + 1, pairs))
         finally:
