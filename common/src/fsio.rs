@@ -38,15 +38,24 @@ fn read_prefix_flags(path: &Path, buf: &mut [u8], flags: OFlag) -> Result<usize,
     Ok(got)
 }
 
-/// Write `data` to `tmp` (created 0666 & ~umask, truncated) in one write, then rename it
-/// over `dst`. On failure the temporary file is removed and the error returned.
+/// Write `data` to `tmp` (a new file, 0666 & ~umask) in one write, then rename it over
+/// `dst`. On failure the temporary file is removed and the error returned.
+///
+/// A stale `tmp` is unlinked first and the new one is created with `O_EXCL | O_NOFOLLOW`, so
+/// that a symlink planted at `tmp` is never written through (s6 opens it with `O_TRUNC` and
+/// follows it): the write goes to a fresh file in `tmp`'s directory or fails.
 pub fn write_atomic(tmp: &Path, dst: &Path, data: &[u8]) -> Result<(), Errno> {
     let r = (|| {
+        match nix::unistd::unlink(tmp) {
+            Ok(()) | Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
         let fd = open(
             tmp,
             OFlag::O_WRONLY
                 | OFlag::O_CREAT
-                | OFlag::O_TRUNC
+                | OFlag::O_EXCL
+                | OFlag::O_NOFOLLOW
                 | OFlag::O_NONBLOCK
                 | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o666),
@@ -93,6 +102,26 @@ mod tests {
             write_atomic(&d.join("no/x.new"), &d.join("no/x"), b"x"),
             Err(Errno::ENOENT)
         );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn atomic_write_never_follows_a_planted_temporary_symlink() {
+        let d = std::env::temp_dir().join(format!("fsio-link-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let outside = d.join("outside");
+        std::fs::write(&outside, b"precious").unwrap();
+        std::os::unix::fs::symlink(&outside, d.join("f.new")).unwrap();
+        write_atomic(&d.join("f.new"), &d.join("f"), b"status").unwrap();
+        assert_eq!(std::fs::read(&outside).unwrap(), b"precious");
+        assert_eq!(std::fs::read(d.join("f")).unwrap(), b"status");
+        assert!(!std::fs::symlink_metadata(d.join("f")).unwrap().is_symlink());
+        assert!(!d.join("f.new").exists());
+        // A stale regular temporary file is replaced, not appended to.
+        std::fs::write(d.join("f.new"), b"stale stale stale").unwrap();
+        write_atomic(&d.join("f.new"), &d.join("f"), b"new").unwrap();
+        assert_eq!(std::fs::read(d.join("f")).unwrap(), b"new");
         std::fs::remove_dir_all(&d).unwrap();
     }
 }
