@@ -144,6 +144,13 @@ def check_pid_room(n):
         raise ScenarioError("needs about %d pids, %d of kernel.pid_max=%d in use" % (need, used, pid_max))
 
 
+def settle(seconds=0.5):
+    """Before a timed start: flush dirty pages (the previous instance's service dirs, just
+    written or removed) so that their writeback does not land in the next measurement."""
+    os.sync()
+    time.sleep(seconds)
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)
@@ -1080,6 +1087,7 @@ class Bench:
                     inst = Instance(self, suite, "scale%d" % n, [("s%05d" % i, {"run": RUN_SLEEP}) for i in range(n)])
                     try:
                         cap = suite.cap_args(self, n)
+                        settle()
                         t0 = inst.start(cap)
                         t_up = inst.wait_all_up(inst.services, 60 + n * 0.05)
                         sup = inst.supervise_pids(n, 10)
