@@ -96,12 +96,13 @@ fn tool_works(prog: &str, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// The static bindir when everything needed is there; `None` (after printing why) to skip.
-fn prerequisites() -> Option<PathBuf> {
-    let skip = |why: String| {
-        eprintln!("skipped: {why}");
-        None
-    };
+fn skip<T>(why: String) -> Option<T> {
+    eprintln!("skipped: {why}");
+    None
+}
+
+/// Root, busybox-static and the runtime's tools; `None` (after printing why) to skip.
+fn host_prerequisites() -> Option<()> {
     // SAFETY: geteuid(2) has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return skip("needs root (namespaces, mounts, chroot)".into());
@@ -122,6 +123,12 @@ fn prerequisites() -> Option<PathBuf> {
     if !tool_works("unshare", &["--pid", "--fork", "--mount", "true"]) {
         return skip("unshare --pid --mount not permitted here".into());
     }
+    Some(())
+}
+
+/// The static bindir when everything needed is there; `None` (after printing why) to skip.
+fn prerequisites() -> Option<PathBuf> {
+    host_prerequisites()?;
     let dir = static_bindir();
     let progs = our_programs();
     let missing: Vec<&String> = progs.iter().filter(|p| !dir.join(p).exists()).collect();
@@ -151,6 +158,58 @@ fn cp_a(from: &Path, to: &Path) {
 /// Build the root filesystem: the image of `examples/rootfs` (`/init`, `/etc`), our static
 /// programs and busybox (with a symlink per applet) in `/bin`, empty mount points.
 fn build_rootfs(scratch: &Scratch, bindir: &Path) -> PathBuf {
+    let root = build_base_rootfs(scratch);
+    for p in our_programs() {
+        // Ours replace busybox's applets of the same names (svc, svok): remove the applet
+        // symlink first, or the copy would go through it onto busybox itself.
+        let dest = root.join("bin").join(&p);
+        let _ = std::fs::remove_file(&dest);
+        std::fs::copy(bindir.join(&p), &dest).unwrap();
+    }
+    root
+}
+
+/// The same image with Debian's (dynamically linked) s6 in place of ours: its programs in
+/// /usr/bin (its s6-svscan execs /usr/bin/s6-supervise), their libraries and loader as `ldd`
+/// lists them. `None` when Debian's s6 is not installed.
+fn build_skarnet_rootfs(scratch: &Scratch) -> Option<PathBuf> {
+    let progs: Vec<PathBuf> = std::fs::read_dir("/usr/bin")
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("s6-"))
+        })
+        .collect();
+    if !progs.iter().any(|p| p.ends_with("s6-svscan")) || !tool_works("ldd", &["--version"]) {
+        return None;
+    }
+    let root = build_base_rootfs(scratch);
+    let mut libs = std::collections::BTreeSet::new();
+    for p in &progs {
+        let dest = root.join("usr/bin").join(p.file_name().unwrap());
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(p, &dest).unwrap();
+        let (_, out, _) = run(Command::new("ldd").arg(p));
+        // "libs6.so.2.11 => /lib/x86_64-linux-gnu/libs6.so.2.11 (0x...)", "/lib64/ld-linux... (0x...)"
+        for l in out.lines() {
+            let path = l.split("=>").last().unwrap_or("").split_whitespace().next();
+            if let Some(lib) = path.filter(|x| x.starts_with('/')) {
+                libs.insert(PathBuf::from(lib));
+            }
+        }
+    }
+    for lib in libs {
+        let dest = root.join(lib.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&lib, &dest).unwrap();
+    }
+    Some(root)
+}
+
+/// `/init`, `/etc` of the image, busybox and its applets, empty mount points.
+fn build_base_rootfs(scratch: &Scratch) -> PathBuf {
     let root = scratch.join("rootfs");
     let bin = root.join("bin");
     for d in ["bin", "proc", "run", "dev", "tmp"] {
@@ -159,9 +218,6 @@ fn build_rootfs(scratch: &Scratch, bindir: &Path) -> PathBuf {
     let image = workspace().join("examples/rootfs");
     cp_a(&image.join("init"), &root.join("init"));
     cp_a(&image.join("etc"), &root.join("etc"));
-    for p in our_programs() {
-        std::fs::copy(bindir.join(&p), bin.join(&p)).unwrap();
-    }
     std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
     let (code, list, err) = run(Command::new("/bin/busybox").arg("--list"));
     assert_eq!(code, 0, "busybox --list: {err}");
@@ -267,13 +323,13 @@ impl Container {
         }
         cmd.args(["/bin/sh", "-c", script])
             .env_clear()
-            .env("PATH", "/bin");
+            .env("PATH", "/usr/bin:/bin");
         run(&mut cmd)
     }
 
-    /// `svstat -o FIELDS SVC` from inside, trimmed ("" on failure).
+    /// `s6-svstat -o FIELDS SVC` from inside, trimmed ("" on failure).
     fn svstat(&self, fields: &str, svc: &str) -> String {
-        let (code, out, _) = self.exec(&format!("svstat -o {fields} {svc}"));
+        let (code, out, _) = self.exec(&format!("s6-svstat -o {fields} {svc}"));
         if code == 0 {
             out.trim().to_string()
         } else {
@@ -449,7 +505,8 @@ fn add_service(root: &Path, name: &str, run: &str) -> PathBuf {
 /// `svc -d` takes the app down without stopping the container; `svc -u` brings it back.
 /// (Both name sets; the short ones by path: Debian's busybox sh prefers its own `svc` and
 /// `svok` applets to anything in PATH.)
-fn assert_svc_down_up(c: &mut Container) {
+/// `up` is the command line bringing the app back up (the short name only exists with ours).
+fn assert_svc_down_up(c: &mut Container, up: &str) {
     let (code, _, err) = c.exec("s6-svc -d /etc/s6/app");
     assert_eq!(code, 0, "svc -d: {err}");
     c.wait_svstat("up,wantedup", "/etc/s6/app", "false false");
@@ -459,7 +516,7 @@ fn assert_svc_down_up(c: &mut Container) {
         c.stdout()
     );
     assert!(c.running(), "svc -d of the app does not stop the container");
-    let (code, _, err) = c.exec("/bin/svc -u /etc/s6/app");
+    let (code, _, err) = c.exec(up);
     assert_eq!(code, 0, "svc -u: {err}");
     c.wait_svstat("up,wantedup", "/etc/s6/app", "true true");
     assert!(c.running());
@@ -521,7 +578,13 @@ fn boots_like_an_image_and_stops_promptly_on_sigterm() {
     assert!(c.path("/run/s6/svscan/control").exists());
     assert_eq!(uid_of(c.pid1), Some(0));
 
-    assert_svc_down_up(&mut c);
+    assert_svc_down_up(&mut c, "/bin/svc -u /etc/s6/app");
+    let (code, out, err) = c.exec("/bin/svstat -o up,ready /etc/s6/sshd");
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "true true\n"),
+        "short name svstat: {err}"
+    );
 
     // Orphans: adopted by process 1 and reaped, no zombie left in the namespace.
     let mut orphan = 0;
@@ -662,7 +725,7 @@ fn read_only_root_boots_and_keeps_its_state_on_run() {
     let (code, _, err) = c.exec("touch /etc/s6/probe");
     assert_ne!(code, 0, "the root is read-only");
     assert!(err.contains("Read-only file system"), "{err}");
-    assert_svc_down_up(&mut c);
+    assert_svc_down_up(&mut c, "/bin/svc -u /etc/s6/app");
     let (st, took) = c.stop();
     eprintln!(
         "docker-stop latency, read-only root: {} ms",
@@ -703,7 +766,7 @@ fn unprivileged_user_boots_with_and_without_a_read_only_root() {
             .map(|p| p.0)
             .expect("the app's process");
         assert_eq!(uid_of(app_host), Some(NOBODY), "the app runs as {NOBODY}");
-        assert_svc_down_up(&mut c);
+        assert_svc_down_up(&mut c, "/bin/svc -u /etc/s6/app");
         let (st, took) = c.stop();
         eprintln!(
             "docker-stop latency, uid {NOBODY}, read-only root {read_only}: {} ms",
@@ -719,4 +782,40 @@ fn unprivileged_user_boots_with_and_without_a_read_only_root() {
         "kill -TERM $(svstat -o pid /etc/s6/app)",
         128 + 15,
     );
+}
+
+/// The image is plain s6 protocol: skarnet's own s6 (Debian's 2.11, when installed) boots the
+/// very same tree, and the exit-status recipe gives the same result. So an image made for
+/// s6 takes our static binaries in place of s6's, and back.
+#[test]
+fn the_same_image_runs_under_skarnets_s6() {
+    if host_prerequisites().is_none() {
+        return;
+    }
+    let scratch = Scratch::new("container-skarnet");
+    let Some(root) = build_skarnet_rootfs(&scratch) else {
+        eprintln!("skipped: Debian's s6 is not installed (apt-get install s6)");
+        return;
+    };
+    let mut c = Container::start(&scratch, &root, PLAIN);
+    assert_booted(&c);
+    assert!(c.path("/run/s6/supervise/app/status").exists());
+    assert_svc_down_up(&mut c, "s6-svc -u /etc/s6/app");
+    assert!(wait_until(SOON, || c.path("/run/app/crash").exists()));
+    let (code, _, err) = c.exec("echo 7 > /run/app/crash");
+    assert_eq!(code, 0, "{err}");
+    let st = c.wait_exit(HANG);
+    assert_eq!(st.code(), Some(7), "console:\n{}", c.stdout());
+
+    // docker stop under s6, for comparison with ours.
+    let scratch = Scratch::new("container-skarnet-stop");
+    let root = build_skarnet_rootfs(&scratch).expect("s6 still installed");
+    let mut c = Container::start(&scratch, &root, PLAIN);
+    assert_booted(&c);
+    let (st, took) = c.stop();
+    eprintln!(
+        "docker-stop latency under skarnet's s6, services that stop promptly: {} ms",
+        took.as_millis()
+    );
+    assert_eq!(st.code(), Some(0), "console:\n{}", c.stdout());
 }
