@@ -226,7 +226,13 @@ fn hostile_service_names_never_reach_a_shell() {
         );
         dirs.push(d);
     }
+    // A logged one: s6-svscan also runs `s6-supervise NAME/log` and pipes the pair.
+    let logged = dirs[0].clone();
+    let logdir = make_service(&logged, "log", "exec cat > /dev/null");
     scan.start(&[]);
+    let logger = wait_up(&logdir);
+    scan.reaper.add(logger);
+    assert!(scan.supervise_pid(&format!("{}/log", names[0])).is_some());
     let mut pids = Vec::new();
     for d in &dirs {
         let p = wait_up(d);
