@@ -12,6 +12,7 @@ pub mod fifodir;
 pub mod fsio;
 pub mod lock;
 pub mod msg;
+pub mod rt;
 pub mod servicedir;
 pub mod signals;
 pub mod status;

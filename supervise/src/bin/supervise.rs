@@ -1,3 +1,2 @@
-fn main() {
-    supervise::supervise_main()
-}
+#![no_main]
+common::entry!(supervise::supervise_main);

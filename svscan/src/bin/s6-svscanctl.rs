@@ -1,3 +1,2 @@
-fn main() {
-    svscan::svscanctl_main()
-}
+#![no_main]
+common::entry!(svscan::svscanctl_main);

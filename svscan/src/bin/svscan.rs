@@ -1,3 +1,2 @@
-fn main() {
-    svscan::svscan_main()
-}
+#![no_main]
+common::entry!(svscan::svscan_main);
