@@ -134,10 +134,13 @@ fn prerequisites() -> Option<PathBuf> {
     let missing: Vec<&String> = progs.iter().filter(|p| !dir.join(p).exists()).collect();
     if !missing.is_empty() {
         return skip(format!(
-            "static binaries missing in {} ({missing:?}); build them with \
+            "static binaries missing in {} ({} of {}, e.g. {}); build them with \
              RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release \
              --target x86_64-unknown-linux-gnu --workspace --bins, or set S6RS_STATIC_BINDIR",
-            dir.display()
+            dir.display(),
+            missing.len(),
+            progs.len(),
+            missing[0]
         ));
     }
     for p in &progs {
@@ -314,14 +317,15 @@ impl Container {
     }
 
     /// `docker exec`: a busybox sh command line inside the container (its namespaces and
-    /// root, as the container's user); (exit code, stdout, stderr).
+    /// root, as the container's user), killed after 20 s; (exit code, stdout, stderr).
     fn exec(&self, script: &str) -> (i32, String, String) {
         let mut cmd = Command::new("nsenter");
         cmd.args(["-t", &self.pid1.to_string(), "-p", "-m", "-r"]);
         if let Some(u) = self.variant.uid {
             cmd.args(["-S", &u.to_string(), "-G", &u.to_string()]);
         }
-        cmd.args(["/bin/sh", "-c", script])
+        // Bounded (busybox timeout), so that a command stuck inside cannot hang the test.
+        cmd.args(["/bin/timeout", "20", "/bin/sh", "-c", script])
             .env_clear()
             .env("PATH", "/usr/bin:/bin");
         run(&mut cmd)
@@ -707,6 +711,52 @@ fn sigterm_is_bounded_by_timeout_kill() {
         out.contains("stubborn: finish 256 9"),
         "killed by timeout-kill:\n{out}"
     );
+}
+
+/// A logged service whose `run` leaves a background child behind: the child holds the write
+/// end of the logger's pipe, so the logger never sees EOF and, by s6's design, s6-svscan would
+/// wait for its supervisor forever (no `timeout-kill` applies: the service's main process did
+/// die). The recipe: the service's `finish` kills what is left of its process group (`$4`, the
+/// pid of the dead `./run`, which is a session and group leader). Shutdown then completes.
+#[test]
+fn leftover_children_are_killed_by_finish_so_loggers_drain() {
+    let Some(bindir) = prerequisites() else {
+        return;
+    };
+    let scratch = Scratch::new("container-leftovers");
+    let root = build_rootfs(&scratch, &bindir);
+    let d = add_service(
+        &root,
+        "leaky",
+        "echo leaky: started\nsleep 2147483647 &\nexec sleep 2147483647",
+    );
+    write_script(
+        &d.join("finish"),
+        "echo \"leaky: finish $1 $2, killing process group $4\"\nkill -KILL -\"$4\"",
+    );
+    let log = d.join("log");
+    std::fs::create_dir(&log).unwrap();
+    write_script(
+        &log.join("run"),
+        "while IFS= read -r l; do echo \"leaky-log: $l\"; done; echo leaky-log: eof",
+    );
+    for sub in ["supervise", "event"] {
+        std::os::unix::fs::symlink(format!("/run/s6/{sub}/leaky-log"), log.join(sub)).unwrap();
+    }
+    let mut c = Container::start(&scratch, &root, PLAIN);
+    assert_booted(&c);
+    c.wait_svstat("up", "/etc/s6/leaky/log", "true");
+    assert!(wait_until(SOON, || c
+        .stdout()
+        .contains("leaky-log: leaky: started")));
+    let (st, took) = c.stop();
+    eprintln!(
+        "docker-stop latency with a leftover child on a logger's pipe, killed by finish: {} ms",
+        took.as_millis()
+    );
+    let out = c.stdout();
+    assert_eq!(st.code(), Some(0), "console:\n{out}");
+    assert!(out.contains("leaky-log: eof"), "the logger drained:\n{out}");
 }
 
 #[test]
