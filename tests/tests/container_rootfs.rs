@@ -1,7 +1,7 @@
 //! The container story end to end (issue 6): `examples/rootfs` with our static binaries and
 //! Debian's busybox-static as a whole root filesystem, booted like a container runtime would:
 //! new PID and mount namespaces, /proc, a tmpfs on /run (noexec, as `docker run --tmpfs /run`),
-//! a minimal /dev, chroot, then the image's CMD (`/init`: cont-init.d, then `exec svscan
+//! a minimal /dev, chroot, then the image's CMD (`/init`: cont-init.d, then `exec s6-svscan
 //! /etc/s6`), so that s6-svscan is process 1. `nsenter` plays `docker exec`, SIGTERM to
 //! process 1 plays `docker stop`.
 //!
@@ -9,7 +9,9 @@
 //! pipe; supervise/ and event/ created on /run through the image's symlinks; `svc -d` / `-u`
 //! and `svstat` from inside; orphans reaped by process 1; the app's death stops the container
 //! with the app's exit status (its code, 128 + signal when killed); SIGTERM stops everything,
-//! bounded by `timeout-kill`; a read-only root and an unprivileged uid (65534) both boot.
+//! bounded by `timeout-kill`; leftover children killed by `finish` let loggers drain; a
+//! read-only root and an unprivileged uid (65534) both boot; the same tree boots under
+//! skarnet's s6 (Debian's, when installed).
 //!
 //! Needs root, `/bin/busybox` (busybox-static), util-linux `unshare`/`nsenter`, coreutils
 //! `chroot`, and the static binaries: `S6RS_STATIC_BINDIR`, else
