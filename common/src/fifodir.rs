@@ -58,38 +58,44 @@ pub fn make(path: &Path, gid: Gid) -> Result<bool, Errno> {
 /// (ENXIO on open, EPIPE on write) have their FIFO removed; a full FIFO loses the event for
 /// that reader only. Errors are ignored, as s6-supervise does.
 pub fn notify(dir: &Path, event: &[u8]) {
-    let _ = for_each_subscriber(dir, |dirfd, name| {
-        match openat(
-            dirfd,
-            name,
-            OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(fd) => {
-                if let Err(Errno::EPIPE) = write(&fd, event) {
-                    let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
-                }
-            }
-            Err(Errno::ENXIO) => {
+    let _ = for_each_subscriber(dir, |dirfd, name| match open_subscriber(dirfd, name) {
+        Ok(fd) => {
+            if let Err(Errno::EPIPE) = write(&fd, event) {
                 let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
             }
-            Err(_) => {}
         }
+        Err(Errno::ENXIO) => {
+            let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
+        }
+        Err(_) => {}
     });
 }
 
 /// Remove subscriber FIFOs nobody reads (s6-supervise's startup cleaning).
 pub fn clean(dir: &Path) {
     let _ = for_each_subscriber(dir, |dirfd, name| {
-        if let Err(Errno::ENXIO) = openat(
-            dirfd,
-            name,
-            OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        ) {
+        if let Err(Errno::ENXIO) = open_subscriber(dirfd, name) {
             let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
         }
     });
+}
+
+/// Open a subscriber FIFO for writing. `event/` is writable by its group, so an entry may be
+/// a symlink or a (hard-linked) regular file planted to make the supervisor write elsewhere:
+/// symlinks are not followed (ELOOP) and anything but a FIFO is refused (EINVAL), untouched.
+/// s6 itself follows them; we do not copy that.
+fn open_subscriber(dirfd: BorrowedFd<'_>, name: &std::ffi::CStr) -> Result<OwnedFd, Errno> {
+    let fd = openat(
+        dirfd,
+        name,
+        OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+        Mode::empty(),
+    )?;
+    let st = nix::sys::stat::fstat(&fd)?;
+    if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFIFO {
+        return Err(Errno::EINVAL);
+    }
+    Ok(fd)
 }
 
 fn for_each_subscriber(
@@ -401,6 +407,24 @@ mod tests {
         drop(l);
         assert!(!p.exists());
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn notify_never_writes_through_planted_links_or_files() {
+        let d = tmp("planted");
+        make(&d, nix::unistd::getegid()).unwrap();
+        let outside = d.with_extension("outside");
+        std::fs::write(&outside, b"precious").unwrap();
+        let link = d.join("ftrig1:@400000006921234512345678:abcdef");
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        let file = d.join("ftrig1:@400000006921234512345678:ghijkl");
+        std::fs::write(&file, b"").unwrap();
+        notify(&d, b"dD");
+        clean(&d);
+        assert_eq!(std::fs::read(&outside).unwrap(), b"precious");
+        assert_eq!(std::fs::read(&file).unwrap(), b"");
+        std::fs::remove_dir_all(&d).unwrap();
+        std::fs::remove_file(&outside).unwrap();
     }
 
     #[test]

@@ -184,7 +184,6 @@ fn planted_temporary_symlinks_in_supervise_are_not_followed() {
 /// the root supervisor write event bytes over the first bytes of any file. Enable once
 /// `common::fifodir::notify` opens with O_NOFOLLOW (and checks for a FIFO).
 #[test]
-#[ignore = "open finding: fifodir::notify follows symlinks planted in event/ (docs/reliability.md)"]
 fn planted_symlink_in_event_is_not_followed() {
     let scratch = Scratch::new("sec-event-link");
     let d = make_service(&scratch.path, "svc", LONG);
