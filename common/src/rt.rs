@@ -56,10 +56,13 @@ fn reopen_null() -> bool {
     unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR, 0) != -1 }
 }
 
-/// `#![no_main]` entry of a binary: `common::entry!(crate::main_fn);`.
+/// Entry of a binary whose first line is `#![cfg_attr(not(test), no_main)]`:
+/// `common::entry!(krate::main_fn);`. Under `cargo test` the bin keeps the test harness's
+/// own `main` (this expands to nothing there).
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
+        #[cfg(not(test))]
         #[no_mangle]
         extern "C" fn main(
             _argc: ::std::ffi::c_int,

@@ -1,2 +1,2 @@
-#![no_main]
+#![cfg_attr(not(test), no_main)]
 common::entry!(supervise::supervise_main);
