@@ -56,6 +56,14 @@ const CAUGHT: [i32; 6] = [
 /// Spawn; returns the child's pid, or the errno of the failed step (fork, pipe, or whatever
 /// failed in the child before or at exec — in which case the child has been reaped).
 pub fn spawn(spec: &SpawnSpec<'_>) -> Result<libc::pid_t, Errno> {
+    // A program that does not exist fails exec with ENOENT: report that without forking
+    // (./finish usually does not exist, and its spawn sits between a death and the down
+    // event). Anything else, including a dangling interpreter, goes through exec as before.
+    // SAFETY: stat of a NUL-terminated path into local storage.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::stat(spec.path.as_ptr(), &mut st) } < 0 && Errno::last() == Errno::ENOENT {
+        return Err(Errno::ENOENT);
+    }
     let mut argv: Vec<*const libc::c_char> = spec.argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
     let path = spec.path.as_ptr();
