@@ -41,16 +41,13 @@ fn read_prefix_flags(path: &Path, buf: &mut [u8], flags: OFlag) -> Result<usize,
 /// Write `data` to `tmp` (a new file, 0666 & ~umask) in one write, then rename it over
 /// `dst`. On failure the temporary file is removed and the error returned.
 ///
-/// A stale `tmp` is unlinked first and the new one is created with `O_EXCL | O_NOFOLLOW`, so
-/// that a symlink planted at `tmp` is never written through (s6 opens it with `O_TRUNC` and
-/// follows it): the write goes to a fresh file in `tmp`'s directory or fails.
+/// The new `tmp` is created with `O_EXCL | O_NOFOLLOW` (a stale one, found that way, is
+/// unlinked and the create retried once), so that a symlink planted at `tmp` is never written
+/// through (s6 opens it with `O_TRUNC` and follows it): the write goes to a fresh file in
+/// `tmp`'s directory or fails.
 pub fn write_atomic(tmp: &Path, dst: &Path, data: &[u8]) -> Result<(), Errno> {
-    let r = (|| {
-        match nix::unistd::unlink(tmp) {
-            Ok(()) | Err(Errno::ENOENT) => {}
-            Err(e) => return Err(e),
-        }
-        let fd = open(
+    let create = || {
+        open(
             tmp,
             OFlag::O_WRONLY
                 | OFlag::O_CREAT
@@ -59,7 +56,20 @@ pub fn write_atomic(tmp: &Path, dst: &Path, data: &[u8]) -> Result<(), Errno> {
                 | OFlag::O_NONBLOCK
                 | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o666),
-        )?;
+        )
+    };
+    let r = (|| {
+        // Usually there is no stale `tmp`: unlink only when the exclusive create finds one.
+        let fd = match create() {
+            Err(Errno::EEXIST) => {
+                match nix::unistd::unlink(tmp) {
+                    Ok(()) | Err(Errno::ENOENT) => {}
+                    Err(e) => return Err(e),
+                }
+                create()?
+            }
+            r => r?,
+        };
         write_all(fd.as_fd(), data)?;
         drop(fd);
         nix::fcntl::renameat(nix::fcntl::AT_FDCWD, tmp, nix::fcntl::AT_FDCWD, dst)
