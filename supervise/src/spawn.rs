@@ -99,8 +99,19 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<libc::pid_t, Errno> {
                 0usize,
                 0usize,
             ) as libc::pid_t
-        } else {
+        } else if moves.iter().any(|m| m.lock) {
+            // The child may wait for the service lock before exec: a plain fork, so that the
+            // supervisor is not suspended meanwhile.
             libc::fork()
+        } else {
+            vfork_spawn(&ChildArgs {
+                path,
+                argv: argv.as_ptr(),
+                moves,
+                ignored: spec.ignored,
+                err_w,
+                min_free,
+            })
         }
     };
     if pid == 0 {
@@ -157,6 +168,58 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<libc::pid_t, Errno> {
         }
     }
     Err(Errno::from_raw(if errno == 0 { libc::EIO } else { errno }))
+}
+
+/// What the child needs, for [`vfork_spawn`].
+struct ChildArgs<'a> {
+    path: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    moves: &'a [FdMove],
+    ignored: &'a [i32],
+    err_w: i32,
+    min_free: i32,
+}
+
+/// Stack of a vfork-style child: it only runs [`child`] (system calls on prepared data).
+const CHILD_STACK: usize = 64 * 1024;
+
+/// Start the child as posix_spawn does: `clone(CLONE_VM | CLONE_VFORK)` on a small stack of
+/// its own. No page tables are copied and no copy-on-write faults follow on either side; the
+/// parent is suspended until the child execs or exits (the error pipe then tells which).
+/// Returns the child's pid, or -1 with errno set.
+///
+/// # Safety
+/// Signals must be blocked (the child shares our memory until exec), and `a` must stay valid
+/// until this returns, which it does since the call suspends us until the child execs or exits.
+unsafe fn vfork_spawn(a: &ChildArgs<'_>) -> libc::pid_t {
+    extern "C" fn run(arg: *mut libc::c_void) -> libc::c_int {
+        // SAFETY: arg is the parent's ChildArgs, alive while the parent is suspended.
+        unsafe {
+            let a = &*(arg as *const ChildArgs<'_>);
+            child(a.path, a.argv, a.moves, a.ignored, a.err_w, a.min_free)
+        }
+    }
+    let stack = libc::mmap(
+        std::ptr::null_mut(),
+        CHILD_STACK,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+        -1,
+        0,
+    );
+    if stack == libc::MAP_FAILED {
+        return libc::fork();
+    }
+    let pid = libc::clone(
+        run,
+        stack.cast::<u8>().add(CHILD_STACK).cast(),
+        libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+        a as *const ChildArgs<'_> as *mut libc::c_void,
+    );
+    let e = Errno::last();
+    libc::munmap(stack, CHILD_STACK);
+    Errno::set_raw(e as i32);
+    pid
 }
 
 /// The child between fork and exec. Never returns.
