@@ -5,7 +5,8 @@
 //! * [`driver`] owns every file descriptor, signal and process: it sets up `supervise/` and
 //!   `event/`, waits on one `mio::Poll` (control FIFO, signals, notification pipe) with the
 //!   core's single deadline, and performs the core's actions.
-//! * [`spawn`] starts ./run and ./finish (fork or clone(CLONE_NEWPID), setsid, clean signals,
+//! * [`spawn`] starts ./run and ./finish (clone(CLONE_VM|CLONE_VFORK) like posix_spawn, fork when
+//!   the child may wait for the service lock, or clone(CLONE_NEWPID); setsid, clean signals,
 //!   fds moved into place, exec errors reported synchronously).
 //! * [`msgs`] holds every runtime message, with s6's texts.
 //!

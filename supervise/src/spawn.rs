@@ -3,7 +3,8 @@
 //! notification and lock fds), and exec failures reported synchronously to the parent
 //! through a close-on-exec pipe.
 //!
-//! Everything the child needs is prepared before `fork`; between `fork` and `exec` the child
+//! Everything the child needs is prepared before it is created (`clone(CLONE_VM|CLONE_VFORK)`
+//! as posix_spawn does, or `fork`); between its creation and `exec` the child
 //! only makes async-signal-safe system calls.
 
 use nix::errno::Errno;
