@@ -1,3 +1,2 @@
-fn main() {
-    svc::svc_main()
-}
+#![cfg_attr(not(test), no_main)]
+common::entry!(svc::svc_main);

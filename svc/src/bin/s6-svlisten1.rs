@@ -1,3 +1,2 @@
-fn main() {
-    svc::svlisten1_main()
-}
+#![cfg_attr(not(test), no_main)]
+common::entry!(svc::svlisten1_main);

@@ -1,3 +1,2 @@
-fn main() {
-    svc::svwait_main()
-}
+#![cfg_attr(not(test), no_main)]
+common::entry!(svc::svwait_main);

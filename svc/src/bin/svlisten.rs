@@ -1,3 +1,2 @@
-fn main() {
-    svc::svlisten_main()
-}
+#![cfg_attr(not(test), no_main)]
+common::entry!(svc::svlisten_main);

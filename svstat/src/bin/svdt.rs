@@ -1,3 +1,2 @@
-fn main() {
-    svstat::svdt_main()
-}
+#![cfg_attr(not(test), no_main)]
+common::entry!(svstat::svdt_main);

@@ -1,3 +1,2 @@
-fn main() {
-    svstat::svok_main()
-}
+#![cfg_attr(not(test), no_main)]
+common::entry!(svstat::svok_main);

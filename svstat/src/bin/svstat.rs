@@ -1,3 +1,2 @@
-fn main() {
-    svstat::svstat_main()
-}
+#![cfg_attr(not(test), no_main)]
+common::entry!(svstat::svstat_main);
