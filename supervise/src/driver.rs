@@ -17,10 +17,11 @@ use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::{lstat, stat, umask, Mode, SFlag};
 use nix::unistd::{chown, getegid, mkdir, mkfifo};
+use signal_hook_mio::v1_0::Signals;
 use std::ffi::{CString, OsString};
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::time::Instant;
 
@@ -162,7 +163,7 @@ struct Driver {
     name: CString,
     sd: ServiceDir,
     poll: Poll,
-    signals: SignalFd,
+    signals: Signals,
     control: File,
     _control_w: OwnedFd,
     _lock: OwnedFd,
@@ -189,15 +190,12 @@ impl Driver {
         let ignored = ignored_at_startup();
         let poll = Poll::new()
             .map_err(|e| InitError::Sys("init poll".into(), common::msg::errno_of(&e)))?;
-        let signals = SignalFd::new(&CAUGHT).map_err(sys("trap signals"))?;
+        let mut signals = Signals::new(CAUGHT)
+            .map_err(|e| InitError::Sys("trap signals".into(), common::msg::errno_of(&e)))?;
         let reg =
             |e: std::io::Error| InitError::Sys("register fds".into(), common::msg::errno_of(&e));
         poll.registry()
-            .register(
-                &mut SourceFd(&signals.0.as_raw_fd()),
-                TOK_SIGNALS,
-                Interest::READABLE,
-            )
+            .register(&mut signals, TOK_SIGNALS, Interest::READABLE)
             .map_err(reg)?;
         poll.registry()
             .register(
@@ -363,7 +361,14 @@ impl Driver {
     }
 
     fn handle_signals(&mut self, core: &mut Core) {
-        let (got, n) = self.signals.pending();
+        let mut got = [0i32; 8];
+        let mut n = 0;
+        for s in self.signals.pending() {
+            if let Some(slot) = got.get_mut(n) {
+                *slot = s;
+                n += 1;
+            }
+        }
         for &s in got.get(..n).unwrap_or(&[]) {
             if core.exiting() {
                 return;
@@ -713,80 +718,6 @@ impl Driver {
                 FinishStart::None
             }
         }
-    }
-}
-
-/// The caught signals, as s6 does on Linux: blocked and read from a signalfd (no handler
-/// runs, no self-pipe, no allocation). Each also gets a no-op handler, so that a signal
-/// ignored by whoever started us is still delivered (children get it back as ignored).
-struct SignalFd(OwnedFd);
-
-extern "C" fn noop_handler(_: libc::c_int) {}
-
-impl SignalFd {
-    fn new(sigs: &[i32]) -> Result<SignalFd, Errno> {
-        // SAFETY: sigset manipulation on local storage; blocking before the handlers are
-        // installed keeps any signal that arrives meanwhile pending for the signalfd.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            for &s in sigs {
-                libc::sigaddset(&mut set, s);
-            }
-            let r = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-            if r != 0 {
-                return Err(Errno::from_raw(r));
-            }
-            let fd = libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC);
-            if fd < 0 {
-                return Err(Errno::last());
-            }
-            let sfd = SignalFd(OwnedFd::from_raw_fd(fd));
-            for &s in sigs {
-                let mut sa: libc::sigaction = std::mem::zeroed();
-                sa.sa_sigaction = noop_handler as extern "C" fn(libc::c_int) as usize;
-                libc::sigemptyset(&mut sa.sa_mask);
-                sa.sa_flags = libc::SA_RESTART;
-                if libc::sigaction(s, &sa, std::ptr::null_mut()) < 0 {
-                    return Err(Errno::last());
-                }
-            }
-            Ok(sfd)
-        }
-    }
-
-    /// The pending signals (each once, lowest number first) and how many there are.
-    fn pending(&self) -> ([i32; 8], usize) {
-        let mut got = [0i32; 8];
-        let mut n = 0;
-        // SAFETY: signalfd_siginfo is plain data; zeroed is a valid value.
-        let mut si: [libc::signalfd_siginfo; 4] = unsafe { std::mem::zeroed() };
-        loop {
-            // SAFETY: reading whole records into a local array of them.
-            let r = unsafe {
-                libc::read(
-                    self.0.as_raw_fd(),
-                    si.as_mut_ptr().cast(),
-                    std::mem::size_of_val(&si),
-                )
-            };
-            if r < 0 && Errno::last() == Errno::EINTR {
-                continue;
-            }
-            if r <= 0 {
-                break;
-            }
-            let k = r as usize / std::mem::size_of::<libc::signalfd_siginfo>();
-            for rec in si.iter().take(k) {
-                let s = rec.ssi_signo as i32;
-                if !got[..n].contains(&s) && n < got.len() {
-                    got[n] = s;
-                    n += 1;
-                }
-            }
-        }
-        got[..n].sort_unstable();
-        (got, n)
     }
 }
 
