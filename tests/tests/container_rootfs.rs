@@ -27,7 +27,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-use tests::{run, wait_until, write_script, Proc, Scratch, SOON};
+use tests::{cmdline, proc_table, run, wait_until, write_script, Proc, Scratch, SOON};
 
 /// Upper bound on anything that could hang (a container that does not stop).
 const HANG: Duration = Duration::from_secs(30);
@@ -433,45 +433,12 @@ impl Drop for Container {
     }
 }
 
-/// (pid, ppid, state) of every process (host view).
-fn proc_table() -> Vec<(i32, i32, char)> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(rp) = stat.rfind(')') else { continue };
-        let mut f = stat[rp + 1..].split_whitespace();
-        let state = f.next().and_then(|s| s.chars().next()).unwrap_or('?');
-        let ppid = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        out.push((pid, ppid, state));
-    }
-    out
-}
-
 fn children_of(ppid: i32) -> Vec<i32> {
     proc_table()
         .into_iter()
         .filter(|&(_, pp, _)| pp == ppid)
         .map(|t| t.0)
         .collect()
-}
-
-fn cmdline(pid: i32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| {
-            b.split(|&c| c == 0)
-                .filter(|s| !s.is_empty())
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Real uid of a process (host view).

@@ -9,46 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 use tests::common::status::StatusRecord;
-use tests::{bin, make_service, run, wait_until, write_script, Proc, Scratch, SOON};
+use tests::{
+    bin, cmdline, make_service, proc_table, run, wait_until, write_script, Proc, Scratch, SOON,
+};
 
 /// A long-running service that also ends by itself once its directory is gone (the scratch
 /// directory is removed at the end of the test), so nothing can outlive a test even if it
 /// escaped the kills.
 const LONG: &str = "while [ -e run ]; do sleep 0.2; done";
-
-/// (pid, ppid, state) of every process, from /proc/*/stat.
-fn proc_table() -> Vec<(i32, i32, char)> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // "pid (comm) S ppid ...": comm may hold spaces or parentheses.
-        let Some(rp) = stat.rfind(')') else { continue };
-        let mut f = stat[rp + 1..].split_whitespace();
-        let state = f.next().and_then(|s| s.chars().next()).unwrap_or('?');
-        let ppid = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        out.push((pid, ppid, state));
-    }
-    out
-}
-
-fn cmdline(pid: i32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| {
-            b.split(|&c| c == 0)
-                .filter(|s| !s.is_empty())
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// Live (non-zombie) children of `pid`.
 fn children(pid: i32) -> Vec<i32> {

@@ -8,7 +8,9 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use tests::{bin, make_service, wait_until, write_script, Proc, Scratch, SOON};
+use tests::{
+    bin, cmdline, make_service, proc_table, wait_until, write_script, Proc, Scratch, SOON,
+};
 
 fn unshare_works() -> bool {
     Command::new("unshare")
@@ -17,39 +19,6 @@ fn unshare_works() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-/// (pid, ppid, state) of every process (host view).
-fn proc_table() -> Vec<(i32, i32, char)> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(rp) = stat.rfind(')') else { continue };
-        let mut f = stat[rp + 1..].split_whitespace();
-        let state = f.next().and_then(|s| s.chars().next()).unwrap_or('?');
-        let ppid = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        out.push((pid, ppid, state));
-    }
-    out
-}
-
-fn cmdline(pid: i32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| {
-            b.split(|&c| c == 0)
-                .filter(|s| !s.is_empty())
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn lines(path: &Path) -> Vec<String> {

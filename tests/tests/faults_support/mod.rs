@@ -8,32 +8,11 @@ use std::process::Command;
 use std::time::Duration;
 use tests::common::status::StatusRecord;
 use tests::{bin, run, wait_until, Proc, Scratch, SOON};
+pub use tests::{cmdline, proc_table};
 
 /// A service that runs until killed. (Services also die with their scratch directory in
 /// the worst case: every test kills them by process group at the end.)
 pub const LONG: &str = "exec sleep 3600";
-
-/// (pid, ppid, state) of every process.
-pub fn proc_table() -> Vec<(i32, i32, char)> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(rp) = stat.rfind(')') else { continue };
-        let mut f = stat[rp + 1..].split_whitespace();
-        let state = f.next().and_then(|s| s.chars().next()).unwrap_or('?');
-        let ppid = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        out.push((pid, ppid, state));
-    }
-    out
-}
 
 /// Process state letter, `None` if gone.
 pub fn state(pid: i32) -> Option<char> {
@@ -45,17 +24,6 @@ pub fn state(pid: i32) -> Option<char> {
 /// Alive and not a zombie.
 pub fn alive(pid: i32) -> bool {
     pid > 0 && matches!(state(pid), Some(s) if s != 'Z' && s != 'X')
-}
-
-pub fn cmdline(pid: i32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| {
-            b.split(|&c| c == 0)
-                .filter(|s| !s.is_empty())
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 pub fn children(pid: i32) -> Vec<i32> {
