@@ -162,6 +162,38 @@ pub fn fatal_bytes(prog: &str, code: i32, parts: &[&[u8]]) -> ! {
     std::process::exit(code)
 }
 
+/// Deterministic pseudo-random command lines built from `alphabet` (0 to 5 arguments of 1 to 3
+/// pieces each, xorshift64), for the "parser never panics" tests of every program; the fuzz
+/// targets explore the same space at length.
+pub fn pseudo_random_argv(alphabet: &[&[u8]], count: usize) -> Vec<Vec<OsString>> {
+    use std::os::unix::ffi::OsStringExt;
+    let mut seed: u64 = 0x9e3779b97f4a7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut pick = |n: usize| (next() % n.max(1) as u64) as usize;
+    (0..count)
+        .map(|_| {
+            let n = pick(6);
+            (0..n)
+                .map(|_| {
+                    let k = pick(3) + 1;
+                    let mut v = Vec::new();
+                    for _ in 0..k {
+                        if let Some(piece) = alphabet.get(pick(alphabet.len())) {
+                            v.extend_from_slice(piece);
+                        }
+                    }
+                    OsString::from_vec(v)
+                })
+                .collect()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -207,7 +207,6 @@ mod tests {
     /// Deterministic pseudo-random command lines never panic the parsers.
     #[test]
     fn parsers_never_panic() {
-        use std::os::unix::ffi::OsStringExt;
         let alphabet: &[&[u8]] = &[
             b"-",
             b"--",
@@ -232,25 +231,7 @@ mod tests {
             b"d",
             b"-uwd",
         ];
-        let mut seed: u64 = 0x9e3779b97f4a7c15;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        for _ in 0..5000 {
-            let n = (next() % 6) as usize;
-            let args: Vec<OsString> = (0..n)
-                .map(|_| {
-                    let k = (next() % 3 + 1) as usize;
-                    let mut v = Vec::new();
-                    for _ in 0..k {
-                        v.extend_from_slice(alphabet[(next() % alphabet.len() as u64) as usize]);
-                    }
-                    OsString::from_vec(v)
-                })
-                .collect();
+        for args in common::cli::pseudo_random_argv(alphabet, 5000) {
             let _ = parse_args(&args);
         }
     }
