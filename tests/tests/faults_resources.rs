@@ -111,18 +111,31 @@ fn full_filesystem_status_write_fails_then_catches_up() {
         wait_until(SOON, || !alive(run1)),
         "the service is taken down even though the status cannot be written"
     );
+    // Two failed status writes (the `d` command, then the death, which also appends to
+    // the death tally first): only after the second one is supervise idle again, so only
+    // then may the temporaries be checked.
     assert!(
         wait_until(SOON, || sup
             .stderr()
-            .contains("unable to write status file")),
-        "warning printed; stderr: {}",
+            .matches("unable to write status file")
+            .count()
+            >= 2),
+        "warnings printed; stderr: {}",
+        sup.stderr()
+    );
+    assert!(
+        sup.stderr()
+            .contains("unable to write supervise/death_tally"),
+        "{}",
         sup.stderr()
     );
     assert!(alive(sup.pid()), "supervise survives ENOSPC");
-    assert!(
-        !d.join("supervise/status.new").exists(),
-        "no partial temporary left"
-    );
+    for tmp in ["status.new", "death_tally.new"] {
+        assert!(
+            !d.join("supervise").join(tmp).exists(),
+            "no partial temporary {tmp} left"
+        );
+    }
     let (rc, _, _) = run(Command::new(tests::bin("s6-svok")).arg(&d));
     assert_eq!(rc, 0);
 
