@@ -30,7 +30,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-TARGET = "x86_64-unknown-linux-gnu"
+# The static build (scripts/build-static): musl, else static glibc.
+TARGETS = ("x86_64-unknown-linux-musl", "x86_64-unknown-linux-gnu")
 
 SCENARIOS = ["sizes", "memory", "idle", "svc", "crash", "scale"]
 PROGRAMS = ["s6-svscan", "s6-supervise", "s6-svscanctl", "s6-svc", "s6-svstat", "s6-svok",
@@ -1215,7 +1216,9 @@ def parse_ns(s):
 
 
 def main():
-    default_ours = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), TARGET, "release")
+    tdir = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+    dirs = [os.path.join(tdir, t, "release") for t in TARGETS]
+    default_ours = next((d for d in dirs if os.path.exists(os.path.join(d, "s6-svscan"))), dirs[0])
     ap = argparse.ArgumentParser(description="Compare our s6-compatible suite with real s6 (see bench/README.md).")
     ap.add_argument("--quick", action="store_true", help="small N, few repetitions (about 2 minutes)")
     ap.add_argument("--only", default="", help="comma-separated scenarios: " + ",".join(SCENARIOS))

@@ -16,6 +16,7 @@ pub mod rt;
 pub mod servicedir;
 pub mod signals;
 pub mod status;
+pub mod strerror;
 pub mod tai;
 pub mod wait;
 

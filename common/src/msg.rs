@@ -65,23 +65,14 @@ impl Prog {
     }
 }
 
-/// `errno` text exactly as the C library's `strerror` gives it (what s6 prints). nix's own
-/// table differs for a few values (EBADF is "Bad file number" there, "Bad file descriptor"
-/// in glibc and musl).
+/// `errno` text as glibc's `strerror` gives it (what Debian's s6 prints), whichever libc we
+/// are linked with: see [`crate::strerror`]. nix's own table differs for a few values
+/// (EBADF is "Bad file number" there).
 pub struct StrError(pub nix::errno::Errno);
 
 impl Display for StrError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = [0 as libc::c_char; 256];
-        // SAFETY: the libc crate binds the XSI `strerror_r` (returns int) on Linux; the buffer
-        // and its length are valid.
-        let r = unsafe { libc::strerror_r(self.0 as i32, buf.as_mut_ptr(), buf.len()) };
-        if r != 0 {
-            return f.write_str(self.0.desc());
-        }
-        // SAFETY: on success the buffer holds a NUL-terminated string.
-        let s = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
-        f.write_str(&s.to_string_lossy())
+        f.write_str(&crate::strerror::text(self.0 as i32))
     }
 }
 

@@ -3,8 +3,47 @@
 //! thread's stack guard, an alternate signal stack and SIGSEGV/SIGBUS handlers). Fewer
 //! system calls at every start and fewer dirty pages in every long-lived supervisor.
 //!
-//! Arguments and environment still work: on Linux/glibc std takes them from `.init_array`.
+//! Arguments: `main` receives `argc`/`argv` and keeps them for [`args_os`]; std's own
+//! `std::env::args_os` is empty in a `no_main` program on musl (glibc hands them to std
+//! through `.init_array`, musl does not). The environment is libc's `environ` either way.
 //! `std::process::exit` still flushes stdout.
+
+use std::ffi::{c_char, c_int, CStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::{AtomicIsize, AtomicPtr, Ordering};
+
+static ARGC: AtomicIsize = AtomicIsize::new(-1);
+static ARGV: AtomicPtr<*const c_char> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The program's arguments, `argv[0]` first: those `main` was given in a binary started
+/// through [`entry!`](crate::entry), std's otherwise (test harnesses, ordinary `main`s).
+pub fn args_os() -> Vec<OsString> {
+    let argc = ARGC.load(Ordering::Relaxed);
+    let argv = ARGV.load(Ordering::Relaxed);
+    if argc < 0 || argv.is_null() {
+        return std::env::args_os().collect();
+    }
+    (0..argc as usize)
+        .map_while(|i| {
+            // SAFETY: argv holds argc pointers (the C runtime's own array, never freed);
+            // a null entry ends it early.
+            let p = unsafe { *argv.add(i) };
+            (!p.is_null()).then(|| {
+                // SAFETY: a non-null argv entry is a NUL-terminated string.
+                OsString::from(std::ffi::OsStr::from_bytes(
+                    unsafe { CStr::from_ptr(p) }.to_bytes(),
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Keep `main`'s arguments for [`args_os`]. Called by [`entry!`](crate::entry) only.
+#[doc(hidden)]
+pub fn set_args(argc: c_int, argv: *const *const c_char) {
+    ARGV.store(argv as *mut *const c_char, Ordering::Relaxed);
+    ARGC.store(argc as isize, Ordering::Relaxed);
+}
 
 /// The Rust runtime's start-up, kept: closed fds 0-2 are reopened on `/dev/null`
 /// (read-write, as std does), and SIGPIPE is ignored (so writes report EPIPE; children
@@ -65,9 +104,10 @@ macro_rules! entry {
         #[cfg(not(test))]
         #[no_mangle]
         extern "C" fn main(
-            _argc: ::std::ffi::c_int,
-            _argv: *const *const ::std::ffi::c_char,
+            argc: ::std::ffi::c_int,
+            argv: *const *const ::std::ffi::c_char,
         ) -> ::std::ffi::c_int {
+            $crate::rt::set_args(argc, argv);
             $crate::rt::start($main)
         }
     };

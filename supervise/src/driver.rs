@@ -72,7 +72,7 @@ fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> InitError {
 
 /// Entry point: never returns.
 pub fn main() -> ! {
-    let args: Vec<OsString> = std::env::args_os().collect();
+    let args: Vec<OsString> = common::rt::args_os();
     let base = Prog::new("s6-supervise");
     let Some(dir) = args.get(1) else {
         base.usage(USAGE)

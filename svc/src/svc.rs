@@ -295,7 +295,7 @@ pub fn run(mut req: Request) -> i32 {
 
 /// Entry point of `s6-svc` / `svc`.
 pub fn main() -> ! {
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
     let code = match parse_args(&args) {
         Ok(req) => run(req),
         Err(e) => usage_exit(e),

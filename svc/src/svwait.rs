@@ -317,7 +317,7 @@ pub fn run(kind: Kind, req: Request) -> i32 {
 
 /// Shared entry point.
 pub fn main(kind: Kind) -> ! {
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
     if kind == Kind::Svlisten {
         execline_strict_checks(&args);
     }

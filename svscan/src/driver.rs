@@ -143,7 +143,7 @@ fn default_sigpipe() {
 fn supervise_candidates() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     let cwd = std::env::current_dir().ok();
-    if let Some(a0) = std::env::args_os().next() {
+    if let Some(a0) = common::rt::args_os().into_iter().next() {
         if a0.as_bytes().contains(&b'/') {
             let p = PathBuf::from(&a0);
             let p = match (&cwd, p.is_absolute()) {
@@ -604,7 +604,7 @@ struct Setup {
 }
 
 fn setup() -> Result<Setup, InitError> {
-    let argv: Vec<OsString> = std::env::args_os().collect();
+    let argv: Vec<OsString> = common::rt::args_os();
     let opts: Options = options::parse(&argv).unwrap_or_else(|e| fail_options(e));
     if let Some(fd) = opts.notif {
         fd_is_open(fd).map_err(InitError::Notif)?;

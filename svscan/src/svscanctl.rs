@@ -51,7 +51,7 @@ pub fn parse(args: &[OsString]) -> Result<(Vec<u8>, OsString), CtlArgsError> {
 
 pub fn main() -> ! {
     let p = Prog::new("s6-svscanctl");
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
     let (data, dir) = match parse(&args) {
         Ok(x) => x,
         Err(CtlArgsError::Usage) => p.usage(USAGE),

@@ -559,7 +559,7 @@ pub fn not_ready_reason(v: &View, dir: &OsStr) -> Option<&'static str> {
 /// Entry point of `s6-svstat` / `svstat`.
 pub fn main() -> ! {
     crate::default_sigpipe();
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
     let code = match parse_args(&args) {
         Ok(req) => run(req),
         Err(UsageError::Help) => {

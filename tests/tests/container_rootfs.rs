@@ -14,11 +14,10 @@
 //! skarnet's s6 (Debian's, when installed).
 //!
 //! Needs root, `/bin/busybox` (busybox-static), util-linux `unshare`/`nsenter`, coreutils
-//! `chroot`, and the static binaries: `S6RS_STATIC_BINDIR`, else
-//! `<workspace>/target/x86_64-unknown-linux-gnu/release`, built by
-//! `RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target
-//! x86_64-unknown-linux-gnu --workspace --bins` (or `scripts/install PREFIX`). Without them
-//! every test is skipped with a note. Stop latencies are measured and printed, never asserted.
+//! `chroot`, and the static binaries: `S6RS_STATIC_BINDIR`, else the first of
+//! `<workspace>/target/x86_64-unknown-linux-{musl,gnu}/release` that holds them, built by
+//! `scripts/build-static` (or `scripts/install PREFIX`). Without them every test is skipped
+//! with a note. Stop latencies are measured and printed, never asserted.
 //!
 //! Nothing outlives a test: everything runs inside the PID namespace, which dies with its
 //! process 1; on every path the guard kills process 1 (by its pid) and unshare's process group.
@@ -43,9 +42,16 @@ fn workspace() -> PathBuf {
 }
 
 fn static_bindir() -> PathBuf {
-    std::env::var_os("S6RS_STATIC_BINDIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/x86_64-unknown-linux-gnu/release"))
+    if let Some(d) = std::env::var_os("S6RS_STATIC_BINDIR") {
+        return PathBuf::from(d);
+    }
+    let candidates = ["musl", "gnu"]
+        .map(|env| workspace().join(format!("target/x86_64-unknown-linux-{env}/release")));
+    candidates
+        .iter()
+        .find(|d| d.join("s6-svscan").exists())
+        .unwrap_or(&candidates[0])
+        .clone()
 }
 
 /// Our programs: the names of the crates' `src/bin/*.rs`.
@@ -137,8 +143,7 @@ fn prerequisites() -> Option<PathBuf> {
     if !missing.is_empty() {
         return skip(format!(
             "static binaries missing in {} ({} of {}, e.g. {}); build them with \
-             RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release \
-             --target x86_64-unknown-linux-gnu --workspace --bins, or set S6RS_STATIC_BINDIR",
+             scripts/build-static, or set S6RS_STATIC_BINDIR",
             dir.display(),
             missing.len(),
             progs.len(),
