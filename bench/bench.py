@@ -1217,7 +1217,9 @@ def parse_ns(s):
 
 def main():
     tdir = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
-    dirs = [os.path.join(tdir, t, "release") for t in TARGETS]
+    # bench/run's install (s6-svscan and s6-supervise hard-linked, as users get them), else
+    # the build directories.
+    dirs = [os.path.join(tdir, "bench-prefix", "bin")] + [os.path.join(tdir, t, "release") for t in TARGETS]
     default_ours = next((d for d in dirs if os.path.exists(os.path.join(d, "s6-svscan"))), dirs[0])
     ap = argparse.ArgumentParser(description="Compare our s6-compatible suite with real s6 (see bench/README.md).")
     ap.add_argument("--quick", action="store_true", help="small N, few repetitions (about 2 minutes)")

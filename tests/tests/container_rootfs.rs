@@ -165,16 +165,23 @@ fn cp_a(from: &Path, to: &Path) {
     assert_eq!(code, 0, "cp -a {} {}: {err}", from.display(), to.display());
 }
 
-/// Build the root filesystem: the image of `examples/rootfs` (`/init`, `/etc`), our static
-/// programs and busybox (with a symlink per applet) in `/bin`, empty mount points.
+/// Build the root filesystem: the image of `examples/rootfs` (`/init`, `/etc`), busybox (with
+/// a symlink per applet) and our static programs in `/bin`, installed there by
+/// `scripts/install` as users do (s6-svscan and s6-supervise one file; ours replace
+/// busybox's applets of the same names, svc and svok), empty mount points.
 fn build_rootfs(scratch: &Scratch, bindir: &Path) -> PathBuf {
     let root = build_base_rootfs(scratch);
+    let (code, out, err) = run(Command::new(workspace().join("scripts/install"))
+        .arg(&root)
+        .env("S6RS_INSTALL_NOBUILD", "1")
+        .env("S6RS_STATIC_BINDIR", bindir));
+    assert_eq!(code, 0, "scripts/install: {out}{err}");
     for p in our_programs() {
-        // Ours replace busybox's applets of the same names (svc, svok): remove the applet
-        // symlink first, or the copy would go through it onto busybox itself.
-        let dest = root.join("bin").join(&p);
-        let _ = std::fs::remove_file(&dest);
-        std::fs::copy(bindir.join(&p), &dest).unwrap();
+        let meta = std::fs::symlink_metadata(root.join("bin").join(&p)).unwrap();
+        assert!(
+            meta.is_file(),
+            "/bin/{p} is our program, not an applet link"
+        );
     }
     root
 }

@@ -127,6 +127,19 @@ impl Scan {
         pid
     }
 
+    /// Start the s6-svscan at `exe` (a copy placed by the test), with no PATH to fall back
+    /// on for s6-supervise; its output goes to `log`.out/.err; its pid.
+    fn start_exe(&mut self, exe: &Path, log: &str) -> i32 {
+        let mut cmd = Command::new(exe);
+        cmd.arg(&self.dir)
+            .current_dir(&self.dir)
+            .env("PATH", "/nonexistent");
+        let p = Proc::spawn_logged(&mut cmd, &self.scratch.path, log);
+        let pid = p.pid();
+        self.proc = Some(p);
+        pid
+    }
+
     fn stderr(&self) -> String {
         std::fs::read_to_string(self.scratch.join("svscan.err")).unwrap_or_default()
     }
@@ -523,11 +536,7 @@ fn unspawnable_supervise_is_retried_and_svscan_keeps_running() {
     std::fs::create_dir(&lone).unwrap();
     std::fs::copy(bin("s6-svscan"), lone.join("s6-svscan")).unwrap();
     make_service(&s.dir, "svc", LONG);
-    let mut cmd = Command::new(lone.join("s6-svscan"));
-    cmd.arg(&s.dir)
-        .current_dir(&s.dir)
-        .env("PATH", "/nonexistent");
-    s.proc = Some(Proc::spawn_logged(&mut cmd, &s.scratch.path, "svscan"));
+    s.start_exe(&lone.join("s6-svscan"), "svscan");
     assert!(wait_until(SOON, || s.stderr().contains(
         "s6-svscan: warning: unable to spawn s6-supervise for svc: No such file or directory\n"
     )));
@@ -580,4 +589,64 @@ fn console_holder_goes_to_the_catch_all_logger() {
     s.ctl("t");
     let st = s.proc().wait_timeout(SOON).expect("s6-svscan exits");
     assert_eq!(st.code(), Some(0));
+}
+
+/// The installed layout (`scripts/install`): s6-supervise is a hard link to s6-svscan. svscan
+/// starts it under the name s6-supervise and it supervises; every supervisor runs the very
+/// file svscan runs (same inode: shared pages). A real, separate s6-supervise put next to
+/// it instead is what runs then (the mixed install keeps working).
+#[test]
+fn one_file_for_svscan_and_supervise() {
+    use std::os::unix::fs::MetadataExt;
+    let mut s = Scan::new("svscan-onefile");
+    let prefix = s.tmp("bin");
+    std::fs::create_dir(&prefix).unwrap();
+    std::fs::copy(bin("s6-svscan"), prefix.join("s6-svscan")).unwrap();
+    std::fs::hard_link(prefix.join("s6-svscan"), prefix.join("s6-supervise")).unwrap();
+    for name in ["a", "b"] {
+        make_service(&s.dir, name, LONG);
+    }
+    let svscan = s.start_exe(&prefix.join("s6-svscan"), "svscan");
+    for name in ["a", "b"] {
+        wait_up(&s.dir.join(name));
+    }
+    assert_eq!(supervised(svscan), ["a", "b"]);
+    let inode = |pid: i32| {
+        std::fs::metadata(format!("/proc/{pid}/exe"))
+            .map(|m| (m.dev(), m.ino()))
+            .ok()
+    };
+    let own = inode(svscan);
+    assert!(own.is_some());
+    for name in ["a", "b"] {
+        let sup = supervise_pid(svscan, name).expect("supervise child");
+        assert_eq!(
+            inode(sup),
+            own,
+            "s6-supervise for {name} runs svscan's file"
+        );
+    }
+    // Commands reach a supervisor that is the s6-svscan file under another name.
+    let a = s.dir.join("a");
+    let pid_a = wait_up(&a);
+    let (rc, _, err) = run(Command::new(bin("s6-svc")).args(["-wd", "-d"]).arg(&a));
+    assert_eq!((rc, err.as_str()), (0, ""));
+    assert!(!status(&a).unwrap().is_up());
+    assert!(wait_until(SOON, || !alive(pid_a)));
+
+    // Debian's s6-supervise in place of the link, when installed: that one runs.
+    if let Some(real) = tests::real_s6("s6-supervise") {
+        s.ctl("t");
+        s.proc().wait_timeout(SOON).expect("s6-svscan exits");
+        std::fs::remove_file(prefix.join("s6-supervise")).unwrap();
+        std::fs::copy(&real, prefix.join("s6-supervise")).unwrap();
+        let svscan = s.start_exe(&prefix.join("s6-svscan"), "svscan2");
+        wait_up(&s.dir.join("b"));
+        let sup = supervise_pid(svscan, "b").expect("supervise child");
+        assert_eq!(
+            std::fs::read_link(format!("/proc/{sup}/exe")).ok(),
+            Some(prefix.join("s6-supervise"))
+        );
+        assert_ne!(inode(sup), inode(svscan));
+    }
 }
