@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let recs = unpack_all(data);
-    if data.len() % RECORD_LEN == 0 {
+    if data.len().is_multiple_of(RECORD_LEN) {
         assert_eq!(recs.len(), data.len() / RECORD_LEN);
         assert_eq!(pack_all(&recs), data);
     } else {
