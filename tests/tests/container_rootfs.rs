@@ -176,12 +176,20 @@ fn build_rootfs(scratch: &Scratch, bindir: &Path) -> PathBuf {
         .env("S6RS_INSTALL_NOBUILD", "1")
         .env("S6RS_STATIC_BINDIR", bindir));
     assert_eq!(code, 0, "scripts/install: {out}{err}");
-    for p in our_programs() {
-        let meta = std::fs::symlink_metadata(root.join("bin").join(&p)).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    let inode = |p: &str| {
+        let meta = std::fs::symlink_metadata(root.join("bin").join(p)).unwrap();
         assert!(
             meta.is_file(),
             "/bin/{p} is our program, not an applet link"
         );
+        (meta.dev(), meta.ino())
+    };
+    for p in our_programs() {
+        inode(&p);
+    }
+    for p in ["svscan", "s6-supervise", "supervise"] {
+        assert_eq!(inode(p), inode("s6-svscan"), "/bin/{p} is s6-svscan's file");
     }
     root
 }
