@@ -162,10 +162,37 @@ pub fn fatal_bytes(prog: &str, code: i32, parts: &[&[u8]]) -> ! {
     std::process::exit(code)
 }
 
-/// Deterministic pseudo-random command lines built from `alphabet` (0 to 5 arguments of 1 to 3
-/// pieces each, xorshift64), for the "parser never panics" tests of every program; the fuzz
-/// targets explore the same space at length.
-pub fn pseudo_random_argv(alphabet: &[&[u8]], count: usize) -> Vec<Vec<OsString>> {
+/// The pieces [`pseudo_random_argv`] builds arguments from: option markers, the letters and
+/// values the tools' parsers take, empty and non-UTF-8 bytes.
+const ARGV_PIECES: &[&[u8]] = &[
+    b"-",
+    b"--",
+    b"-w",
+    b"-T",
+    b"-s",
+    b"-o",
+    b"-t",
+    b"-n",
+    b"",
+    b" ",
+    b"u",
+    b"U",
+    b"x",
+    b"1",
+    b"99999999999",
+    b",",
+    b"up",
+    b"\xff",
+    b"--help",
+    b"--json",
+    b"d",
+    b"-uwd",
+];
+
+/// `count` deterministic pseudo-random command lines (0 to 5 arguments of 1 to 3 pieces of
+/// [`ARGV_PIECES`] each, xorshift64), for the "parser never panics" tests of every program;
+/// the fuzz targets explore the same space at length.
+pub fn pseudo_random_argv(count: usize) -> Vec<Vec<OsString>> {
     use std::os::unix::ffi::OsStringExt;
     let mut seed: u64 = 0x9e3779b97f4a7c15;
     let mut next = move || {
@@ -183,7 +210,7 @@ pub fn pseudo_random_argv(alphabet: &[&[u8]], count: usize) -> Vec<Vec<OsString>
                     let k = pick(3) + 1;
                     let mut v = Vec::new();
                     for _ in 0..k {
-                        if let Some(piece) = alphabet.get(pick(alphabet.len())) {
+                        if let Some(piece) = ARGV_PIECES.get(pick(ARGV_PIECES.len())) {
                             v.extend_from_slice(piece);
                         }
                     }
