@@ -219,3 +219,75 @@ pub fn cmdline(pid: i32) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// A supervisor (`supervise`, ours or Debian's) started on the service directory
+/// `scratch/name`, its output logged to `name.sup.{out,err}`. At drop the service's process
+/// group (from the status file) and the supervisor's are killed.
+pub struct Supervisor {
+    pub proc: Proc,
+    pub dir: PathBuf,
+}
+
+impl Supervisor {
+    /// Start `supervise` on `t/name` and wait until it answers on its control FIFO.
+    pub fn start(supervise: &Path, t: &Scratch, name: &str) -> Supervisor {
+        let mut cmd = Command::new(supervise);
+        cmd.arg(name).current_dir(&t.path);
+        let proc = Proc::spawn_logged(&mut cmd, &t.path, &format!("{name}.sup"));
+        let dir = t.join(name);
+        assert!(
+            wait_until(SOON, || dir.join("supervise/status").exists()
+                && common::control::send(&dir, "supervise", b"").is_ok()),
+            "supervisor did not start on {}",
+            dir.display()
+        );
+        Supervisor { proc, dir }
+    }
+
+    pub fn status(&self) -> common::status::StatusRecord {
+        common::status::StatusRecord::read(&self.dir).expect("status")
+    }
+
+    /// Wait until the status satisfies `pred`; that status.
+    pub fn wait(
+        &self,
+        pred: impl Fn(&common::status::StatusRecord) -> bool,
+    ) -> common::status::StatusRecord {
+        let mut last = None;
+        let ok = wait_until(SOON, || {
+            match common::status::StatusRecord::read(&self.dir) {
+                Ok(st) => {
+                    last = Some(st);
+                    pred(&st)
+                }
+                Err(_) => false,
+            }
+        });
+        assert!(ok, "status never matched; last {last:?}");
+        last.expect("status")
+    }
+
+    /// Write `bytes` to `supervise/control`.
+    pub fn ctl(&self, bytes: &[u8]) {
+        common::control::send(&self.dir, "supervise", bytes).expect("control");
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        if let Ok(st) = common::status::StatusRecord::read(&self.dir) {
+            kill_group(st.pid_t());
+        }
+        // The supervisor's own group goes with `proc`.
+    }
+}
+
+/// The supervisors to test against: ours, plus Debian's when installed.
+pub fn supervisors() -> Vec<PathBuf> {
+    let mut v = vec![bin("s6-supervise")];
+    match real_s6("s6-supervise") {
+        Some(p) => v.push(p),
+        None => eprintln!("note: Debian's s6-supervise is not installed; interop part skipped"),
+    }
+    v
+}

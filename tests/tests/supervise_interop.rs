@@ -7,37 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::status::StatusRecord;
-use tests::{bin, kill_group, make_service, real_s6, run, wait_until, Proc, Scratch, SOON};
-
-struct Sup {
-    _p: Proc,
-    dir: PathBuf,
-}
-
-impl Sup {
-    fn start(t: &Scratch, name: &str) -> Sup {
-        let mut cmd = Command::new(bin("s6-supervise"));
-        cmd.arg(name).current_dir(&t.path);
-        let p = Proc::spawn_logged(&mut cmd, &t.path, &format!("{name}.sup"));
-        let dir = t.join(name);
-        assert!(wait_until(SOON, || dir.join("supervise/status").exists()
-            && common::control::send(&dir, "supervise", b"").is_ok()));
-        Sup { _p: p, dir }
-    }
-
-    fn status(&self) -> StatusRecord {
-        StatusRecord::read(&self.dir).expect("status")
-    }
-}
-
-impl Drop for Sup {
-    fn drop(&mut self) {
-        if let Ok(st) = StatusRecord::read(&self.dir) {
-            kill_group(st.pid_t());
-        }
-    }
-}
+use tests::{bin, make_service, real_s6, run, wait_until, Scratch, Supervisor, SOON};
 
 fn tools() -> Option<(PathBuf, PathBuf, PathBuf, PathBuf, PathBuf)> {
     match (
@@ -67,7 +37,7 @@ fn debian_tools_drive_our_supervise() {
     let t = Scratch::new("interop");
     let d = make_service(&t.path, "svc", "exec sleep 1000");
     std::fs::write(d.join("down"), "").expect("down");
-    let sup = Sup::start(&t, "svc");
+    let sup = Supervisor::start(&bin("s6-supervise"), &t, "svc");
 
     assert_eq!(tool(&svok, &[], &d).0, 0);
     let (code, out, _) = tool(&svstat, &[], &d);
@@ -116,7 +86,7 @@ fn debian_svwait_sees_readiness_and_restart() {
     let t = Scratch::new("interop-ready");
     let d = make_service(&t.path, "svc", "echo >&3; exec sleep 1000");
     std::fs::write(d.join("notification-fd"), "3").expect("nfd");
-    let sup = Sup::start(&t, "svc");
+    let sup = Supervisor::start(&bin("s6-supervise"), &t, "svc");
     let (code, _, err) = tool(&svwait, &["-U", "-t", "10000"], &d);
     assert_eq!(code, 0, "{err}");
     let (_, out, _) = tool(&svstat, &["-o", "up,ready"], &d);

@@ -2,69 +2,10 @@
 //! 2.11 when installed), real services, FIFOs and events. Behaviour only, never timings.
 //! Every process started here is killed by pid / process group when its guard drops.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::status::StatusRecord;
-use tests::{bin, kill_group, make_service, real_s6, run, wait_until, Proc, Scratch, SOON};
-
-/// A supervisor on `<scratch>/<name>`, started like s6-svscan does (cwd = parent, arg = name).
-struct Sup {
-    p: Proc,
-    dir: PathBuf,
-}
-
-impl Sup {
-    fn start(supervise: &Path, t: &Scratch, name: &str) -> Sup {
-        let mut cmd = Command::new(supervise);
-        cmd.arg(name).current_dir(&t.path);
-        let p = Proc::spawn_logged(&mut cmd, &t.path, &format!("{name}.sup"));
-        let dir = t.join(name);
-        assert!(
-            wait_until(SOON, || dir.join("supervise/status").exists()
-                && common::control::send(&dir, "supervise", b"").is_ok()),
-            "supervisor did not start on {}",
-            dir.display()
-        );
-        Sup { p, dir }
-    }
-
-    fn status(&self) -> StatusRecord {
-        StatusRecord::read(&self.dir).expect("status")
-    }
-
-    fn wait(&self, pred: impl Fn(&StatusRecord) -> bool) -> StatusRecord {
-        let mut last = None;
-        let ok = wait_until(SOON, || match StatusRecord::read(&self.dir) {
-            Ok(st) => {
-                last = Some(st);
-                pred(&st)
-            }
-            Err(_) => false,
-        });
-        assert!(ok, "status never matched; last {last:?}");
-        last.expect("status")
-    }
-}
-
-impl Drop for Sup {
-    fn drop(&mut self) {
-        if let Ok(st) = StatusRecord::read(&self.dir) {
-            kill_group(st.pid_t());
-        }
-        self.p.signal(libc::SIGKILL);
-    }
-}
-
-/// The supervisors to test against: ours, plus Debian's when installed.
-fn supervisors() -> Vec<PathBuf> {
-    let mut v = vec![bin("s6-supervise")];
-    match real_s6("s6-supervise") {
-        Some(p) => v.push(p),
-        None => eprintln!("note: Debian's s6-supervise is not installed; interop part skipped"),
-    }
-    v
-}
+use tests::{bin, make_service, real_s6, run, supervisors, Scratch, Supervisor, SOON};
 
 fn svc(args: &[&str], dirs: &[&Path]) -> (i32, String, String) {
     run(Command::new(bin("s6-svc")).args(args).args(dirs))
@@ -76,7 +17,7 @@ fn commands_and_waits_drive_a_service() {
         let t = Scratch::new("svc-drive");
         let d = make_service(&t.path, "svc", "exec sleep 1000");
         std::fs::write(d.join("down"), "").unwrap();
-        let sup = Sup::start(&supervise, &t, "svc");
+        let sup = Supervisor::start(&supervise, &t, "svc");
         assert!(!sup.status().is_up());
 
         // -wu -u: returns once up.
@@ -124,7 +65,7 @@ fn commands_and_waits_drive_a_service() {
         // -dx: down, then the supervisor exits 0.
         let mut sup = sup;
         assert_eq!(svc(&["-dx"], &[&d]).0, 0);
-        let st = sup.p.wait_timeout(SOON).expect("supervisor exits");
+        let st = sup.proc.wait_timeout(SOON).expect("supervisor exits");
         assert_eq!(st.code(), Some(0));
     }
 }
@@ -137,8 +78,8 @@ fn several_dirs_and_readiness_wait() {
     std::fs::write(a.join("down"), "").unwrap();
     std::fs::write(b.join("down"), "").unwrap();
     std::fs::write(b.join("notification-fd"), "3\n").unwrap();
-    let sa = Sup::start(&bin("s6-supervise"), &t, "a");
-    let sb = Sup::start(&bin("s6-supervise"), &t, "b");
+    let sa = Supervisor::start(&bin("s6-supervise"), &t, "a");
+    let sb = Supervisor::start(&bin("s6-supervise"), &t, "b");
 
     // -wU on b (has notification-fd): waits for readiness.
     let (code, _, err) = svc(&["-wU", "-T", "20000", "-u"], &[&b]);
@@ -184,7 +125,7 @@ fn wait_timeouts_and_failures() {
     let d = make_service(&t.path, "svc", "exec sleep 1000");
     std::fs::write(d.join("down"), "").unwrap();
     std::fs::write(d.join("notification-fd"), "3\n").unwrap();
-    let sup = Sup::start(&bin("s6-supervise"), &t, "svc");
+    let sup = Supervisor::start(&bin("s6-supervise"), &t, "svc");
 
     // No command: the message is s6-svwait's.
     let (code, _, err) = svc(&["-wu", "-T", "100"], &[&d]);
@@ -360,7 +301,7 @@ fn same_effect_as_debian_svc() {
         let name = format!("svc{i}");
         let d = make_service(&t.path, &name, "exec sleep 1000");
         std::fs::write(d.join("down"), "").unwrap();
-        let sup = Sup::start(&real_sup, &t, &name);
+        let sup = Supervisor::start(&real_sup, &t, &name);
         let mut seen = Vec::new();
         for (args, wait_up) in [
             (&["-u"][..], Some(true)),

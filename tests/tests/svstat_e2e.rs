@@ -8,7 +8,7 @@ use std::process::Command;
 
 use common::status::{StatusRecord, FLAG_FINISHING, FLAG_PAUSED, FLAG_READY, FLAG_WANTUP};
 use common::tai::Tai64n;
-use tests::{bin, kill_group, make_service, real_s6, run, wait_until, Proc, Scratch, SOON};
+use tests::{bin, make_service, real_s6, run, Scratch, Supervisor};
 
 /// A service dir whose lock is held by this test process.
 struct Fake {
@@ -343,49 +343,13 @@ fn json_and_ready_extensions() {
     assert!(out.contains("--ready"));
 }
 
-struct Sup {
-    _p: Proc,
-    dir: PathBuf,
-}
-
-impl Sup {
-    fn start(supervise: &Path, t: &Scratch, name: &str) -> Sup {
-        let mut cmd = Command::new(supervise);
-        cmd.arg(name).current_dir(&t.path);
-        let p = Proc::spawn_logged(&mut cmd, &t.path, &format!("{name}.sup"));
-        let dir = t.join(name);
-        assert!(wait_until(SOON, || dir.join("supervise/status").exists()
-            && common::control::send(&dir, "supervise", b"").is_ok()));
-        Sup { _p: p, dir }
-    }
-    fn wait(&self, pred: impl Fn(&StatusRecord) -> bool) -> StatusRecord {
-        let mut last = None;
-        assert!(wait_until(SOON, || match StatusRecord::read(&self.dir) {
-            Ok(st) => {
-                last = Some(st);
-                pred(&st)
-            }
-            Err(_) => false,
-        }));
-        last.expect("status")
-    }
-}
-
-impl Drop for Sup {
-    fn drop(&mut self) {
-        if let Ok(st) = StatusRecord::read(&self.dir) {
-            kill_group(st.pid_t());
-        }
-    }
-}
-
 #[test]
 fn live_service_under_our_supervisor() {
     let t = Scratch::new("svstat-live");
     let d = make_service(&t.path, "svc", "echo >&3; exec sleep 1000");
     std::fs::write(d.join("notification-fd"), "3\n").unwrap();
     std::fs::write(d.join("down"), "").unwrap();
-    let sup = Sup::start(&bin("s6-supervise"), &t, "svc");
+    let sup = Supervisor::start(&bin("s6-supervise"), &t, "svc");
     sup.wait(|s| s.pid == 0);
     assert_eq!(
         svstat(&["-o", "up,pid,ready,normallyup"], &d).1,
@@ -427,7 +391,7 @@ fn same_fields_as_debian_svstat() {
     let t = Scratch::new("svstat-same");
     let d = make_service(&t.path, "svc", "echo >&3; exec sleep 1000");
     std::fs::write(d.join("notification-fd"), "3\n").unwrap();
-    let sup = Sup::start(&real_sup, &t, "svc");
+    let sup = Supervisor::start(&real_sup, &t, "svc");
     let compare = |what: &str| {
         let ours = svstat(&["-o", fields], &d);
         let theirs = run(Command::new(&real_svstat).args(["-o", fields]).arg(&d));

@@ -3,67 +3,13 @@
 //! s6-supervise 2.11 when installed), real events. Behaviour only, never timings; every
 //! process is killed by pid / process group at the end.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::status::StatusRecord;
-use tests::{bin, kill_group, make_service, real_s6, run, wait_until, Proc, Scratch, SOON};
-
-struct Sup {
-    p: Proc,
-    dir: PathBuf,
-}
-
-impl Sup {
-    fn start(supervise: &Path, t: &Scratch, name: &str) -> Sup {
-        let mut cmd = Command::new(supervise);
-        cmd.arg(name).current_dir(&t.path);
-        let p = Proc::spawn_logged(&mut cmd, &t.path, &format!("{name}.sup"));
-        let dir = t.join(name);
-        assert!(wait_until(SOON, || dir.join("supervise/status").exists()
-            && common::control::send(&dir, "supervise", b"").is_ok()));
-        Sup { p, dir }
-    }
-
-    fn wait(&self, pred: impl Fn(&StatusRecord) -> bool) -> StatusRecord {
-        let mut last = None;
-        assert!(wait_until(SOON, || match StatusRecord::read(&self.dir) {
-            Ok(st) => {
-                last = Some(st);
-                pred(&st)
-            }
-            Err(_) => false,
-        }));
-        last.expect("status")
-    }
-
-    fn status(&self) -> StatusRecord {
-        StatusRecord::read(&self.dir).expect("status")
-    }
-
-    fn ctl(&self, bytes: &[u8]) {
-        common::control::send(&self.dir, "supervise", bytes).expect("control");
-    }
-}
-
-impl Drop for Sup {
-    fn drop(&mut self) {
-        if let Ok(st) = StatusRecord::read(&self.dir) {
-            kill_group(st.pid_t());
-        }
-        self.p.signal(libc::SIGKILL);
-    }
-}
-
-fn supervisors() -> Vec<PathBuf> {
-    let mut v = vec![bin("s6-supervise")];
-    match real_s6("s6-supervise") {
-        Some(p) => v.push(p),
-        None => eprintln!("note: Debian's s6-supervise is not installed; interop part skipped"),
-    }
-    v
-}
+use tests::{
+    bin, make_service, real_s6, run, supervisors, wait_until, Proc, Scratch, Supervisor, SOON,
+};
 
 fn tool(name: &str, args: &[&str], dirs: &[&Path]) -> (i32, String, String) {
     run(Command::new(bin(name)).args(args).args(dirs))
@@ -123,14 +69,14 @@ fn svok_exit_codes() {
         )
     );
     for supervise in supervisors() {
-        let sup = Sup::start(&supervise, &t, "svc");
+        let sup = Supervisor::start(&supervise, &t, "svc");
         assert_eq!(
             tool("s6-svok", &[], &[&d]),
             (0, String::new(), String::new())
         );
         sup.ctl(b"dx");
         let mut sup = sup;
-        sup.p.wait_timeout(SOON).expect("supervisor exits");
+        sup.proc.wait_timeout(SOON).expect("supervisor exits");
         assert_eq!(tool("s6-svok", &[], &[&d]).0, 1);
     }
 }
@@ -142,8 +88,8 @@ fn svwait_states_against_both_supervisors() {
         let a = make_service(&t.path, "a", "exec sleep 1000");
         let b = make_service(&t.path, "b", "echo >&3; exec sleep 1000");
         std::fs::write(b.join("notification-fd"), "3\n").unwrap();
-        let sa = Sup::start(&supervise, &t, "a");
-        let sb = Sup::start(&supervise, &t, "b");
+        let sa = Supervisor::start(&supervise, &t, "a");
+        let sb = Supervisor::start(&supervise, &t, "b");
         sa.wait(|s| s.is_up());
         sb.wait(|s| s.is_up() && s.ready);
 
@@ -207,7 +153,7 @@ fn svwait_fifo_timeout_and_errors() {
     let t = Scratch::new("svwait-err");
     let d = make_service(&t.path, "svc", "exec sleep 1000");
     std::fs::write(d.join("down"), "").unwrap();
-    let sup = Sup::start(&bin("s6-supervise"), &t, "svc");
+    let sup = Supervisor::start(&bin("s6-supervise"), &t, "svc");
 
     // The subscriber FIFO: name and 2.15's mode 0622.
     let mut w = background(&t, "s6-svwait", &["-u"], &[&d], "fifo");
@@ -274,8 +220,8 @@ fn svlisten1_and_svlisten() {
         let b = make_service(&t.path, "b", "exec sleep 1000");
         std::fs::write(a.join("down"), "").unwrap();
         std::fs::write(b.join("down"), "").unwrap();
-        let sa = Sup::start(&supervise, &t, "a");
-        let sb = Sup::start(&supervise, &t, "b");
+        let sa = Supervisor::start(&supervise, &t, "a");
+        let sb = Supervisor::start(&supervise, &t, "b");
         let svc = bin("s6-svc");
         let svc = svc.to_str().unwrap();
         let (ad, bd) = (a.to_str().unwrap(), b.to_str().unwrap());
@@ -345,7 +291,7 @@ fn svlisten_errors() {
     let t = Scratch::new("svlisten-err");
     let d = make_service(&t.path, "svc", "exec sleep 1000");
     std::fs::write(d.join("down"), "").unwrap();
-    let _sup = Sup::start(&bin("s6-supervise"), &t, "svc");
+    let _sup = Supervisor::start(&bin("s6-supervise"), &t, "svc");
     let dd = d.to_str().unwrap();
     assert_eq!(
         tool("s6-svlisten1", &["-u", dd], &[]),
@@ -477,7 +423,7 @@ fn svdt_reads_live_tally() {
     for supervise in supervisors() {
         let t = Scratch::new("svdt-live");
         let d = make_service(&t.path, "svc", "exec sleep 1000");
-        let sup = Sup::start(&supervise, &t, "svc");
+        let sup = Supervisor::start(&supervise, &t, "svc");
         let first = sup.wait(|s| s.is_up()).pid;
         sup.ctl(b"k");
         sup.wait(|s| s.is_up() && s.pid != first);
