@@ -162,6 +162,18 @@ pub fn fatal_bytes(prog: &str, code: i32, parts: &[&[u8]]) -> ! {
     std::process::exit(code)
 }
 
+/// A command line from raw bytes, arguments split at NUL (none for empty input): how the
+/// `argv_*` fuzz targets turn their input into arguments.
+pub fn argv_from_nul_split(data: &[u8]) -> Vec<OsString> {
+    use std::os::unix::ffi::OsStringExt;
+    if data.is_empty() {
+        return Vec::new();
+    }
+    data.split(|&b| b == 0)
+        .map(|a| OsString::from_vec(a.to_vec()))
+        .collect()
+}
+
 /// The pieces [`pseudo_random_argv`] builds arguments from: option markers, the letters and
 /// values the tools' parsers take, empty and non-UTF-8 bytes.
 const ARGV_PIECES: &[&[u8]] = &[

@@ -4,20 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
-
-fn argv(data: &[u8]) -> Vec<OsString> {
-    if data.is_empty() {
-        return Vec::new();
-    }
-    data.split(|&b| b == 0)
-        .map(|a| OsString::from_vec(a.to_vec()))
-        .collect()
-}
 
 fuzz_target!(|data: &[u8]| {
-    let args = argv(data);
+    let args = common::cli::argv_from_nul_split(data);
     let r = svstat::svdt::parse_args(&args);
     assert_eq!(r, svstat::svdt::parse_args(&args));
     if let Ok(req) = r {

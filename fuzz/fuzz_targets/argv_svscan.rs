@@ -5,17 +5,11 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
 use svscan::options::{parse, MAX_MAX, MAX_MIN, NAMEMAX_MAX, NAMEMAX_MIN};
 
 fuzz_target!(|data: &[u8]| {
     let mut argv = vec![OsString::from("s6-svscan")];
-    if !data.is_empty() {
-        argv.extend(
-            data.split(|&b| b == 0)
-                .map(|a| OsString::from_vec(a.to_vec())),
-        );
-    }
+    argv.extend(common::cli::argv_from_nul_split(data));
     let r = parse(&argv);
     assert_eq!(r, parse(&argv));
     if let Ok(o) = r {

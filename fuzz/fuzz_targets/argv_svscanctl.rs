@@ -5,20 +5,9 @@
 
 use common::SvscanCommand;
 use libfuzzer_sys::fuzz_target;
-use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
-
-fn argv(data: &[u8]) -> Vec<OsString> {
-    if data.is_empty() {
-        return Vec::new();
-    }
-    data.split(|&b| b == 0)
-        .map(|a| OsString::from_vec(a.to_vec()))
-        .collect()
-}
 
 fuzz_target!(|data: &[u8]| {
-    let args = argv(data);
+    let args = common::cli::argv_from_nul_split(data);
     let r = svscan::svscanctl::parse(&args);
     assert_eq!(r, svscan::svscanctl::parse(&args));
     if let Ok((bytes, dir)) = r {

@@ -6,18 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
 use svc::svwait::{parse_args, unquoted_block_args, Kind};
-
-fn argv(data: &[u8]) -> Vec<OsString> {
-    if data.is_empty() {
-        return Vec::new();
-    }
-    data.split(|&b| b == 0)
-        .map(|a| OsString::from_vec(a.to_vec()))
-        .collect()
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else {
@@ -28,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         1 => Kind::Svlisten1,
         _ => Kind::Svlisten,
     };
-    let args = argv(rest);
+    let args = common::cli::argv_from_nul_split(rest);
     let r = parse_args(kind, &args);
     assert_eq!(r, parse_args(kind, &args));
     if let Ok(req) = &r {
