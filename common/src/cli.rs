@@ -122,6 +122,28 @@ impl<'a> GetOpt<'a> {
 }
 
 /// skalibs' `uint0_scan` for 32-bit values: the whole string must be decimal digits and fit.
+/// Our two extensions, on every program: `--help` or `--version` as the first argument
+/// prints `help` (s6's usage line, then one line per option) or [`VERSION`](crate::msg::VERSION)
+/// on stdout and exits 0. s6 rejects both as usage errors, so no script that works on s6
+/// changes behaviour. Returns when the first argument is neither.
+pub fn help_or_version(args: &[OsString], help: &str) {
+    let text = match args.first().map(|a| a.as_bytes()) {
+        Some(b"--help") => help,
+        Some(b"--version") => crate::msg::VERSION,
+        _ => return,
+    };
+    let mut out = String::with_capacity(text.len() + 1);
+    out.push_str(text);
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    let code = match crate::msg::write_stdout(&out) {
+        Ok(()) => 0,
+        Err(_) => crate::msg::exit::SYSTEM,
+    };
+    std::process::exit(code)
+}
+
 pub fn uint0_scan(s: &OsStr) -> Option<u32> {
     let b = s.as_bytes();
     if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {

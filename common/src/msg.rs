@@ -3,6 +3,13 @@
 
 use std::fmt::{self, Display, Write as _};
 
+/// What `--version` prints, in every program.
+pub const VERSION: &str = concat!(
+    "s6-rs ",
+    env!("CARGO_PKG_VERSION"),
+    " (s6 2.15.1 compatible)"
+);
+
 /// s6's exit codes.
 pub mod exit {
     /// Bad usage, or a fatal condition s6 reports as a usage-class error.

@@ -38,7 +38,37 @@ pub fn args_os() -> Vec<OsString> {
         .collect()
 }
 
-/// Keep `main`'s arguments for [`args_os`]. Called by [`entry!`](crate::entry) only.
+/// Argument `i` as raw bytes (`argv[0]` is 0), without allocating: `None` past the end, or
+/// when `main`'s arguments were not kept (test harnesses).
+pub fn arg(i: usize) -> Option<&'static [u8]> {
+    let argc = usize::try_from(ARGC.load(Ordering::Relaxed)).ok()?;
+    let argv = ARGV.load(Ordering::Relaxed);
+    if argv.is_null() || i >= argc {
+        return None;
+    }
+    // SAFETY: i < argc, and argv holds argc pointers (the C runtime's array, never freed).
+    let p = unsafe { *argv.add(i) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null argv entry is a NUL-terminated string that lives as long as the
+    // process.
+    Some(unsafe { CStr::from_ptr(p) }.to_bytes())
+}
+
+/// Drop `argv[0]`: the multi-call binary run as `s6-rs PROGRAM ARGS...` hands the program
+/// `PROGRAM ARGS...`, as if it had been called by that name.
+pub fn shift_args() {
+    let argc = ARGC.load(Ordering::Relaxed);
+    let argv = ARGV.load(Ordering::Relaxed);
+    if argc > 0 && !argv.is_null() {
+        // SAFETY: argc > 0, so argv + 1 is within (or one past the end of) the array.
+        ARGV.store(unsafe { argv.add(1) }, Ordering::Relaxed);
+        ARGC.store(argc - 1, Ordering::Relaxed);
+    }
+}
+
+/// Keep `main`'s arguments for [`args_os`]. Called by the multi-call binary's `main` only.
 #[doc(hidden)]
 pub fn set_args(argc: c_int, argv: *const *const c_char) {
     ARGV.store(argv as *mut *const c_char, Ordering::Relaxed);
@@ -93,22 +123,4 @@ pub fn start(main: fn() -> !) -> ! {
 fn reopen_null() -> bool {
     // SAFETY: open of a constant NUL-terminated path.
     unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR, 0) != -1 }
-}
-
-/// Entry of a binary whose first line is `#![cfg_attr(not(test), no_main)]`:
-/// `common::entry!(krate::main_fn);`. Under `cargo test` the bin keeps the test harness's
-/// own `main` (this expands to nothing there).
-#[macro_export]
-macro_rules! entry {
-    ($main:path) => {
-        #[cfg(not(test))]
-        #[no_mangle]
-        extern "C" fn main(
-            argc: ::std::ffi::c_int,
-            argv: *const *const ::std::ffi::c_char,
-        ) -> ::std::ffi::c_int {
-            $crate::rt::set_args(argc, argv);
-            $crate::rt::start($main)
-        }
-    };
 }
