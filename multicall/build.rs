@@ -34,13 +34,17 @@ fn main() {
                 "programs.list:{}: bad name {word}",
                 n + 1
             );
-            if let Some((other, _)) = names.get(word) {
+            if let Some((other, other_set)) = names.get(word) {
+                // An alias that is also a short name (`svc`, `setuidgid`): s6's alias would
+                // exec the s6 program; the short name runs that same program directly.
+                if other == entry || set == "Alias" {
+                    continue;
+                }
                 assert!(
-                    other == entry,
+                    *other_set == "Alias",
                     "programs.list:{}: {word} is already {other}",
                     n + 1
                 );
-                continue;
             }
             names.insert(word.to_string(), (entry.to_string(), set));
         }
