@@ -5,6 +5,7 @@
 //! functions that touch the file system, which are kept at the edges of each module.
 //! Facts come from `shared/spec/` (s6 2.15.1, checked against 2.11.3.2).
 
+pub mod alloc;
 pub mod cli;
 pub mod control;
 pub mod dtally;
@@ -15,6 +16,7 @@ pub mod msg;
 pub mod rt;
 pub mod servicedir;
 pub mod signals;
+pub mod sigwake;
 pub mod status;
 pub mod strerror;
 pub mod tai;

@@ -1,7 +1,8 @@
 //! `s6-rs`: the one binary of the suite. It runs the program its `argv[0]` names (basename:
 //! `s6-svc`, `svc`, ...), as busybox does; `s6-rs PROGRAM ARGS...` runs PROGRAM too. The
 //! table comes from `programs.list` (build.rs): this crate is the only one that knows every
-//! program, and the only `main`.
+//! program, and the only `main`. Its global allocator is `common::alloc` (the
+//! `global-allocator` feature of `common`).
 
 #![cfg_attr(not(test), no_main)]
 

@@ -17,7 +17,7 @@ use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::{lstat, stat, umask, Mode, SFlag};
 use nix::unistd::{chown, getegid, mkdir, mkfifo};
-use signal_hook_mio::v1_0::Signals;
+use common::sigwake::SignalSet;
 use std::ffi::{CString, OsString};
 use std::fs::File;
 use std::io::Read;
@@ -35,7 +35,7 @@ const TOK_SIGNALS: Token = Token(0);
 const TOK_CONTROL: Token = Token(1);
 const TOK_NOTIFY: Token = Token(2);
 
-const CAUGHT: [i32; 5] = [
+static CAUGHT: [i32; 5] = [
     libc::SIGCHLD,
     libc::SIGTERM,
     libc::SIGHUP,
@@ -163,7 +163,7 @@ struct Driver {
     name: CString,
     sd: ServiceDir,
     poll: Poll,
-    signals: Signals,
+    signals: SignalSet,
     control: File,
     _control_w: OwnedFd,
     _lock: OwnedFd,
@@ -190,7 +190,7 @@ impl Driver {
         let ignored = ignored_at_startup();
         let poll = Poll::new()
             .map_err(|e| InitError::Sys("init poll".into(), common::msg::errno_of(&e)))?;
-        let mut signals = Signals::new(CAUGHT)
+        let mut signals = SignalSet::new(&CAUGHT)
             .map_err(|e| InitError::Sys("trap signals".into(), common::msg::errno_of(&e)))?;
         let reg =
             |e: std::io::Error| InitError::Sys("register fds".into(), common::msg::errno_of(&e));
@@ -291,6 +291,8 @@ impl Driver {
         self.perform_all(acts.as_slice());
 
         let mut events = Events::with_capacity(8);
+        // Start-up is over: what only it needed (signal registration) stops costing a page.
+        common::alloc::trim();
         while !core.exiting() {
             let timeout = core
                 .deadline()

@@ -14,7 +14,7 @@ use mio::{Events, Interest, Poll, Token};
 use nix::fcntl::{fcntl, open, FcntlArg, FdFlag, OFlag};
 use nix::sys::stat::{stat, Mode, SFlag};
 use nix::unistd::{access, AccessFlags};
-use signal_hook_mio::v1_0::Signals;
+use common::sigwake::SignalSet;
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -31,7 +31,7 @@ const CRASH: &str = ".s6-svscan/crash";
 const SUPERVISE: &str = "s6-supervise";
 
 /// Signals s6-svscan catches (everything else keeps its default action).
-const SIGNALS: [i32; 11] = [
+static SIGNALS: [i32; 11] = [
     libc::SIGCHLD,
     libc::SIGALRM,
     libc::SIGABRT,
@@ -484,7 +484,7 @@ impl Driver {
         }
     }
 
-    fn run(&mut self, ctl: &ControlFifo, signals: &mut Signals) -> Result<(), Panic> {
+    fn run(&mut self, ctl: &ControlFifo, signals: &mut SignalSet) -> Result<(), Panic> {
         let mut poll = Poll::new().map_err(|e| Panic::Poll(errno_of(&e)))?;
         poll.registry()
             .register(signals, TOKEN_SIGNALS, Interest::READABLE)
@@ -513,7 +513,7 @@ impl Driver {
         poll: &mut Poll,
         events: &mut Events,
         ctl: &ControlFifo,
-        signals: &mut Signals,
+        signals: &mut SignalSet,
         draining: bool,
     ) -> Result<(), Panic> {
         let now = self.clock.now();
@@ -600,7 +600,7 @@ struct Setup {
     console: Option<OwnedFd>,
     candidates: Vec<PathBuf>,
     ctl: ControlFifo,
-    signals: Signals,
+    signals: SignalSet,
 }
 
 fn setup() -> Result<Setup, InitError> {
@@ -629,7 +629,7 @@ fn setup() -> Result<Setup, InitError> {
     let ctl = control_init()?;
     unblock_signals();
     let signals =
-        Signals::new(SIGNALS).map_err(|e| InitError::sys("trap signals")(errno_of(&e)))?;
+        SignalSet::new(&SIGNALS).map_err(|e| InitError::sys("trap signals")(errno_of(&e)))?;
     initial_cleanup()?;
     if let Some(fd) = opts.notif {
         // SAFETY: the fd was checked open; it is ours to write a newline to and close.

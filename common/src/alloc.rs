@@ -1,0 +1,343 @@
+//! The suite's global allocator: small blocks packed into a static arena, the rest from the
+//! C library.
+//!
+//! Why: a supervisor runs once per service, forever, and its few hundred bytes of live heap
+//! (its name, paths, the signal registry) would otherwise be spread by musl's allocator
+//! over several anonymous pages, each a private page of every supervisor. Here blocks of up
+//! to [`MAX_CLASS`] bytes come from one arena in `.bss`, handed out by a bump pointer and
+//! recycled through one free list per power-of-two size class, so a daemon's whole heap
+//! sits in one or two pages, and a page of the arena that is never reached costs nothing.
+//! Larger blocks, and every block once the arena is used up, come from `System`.
+//!
+//! The programs are single-threaded; a spin lock keeps the allocator sound anyway.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The largest block served from the arena.
+pub const MAX_CLASS: usize = 2048;
+/// Size classes: 16, 32, ..., MAX_CLASS.
+const MIN_SHIFT: u32 = 4;
+const CLASSES: usize = (MAX_CLASS.trailing_zeros() - MIN_SHIFT + 1) as usize;
+/// The arena's size: untouched pages of it are never faulted in.
+const ARENA_SIZE: usize = 256 * 1024;
+
+/// 16-aligned, not page-aligned: the allocator's state and the arena's first blocks share
+/// a page (`SmallAlloc` is `repr(C)`, state first).
+#[repr(C, align(16))]
+struct Arena([u8; ARENA_SIZE]);
+
+struct State {
+    /// Offset of the first never-used byte of the arena.
+    bump: usize,
+    /// The highest `bump` since the last [`trim`]: pages up to there may be dirty.
+    peak: usize,
+    /// Head of each class's free list (a block's first word links to the next), or null.
+    free: [*mut u8; CLASSES],
+}
+
+/// The allocator: `#[global_allocator] static A: SmallAlloc = SmallAlloc::new();`.
+#[repr(C)]
+pub struct SmallAlloc {
+    lock: AtomicBool,
+    state: UnsafeCell<State>,
+    arena: UnsafeCell<Arena>,
+}
+
+// SAFETY: `state` and `arena` are only touched with `lock` held (see `with_state`).
+unsafe impl Sync for SmallAlloc {}
+
+impl SmallAlloc {
+    #[allow(clippy::new_without_default)] // a const fn for a static
+    pub const fn new() -> SmallAlloc {
+        SmallAlloc {
+            lock: AtomicBool::new(false),
+            state: UnsafeCell::new(State {
+                bump: 0,
+                peak: 0,
+                free: [std::ptr::null_mut(); CLASSES],
+            }),
+            arena: UnsafeCell::new(Arena([0; ARENA_SIZE])),
+        }
+    }
+
+    fn base(&self) -> *mut u8 {
+        self.arena.get().cast()
+    }
+
+    fn owns(&self, ptr: *mut u8) -> bool {
+        let start = self.base() as usize;
+        (start..start + ARENA_SIZE).contains(&(ptr as usize))
+    }
+
+    fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        while self
+            .lock
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::hint::spin_loop();
+        }
+        // SAFETY: the lock is held: no other reference to the state exists.
+        let r = f(unsafe { &mut *self.state.get() });
+        self.lock.store(false, Ordering::Release);
+        r
+    }
+}
+
+impl SmallAlloc {
+    /// Give back the arena's pages above the last live block: free blocks at the top are
+    /// returned to the bump pointer, then the pages past it are dropped (they read as zero
+    /// again, like any page of `.bss` never touched). A daemon calls this once its start-up
+    /// is done, so that what start-up alone needed stops being private memory.
+    pub fn trim(&self) {
+        let base = self.base() as usize;
+        let (from, to) = self.with_state(|st| {
+            while pop_top_free(st, base) {}
+            let (from, to) = (st.bump, st.peak);
+            st.peak = st.bump;
+            (from, to)
+        });
+        let start = (base + from).next_multiple_of(PAGE);
+        let end = (base + to).next_multiple_of(PAGE).min(base + ARENA_SIZE);
+        if end > start {
+            // SAFETY: [start, end) is whole pages inside the arena, above every live block;
+            // MADV_DONTNEED on private anonymous memory only makes them read as zero.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+            }
+        }
+    }
+}
+
+const PAGE: usize = 4096;
+
+/// Take the free block that ends at the bump pointer, if any, off its list and lower the
+/// bump pointer to its start (`base`: the arena's address). Whether one was found.
+fn pop_top_free(st: &mut State, base: usize) -> bool {
+    let bump = st.bump;
+    for (class, head) in st.free.iter_mut().enumerate() {
+        let size = 1usize << (class as u32 + MIN_SHIFT);
+        let mut link: *mut *mut u8 = head;
+        // SAFETY: every list holds blocks of the arena whose first word links to the next.
+        unsafe {
+            while !(*link).is_null() {
+                let block = *link;
+                let next = block.cast::<*mut u8>().read();
+                if block as usize - base + size == bump {
+                    *link = next;
+                    st.bump = bump - size;
+                    return true;
+                }
+                link = block.cast::<*mut u8>();
+            }
+        }
+    }
+    false
+}
+
+/// The suite's allocator: the global allocator of the multi-call binary (feature
+/// `global-allocator`, which only `multicall` turns on).
+#[cfg_attr(feature = "global-allocator", global_allocator)]
+pub static ALLOCATOR: SmallAlloc = SmallAlloc::new();
+
+/// [`SmallAlloc::trim`] on the global allocator (nothing to give back where it is not the
+/// global allocator).
+pub fn trim() {
+    ALLOCATOR.trim()
+}
+
+/// The class index and size of a layout, or `None` when it is not served by the arena.
+///
+/// Blocks are 16-aligned (any block of a class may serve any layout of that class); the rare
+/// layouts that want more are System's.
+fn class_of(layout: Layout) -> Option<(usize, usize)> {
+    let need = layout.size().max(1 << MIN_SHIFT);
+    if need > MAX_CLASS || layout.align() > 1 << MIN_SHIFT {
+        return None;
+    }
+    let size = need.next_power_of_two();
+    Some(((size.trailing_zeros() - MIN_SHIFT) as usize, size))
+}
+
+// SAFETY: every block handed out is its class's size (a power of two at least the layout's
+// size) of the arena, aligned to the layout, used by nobody else until it is freed (or
+// resized in place, when it is the last block before the bump pointer); everything else is
+// System's.
+unsafe impl GlobalAlloc for SmallAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let Some((class, size)) = class_of(layout) else {
+            // SAFETY: forwarded as given.
+            return unsafe { System.alloc(layout) };
+        };
+        let base = self.base();
+        let block = self.with_state(|st| {
+            let head = st.free.get_mut(class)?;
+            if !head.is_null() {
+                let block = *head;
+                // SAFETY: a free block's first word holds the next free block (written
+                // by `dealloc`); blocks are at least 16 bytes and 16-aligned.
+                *head = unsafe { block.cast::<*mut u8>().read() };
+                return Some(block);
+            }
+            let start = st.bump.next_multiple_of(1 << MIN_SHIFT);
+            let end = start.checked_add(size).filter(|&e| e <= ARENA_SIZE)?;
+            st.bump = end;
+            st.peak = st.peak.max(end);
+            // SAFETY: start + size <= ARENA_SIZE: inside the arena.
+            Some(unsafe { base.add(start) })
+        });
+        match block {
+            Some(b) => b,
+            // SAFETY: forwarded as given.
+            None => unsafe { System.alloc(layout) },
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if !self.owns(ptr) {
+            // SAFETY: not ours, so it came from System.alloc with this layout.
+            return unsafe { System.dealloc(ptr, layout) };
+        }
+        let Some((class, _)) = class_of(layout) else {
+            return; // unreachable: only class-sized blocks are in the arena
+        };
+        let offset = ptr as usize - self.base() as usize;
+        self.with_state(|st| {
+            if offset + (1 << (class as u32 + MIN_SHIFT)) == st.bump {
+                // The last block handed out: give its room back to the bump pointer.
+                st.bump = offset;
+                return;
+            }
+            if let Some(head) = st.free.get_mut(class) {
+                // SAFETY: the block is ours, free from now on, and 16-aligned.
+                unsafe { ptr.cast::<*mut u8>().write(*head) };
+                *head = ptr;
+            }
+        });
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if self.owns(ptr) {
+            // SAFETY: the caller guarantees a valid layout for new_size.
+            let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+            let (old_class, new_class) = (class_of(layout), class_of(new));
+            if new_class.is_some_and(|(c, _)| Some(c) == old_class.map(|(c, _)| c)) {
+                return ptr; // the block already has room
+            }
+            // The last block handed out grows (or shrinks) in place: a growing Vec or
+            // String leaves no trail of smaller free blocks behind it.
+            let offset = ptr as usize - self.base() as usize;
+            if let (Some((_, old_size)), Some((_, new_size))) = (old_class, new_class) {
+                let grown = self.with_state(|st| {
+                    let end = offset + new_size;
+                    (offset + old_size == st.bump && end <= ARENA_SIZE)
+                        .then(|| {
+                            st.bump = end;
+                            st.peak = st.peak.max(end);
+                        })
+                        .is_some()
+                });
+                if grown {
+                    return ptr;
+                }
+            }
+            // SAFETY: a fresh block of the new layout, then copy and free the old one.
+            unsafe {
+                let fresh = self.alloc(new);
+                if !fresh.is_null() {
+                    std::ptr::copy_nonoverlapping(ptr, fresh, layout.size().min(new_size));
+                    self.dealloc(ptr, layout);
+                }
+                return fresh;
+            }
+        }
+        if class_of(layout).is_none() {
+            // A large block of System's stays with System (its realloc may grow in place).
+            // SAFETY: forwarded as given.
+            let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+            if class_of(new).is_none() {
+                // SAFETY: forwarded as given.
+                return unsafe { System.realloc(ptr, layout, new_size) };
+            }
+        }
+        // SAFETY: move between System and the arena: alloc, copy, free.
+        unsafe {
+            let new = Layout::from_size_align_unchecked(new_size, layout.align());
+            let fresh = self.alloc(new);
+            if !fresh.is_null() {
+                std::ptr::copy_nonoverlapping(ptr, fresh, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+            fresh
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes() {
+        let l = |s, a| Layout::from_size_align(s, a).unwrap();
+        assert_eq!(class_of(l(1, 1)), Some((0, 16)));
+        assert_eq!(class_of(l(17, 8)), Some((1, 32)));
+        assert_eq!(class_of(l(8, 16)), Some((0, 16)));
+        assert_eq!(class_of(l(8, 64)), None);
+        assert_eq!(class_of(l(2048, 8)), Some((CLASSES - 1, 2048)));
+        assert_eq!(class_of(l(2049, 8)), None);
+        assert_eq!(class_of(l(8, 4096)), None);
+    }
+
+    #[test]
+    fn blocks_are_aligned_distinct_recycled_and_overflow_to_system() {
+        // A private instance (Box: the arena is too large for a test thread's stack).
+        let a: Box<SmallAlloc> = Box::new(SmallAlloc::new());
+        let l = Layout::from_size_align(24, 8).unwrap();
+        // SAFETY: plain use of the GlobalAlloc API with matching layouts.
+        unsafe {
+            let p = a.alloc(l);
+            let q = a.alloc(l);
+            assert!(a.owns(p) && a.owns(q) && p != q);
+            assert_eq!(p as usize % 16, 0);
+            p.write_bytes(0xAA, 24);
+            a.dealloc(p, l);
+            assert_eq!(a.alloc(l), p, "the freed block is reused");
+            // The last block grows in place, and its room returns to the bump pointer.
+            let t = a.alloc(l);
+            assert_eq!(a.realloc(t, l, 500), t);
+            let big_l = Layout::from_size_align(500, 8).unwrap();
+            a.dealloc(t, big_l);
+            assert_eq!(a.alloc(l), t);
+            // realloc within the class keeps the block; across classes moves and copies.
+            q.write_bytes(7, 24);
+            assert_eq!(a.realloc(q, l, 30), q);
+            let r = a.realloc(q, l, 100);
+            assert!(a.owns(r) && r != q);
+            assert_eq!(std::slice::from_raw_parts(r, 24), &[7u8; 24]);
+            // trim: free blocks at the top go back to the bump pointer.
+            let before = a.with_state(|st| st.bump);
+            let x = a.alloc(l);
+            let y = a.alloc(big_l);
+            a.dealloc(x, l);
+            a.dealloc(y, big_l);
+            a.trim();
+            assert_eq!(a.with_state(|st| st.bump), before);
+            // Large blocks are System's.
+            let big = Layout::from_size_align(10_000, 8).unwrap();
+            let b = a.alloc(big);
+            assert!(!b.is_null() && !a.owns(b));
+            a.dealloc(b, big);
+            // Fill the arena: then blocks come from System.
+            let chunk = Layout::from_size_align(2048, 8).unwrap();
+            let mut last = std::ptr::null_mut();
+            for _ in 0..(ARENA_SIZE / 2048 + 1) {
+                last = a.alloc(chunk);
+            }
+            assert!(!last.is_null() && !a.owns(last));
+            a.dealloc(last, chunk);
+        }
+    }
+}
