@@ -71,6 +71,31 @@ pub fn notify(dir: &Path, event: &[u8]) {
     });
 }
 
+/// [`notify`], reporting a fifodir that cannot be opened or read (s6-ftrig-notify's
+/// `unable to notify DIR`); what happens to each subscriber is still silent.
+pub fn try_notify(dir: &Path, event: &[u8]) -> Result<(), Errno> {
+    for_each_subscriber(dir, |dirfd, name| match open_subscriber(dirfd, name) {
+        Ok(fd) => {
+            if let Err(Errno::EPIPE) = write(&fd, event) {
+                let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
+            }
+        }
+        Err(Errno::ENXIO) => {
+            let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
+        }
+        Err(_) => {}
+    })
+}
+
+/// [`clean`], reporting a fifodir that cannot be opened or read (s6-cleanfifodir).
+pub fn try_clean(dir: &Path) -> Result<(), Errno> {
+    for_each_subscriber(dir, |dirfd, name| {
+        if let Err(Errno::ENXIO) = open_subscriber(dirfd, name) {
+            let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
+        }
+    })
+}
+
 /// Remove subscriber FIFOs nobody reads (s6-supervise's startup cleaning).
 pub fn clean(dir: &Path) {
     let _ = for_each_subscriber(dir, |dirfd, name| {
