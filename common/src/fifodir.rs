@@ -19,6 +19,9 @@ pub const FIFO_PREFIX: &[u8] = b"ftrig1:@";
 pub const FIFO_NAME_LEN: usize = 39;
 /// Mode of a fifodir: `drwx-ws--T`.
 pub const FIFODIR_MODE: u32 = 0o3730;
+/// Mode of a "public" fifodir, where anyone may subscribe: `drwx-wx-wt` (`s6-mkfifodir`
+/// without `-g`, `s6-svperms -e`).
+pub const PUBLIC_FIFODIR_MODE: u32 = 0o1733;
 /// Mode of a subscriber FIFO in 2.15 (`prw--w--w-`; 2.11 used 0600).
 pub const LISTENER_FIFO_MODE: u32 = 0o622;
 
@@ -54,6 +57,47 @@ pub fn make(path: &Path, gid: Gid) -> Result<bool, Errno> {
     }
 }
 
+/// skalibs' `ftrigw_fifodir_make`, as `s6-mkfifodir` uses it: create `path` as a fifodir,
+/// group-restricted (mode 03730, group `gid`) or public (mode 01733, group unchanged) when
+/// `gid` is `None`. An existing path must be a directory owned by the caller's real uid
+/// (else ENOTDIR / EACCES) and is left untouched, unless `force`, which applies the group
+/// and mode to it.
+pub fn make_with_mode(path: &Path, gid: Option<Gid>, force: bool) -> Result<(), Errno> {
+    let old = umask(Mode::empty());
+    let r = mkdir(path, Mode::from_bits_truncate(0o700));
+    umask(old);
+    match r {
+        Ok(()) => {}
+        Err(Errno::EEXIST) => {
+            let st = nix::sys::stat::stat(path)?;
+            if st.st_uid != nix::unistd::getuid().as_raw() {
+                return Err(Errno::EACCES);
+            }
+            if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFDIR {
+                return Err(Errno::ENOTDIR);
+            }
+            if !force {
+                return Ok(());
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    if let Some(g) = gid {
+        chown(path, None, Some(g))?;
+    }
+    let mode = if gid.is_some() {
+        FIFODIR_MODE
+    } else {
+        PUBLIC_FIFODIR_MODE
+    };
+    fchmodat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        Mode::from_bits_truncate(mode),
+        FchmodatFlags::FollowSymlink,
+    )
+}
+
 /// Send `event` (one write) to every subscriber FIFO in `dir`. Readers that have gone away
 /// (ENXIO on open, EPIPE on write) have their FIFO removed; a full FIFO loses the event for
 /// that reader only. Errors are ignored, as s6-supervise does.
@@ -69,6 +113,31 @@ pub fn notify(dir: &Path, event: &[u8]) {
         }
         Err(_) => {}
     });
+}
+
+/// [`notify`], reporting a fifodir that cannot be opened or read (s6-ftrig-notify's
+/// `unable to notify DIR`); what happens to each subscriber is still silent.
+pub fn try_notify(dir: &Path, event: &[u8]) -> Result<(), Errno> {
+    for_each_subscriber(dir, |dirfd, name| match open_subscriber(dirfd, name) {
+        Ok(fd) => {
+            if let Err(Errno::EPIPE) = write(&fd, event) {
+                let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
+            }
+        }
+        Err(Errno::ENXIO) => {
+            let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
+        }
+        Err(_) => {}
+    })
+}
+
+/// [`clean`], reporting a fifodir that cannot be opened or read (s6-cleanfifodir).
+pub fn try_clean(dir: &Path) -> Result<(), Errno> {
+    for_each_subscriber(dir, |dirfd, name| {
+        if let Err(Errno::ENXIO) = open_subscriber(dirfd, name) {
+            let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
+        }
+    })
 }
 
 /// Remove subscriber FIFOs nobody reads (s6-supervise's startup cleaning).
@@ -376,6 +445,27 @@ mod tests {
             std::fs::metadata(&d).unwrap().permissions().mode() & 0o7777,
             0o1733
         );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn make_with_mode_public_group_and_force() {
+        let d = tmp("makemode");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        make_with_mode(&d, None, false).unwrap();
+        assert_eq!(mode(&d), PUBLIC_FIFODIR_MODE);
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+        make_with_mode(&d, None, false).unwrap();
+        assert_eq!(mode(&d), 0o700);
+        make_with_mode(&d, Some(nix::unistd::getegid()), true).unwrap();
+        assert_eq!(mode(&d), FIFODIR_MODE);
+        assert_eq!(
+            make_with_mode(&d.join("a/b"), None, false),
+            Err(Errno::ENOENT)
+        );
+        let f = d.join("file");
+        std::fs::write(&f, b"").unwrap();
+        assert_eq!(make_with_mode(&f, None, false), Err(Errno::ENOTDIR));
         std::fs::remove_dir_all(&d).unwrap();
     }
 

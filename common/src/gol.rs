@@ -1,0 +1,197 @@
+//! skalibs 2.15's `gol` option parser ("get options long"), used by the 2.15 versions of
+//! s6-notifyoncheck, s6-ftrig-wait/-listen1/-listen, the sd_notify bridges and others.
+//!
+//! Short options as usual (`-t 300`, `-t300`, clusters like `-df`), long options as
+//! `--flag` (booleans) or `--name=value` (options with a value; `--name value` is not a
+//! thing). `--` ends the options and is consumed; the first argument not starting with `-`,
+//! or a lone `-`, ends them and is kept. A value option that is the last argument, or is
+//! followed by `--`, is silently left unset. Pure: it only looks at the arguments.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::os::unix::ffi::OsStrExt;
+
+/// An option: its short letter (0 for none), its long name ("" for none), and the caller's
+/// identifier reported back in [`Item`].
+#[derive(Clone, Copy, Debug)]
+pub struct Spec {
+    pub short: u8,
+    pub long: &'static str,
+    pub id: u8,
+}
+
+impl Spec {
+    pub const fn new(short: u8, long: &'static str, id: u8) -> Spec {
+        Spec { short, long, id }
+    }
+}
+
+/// One option found, in command-line order (so that "the last one wins" is the caller's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Item<'a> {
+    Flag(u8),
+    Arg(u8, &'a OsStr),
+}
+
+/// What skalibs' `GOL_main` dies with (exit 100), as `fatal: TEXT`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GolError {
+    /// `-X` where X is no known letter.
+    UnknownShort(u8),
+    /// `--name` that is no boolean.
+    UnknownBoolean(OsString),
+    /// `--name=value` that is no value option (the whole argument).
+    UnknownWithArg(OsString),
+    /// `--=value`.
+    Invalid(OsString),
+}
+
+impl fmt::Display for GolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GolError::UnknownShort(c) => write!(
+                f,
+                "unrecognized short option: {}",
+                String::from_utf8_lossy(&[*c])
+            ),
+            GolError::UnknownBoolean(a) => {
+                write!(f, "unrecognized boolean option: {}", a.to_string_lossy())
+            }
+            GolError::UnknownWithArg(a) => write!(
+                f,
+                "unrecognized option with argument: {}",
+                a.to_string_lossy()
+            ),
+            GolError::Invalid(a) => write!(f, "invalid option: {}", a.to_string_lossy()),
+        }
+    }
+}
+
+/// Parse `args` (without the program name) against the boolean options `bools` and the
+/// value options `vals`. Returns the options found and the index of the first operand.
+pub fn parse<'a>(
+    args: &'a [OsString],
+    bools: &[Spec],
+    vals: &[Spec],
+) -> Result<(Vec<Item<'a>>, usize), GolError> {
+    let mut items = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_bytes();
+        if a.first() != Some(&b'-') || a.len() == 1 {
+            return Ok((items, i));
+        }
+        if a[1] == b'-' {
+            if a.len() == 2 {
+                return Ok((items, i + 1));
+            }
+            let body = &a[2..];
+            match body.iter().position(|&c| c == b'=') {
+                Some(0) => return Err(GolError::Invalid(args[i].clone())),
+                Some(eq) => {
+                    let name = &body[..eq];
+                    let spec = vals
+                        .iter()
+                        .find(|s| !s.long.is_empty() && s.long.as_bytes() == name)
+                        .ok_or_else(|| GolError::UnknownWithArg(args[i].clone()))?;
+                    items.push(Item::Arg(spec.id, OsStr::from_bytes(&body[eq + 1..])));
+                }
+                None => {
+                    let spec = bools
+                        .iter()
+                        .find(|s| !s.long.is_empty() && s.long.as_bytes() == body)
+                        .ok_or_else(|| GolError::UnknownBoolean(args[i].clone()))?;
+                    items.push(Item::Flag(spec.id));
+                }
+            }
+            i += 1;
+            continue;
+        }
+        let mut p = 1;
+        while p < a.len() {
+            let c = a[p];
+            if let Some(spec) = vals.iter().find(|s| s.short != 0 && s.short == c) {
+                if p + 1 < a.len() {
+                    items.push(Item::Arg(spec.id, OsStr::from_bytes(&a[p + 1..])));
+                } else if i + 1 < args.len() && args[i + 1].as_bytes() != b"--" {
+                    i += 1;
+                    items.push(Item::Arg(spec.id, args[i].as_os_str()));
+                }
+                break;
+            }
+            let spec = bools
+                .iter()
+                .find(|s| s.short != 0 && s.short == c)
+                .ok_or(GolError::UnknownShort(c))?;
+            items.push(Item::Flag(spec.id));
+            p += 1;
+        }
+        i += 1;
+    }
+    Ok((items, i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const B: [Spec; 2] = [Spec::new(b'd', "doublefork", 1), Spec::new(b'f', "", 2)];
+    const V: [Spec; 2] = [Spec::new(b't', "timeout", 10), Spec::new(b'3', "", 11)];
+
+    fn args(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn shapes() {
+        let a = args(&[
+            "-dt300",
+            "-f",
+            "--timeout=5",
+            "--doublefork",
+            "-3",
+            "4",
+            "prog",
+            "-x",
+        ]);
+        let (items, i) = parse(&a, &B, &V).unwrap();
+        assert_eq!(i, 6);
+        assert_eq!(
+            items,
+            vec![
+                Item::Flag(1),
+                Item::Arg(10, OsStr::new("300")),
+                Item::Flag(2),
+                Item::Arg(10, OsStr::new("5")),
+                Item::Flag(1),
+                Item::Arg(11, OsStr::new("4")),
+            ]
+        );
+        let a = args(&["-t", "--", "x"]);
+        assert_eq!(parse(&a, &B, &V).unwrap(), (vec![], 2));
+        let a = args(&["-t"]);
+        assert_eq!(parse(&a, &B, &V).unwrap(), (vec![], 1));
+        let a = args(&["-", "x"]);
+        assert_eq!(parse(&a, &B, &V).unwrap(), (vec![], 0));
+    }
+
+    #[test]
+    fn errors() {
+        let e = |v: &[&str]| parse(&args(v), &B, &V).unwrap_err().to_string();
+        assert_eq!(e(&["-x"]), "unrecognized short option: x");
+        assert_eq!(e(&["--nope"]), "unrecognized boolean option: --nope");
+        assert_eq!(e(&["--timeout"]), "unrecognized boolean option: --timeout");
+        assert_eq!(
+            e(&["--nope=1"]),
+            "unrecognized option with argument: --nope=1"
+        );
+        assert_eq!(e(&["--=1"]), "invalid option: --=1");
+    }
+
+    #[test]
+    fn never_panics() {
+        for argv in crate::cli::pseudo_random_argv(2000) {
+            let _ = parse(&argv, &B, &V);
+        }
+    }
+}
