@@ -96,7 +96,12 @@ fn wake(slot: usize) {
 }
 
 impl Source for SignalSet {
-    fn register(&mut self, registry: &Registry, token: Token, interests: Interest) -> io::Result<()> {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
         SourceFd(&self.read.as_raw_fd()).register(registry, token, interests)
     }
 
@@ -130,7 +135,8 @@ mod tests {
         signal_hook::low_level::raise(libc::SIGUSR2).unwrap();
         signal_hook::low_level::raise(libc::SIGUSR2).unwrap();
         let mut events = mio::Events::with_capacity(4);
-        poll.poll(&mut events, Some(Duration::from_secs(10))).unwrap();
+        poll.poll(&mut events, Some(Duration::from_secs(10)))
+            .unwrap();
         assert!(events.iter().any(|e| e.token() == Token(1)));
         assert_eq!(set.pending().collect::<Vec<_>>(), vec![libc::SIGUSR2]);
         assert_eq!(set.pending().count(), 0);

@@ -33,13 +33,6 @@ const OWN_NAME: &[u8] = b"s6-rs";
 /// s6's exit code for a usage error.
 const EXIT_USAGE: i32 = common::msg::exit::USAGE;
 
-fn find(name: &[u8]) -> Option<&'static Program> {
-    PROGRAMS
-        .binary_search_by(|p| p.name.cmp(name))
-        .ok()
-        .and_then(|i| PROGRAMS.get(i))
-}
-
 /// `s6-rs status` is `s6-rs-status`: our own programs are installed as `s6-rs-NAME`.
 fn find_own_subcommand(name: &[u8]) -> Option<&'static Program> {
     let mut full = [0u8; 64];

@@ -8,13 +8,13 @@
 use crate::core::{self, Config, Core, DevIno, Key, Millis, ScanEntry, Stat, Trigger};
 use crate::options::{self, OptError, Options};
 use common::msg::{errno_of, exit, StrError};
+use common::sigwake::SignalSet;
 use common::{Errno, Prog, SvscanCommand};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::fcntl::{fcntl, open, FcntlArg, FdFlag, OFlag};
 use nix::sys::stat::{stat, Mode, SFlag};
 use nix::unistd::{access, AccessFlags};
-use common::sigwake::SignalSet;
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
