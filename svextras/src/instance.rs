@@ -10,7 +10,7 @@ use crate::svlink::parse_link_args;
 use crate::util::{b, cat, die, die_sys, exec_or_die, execlineb_path, hiercopy, rm_rf};
 use common::cli::{uint0_scan, GetOpt, Opt};
 use nix::errno::Errno;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
@@ -83,24 +83,14 @@ pub struct MakerArgs {
     pub dir: OsString,
 }
 
-fn uint64_scan(s: &OsStr) -> Option<u64> {
-    let v = s.as_bytes();
-    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    v.iter().try_fold(0u64, |a, &d| {
-        a.checked_mul(10)?.checked_add((d - b'0') as u64)
-    })
-}
-
 /// Logger options shared with s6-usertree-maker; false for an unknown option or bad number.
 fn logger_option(l: &mut LoggerSpec, o: Opt<'_>) -> Option<bool> {
     match o {
         Opt::Arg(b'l', a) => l.loguser = Some(a.as_bytes().to_vec()),
         Opt::Arg(b't', a) => l.stamptype = uint0_scan(a)?,
         Opt::Arg(b'n', a) => l.nfiles = uint0_scan(a)?,
-        Opt::Arg(b's', a) => l.filesize = uint64_scan(a)?,
-        Opt::Arg(b'S', a) => l.maxsize = uint64_scan(a)?,
+        Opt::Arg(b's', a) => l.filesize = crate::util::uint64_scan(a)?,
+        Opt::Arg(b'S', a) => l.maxsize = crate::util::uint64_scan(a)?,
         Opt::Arg(b'P', a) => l.prefix = Some(a.as_bytes().to_vec()),
         _ => return Some(false),
     }

@@ -3,6 +3,7 @@
 
 use crate::util::{b, cat, die, die_sys, warn_sys};
 use common::cli::{warn_bytes, GetOpt, Opt};
+use nix::errno::Errno;
 use nix::unistd::{Gid, Group, Uid, User};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -170,14 +171,18 @@ fn primary_gid(path: &Path) -> Gid {
     };
     match User::from_uid(Uid::from_raw(st.uid())) {
         Ok(Some(u)) => u.gid,
-        _ => {
-            warn_bytes(
+        r => {
+            // s6 appends the errno text, which is "Success" for an owner without a
+            // passwd entry (getpwuid sets no errno then).
+            let e = r.err().unwrap_or(Errno::from_raw(0));
+            warn_sys(
                 PROG,
                 &[
-                    b"unable to determine primary gid for the owner of ",
+                    b"determine primary gid for the owner of ",
                     b(path),
                     b" (using root instead)",
                 ],
+                e,
             );
             Gid::from_raw(0)
         }

@@ -155,7 +155,12 @@ pub fn main() -> ! {
             unsafe { std::os::fd::BorrowedFd::borrow_raw(n as RawFd) },
             FcntlArg::F_GETFD,
         ) {
-            die_sys(PROG, 111, &[b"notification-fd sanity check failed"], e)
+            let t = crate::util::err_text(e);
+            die(
+                PROG,
+                111,
+                &[b"notification-fd sanity check failed: ", t.as_bytes()],
+            )
         }
         if n == 3 {
             console_fd = 4;
@@ -182,8 +187,15 @@ pub fn main() -> ! {
         None => None,
         Some(u) => match nix::unistd::User::from_name(&u.to_string_lossy()) {
             Ok(Some(pw)) => Some((pw.uid, pw.gid)),
-            Ok(None) => die_sys(PROG, 111, &[b"getpwnam ", u.as_bytes()], Errno::ENOENT),
-            Err(e) => die_sys(PROG, 111, &[b"getpwnam ", u.as_bytes()], e),
+            // s6's message has no "unable to"; errno is 0 for an unknown user
+            r => {
+                let t = crate::util::err_text(r.err().unwrap_or(Errno::from_raw(0)));
+                die(
+                    PROG,
+                    111,
+                    &[b"getpwnam ", u.as_bytes(), b": ", t.as_bytes()],
+                )
+            }
         },
     };
     let dirp = cat(&dir, b"");

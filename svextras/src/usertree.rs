@@ -5,7 +5,7 @@ use crate::instance::default_logger;
 use crate::scripts::{self, UserTree};
 use crate::util::{die, execlineb_path};
 use common::cli::{uint0_scan, GetOpt, Opt};
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
 pub const PROG: &str = "s6-usertree-maker";
@@ -24,16 +24,6 @@ Write at dir a service running user's supervision tree, logged to logdir.
 const DEFAULT_SCANDIR: &[u8] = b"${HOME}/service";
 const DEFAULT_PATH: &[u8] = b"/usr/bin:/bin";
 const VARS_MAX: usize = 64;
-
-fn uint64_scan(s: &OsStr) -> Option<u64> {
-    let v = s.as_bytes();
-    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    v.iter().try_fold(0u64, |a, &d| {
-        a.checked_mul(10)?.checked_add((d - b'0') as u64)
-    })
-}
 
 pub fn main() -> ! {
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
@@ -68,8 +58,10 @@ pub fn main() -> ! {
             Opt::Arg(b'l', a) => l.loguser = Some(a.as_bytes().to_vec()),
             Opt::Arg(b't', a) => l.stamptype = uint0_scan(a).unwrap_or_else(|| usage()),
             Opt::Arg(b'n', a) => l.nfiles = uint0_scan(a).unwrap_or_else(|| usage()),
-            Opt::Arg(b's', a) => l.filesize = uint64_scan(a).unwrap_or_else(|| usage()),
-            Opt::Arg(b'S', a) => l.maxsize = uint64_scan(a).unwrap_or_else(|| usage()),
+            Opt::Arg(b's', a) => {
+                l.filesize = crate::util::uint64_scan(a).unwrap_or_else(|| usage())
+            }
+            Opt::Arg(b'S', a) => l.maxsize = crate::util::uint64_scan(a).unwrap_or_else(|| usage()),
             Opt::Arg(b'P', a) => l.prefix = Some(a.as_bytes().to_vec()),
             _ => usage(),
         }
@@ -107,7 +99,14 @@ pub fn main() -> ! {
     match rc {
         Some(rc) => {
             let logger = rc.logger.clone().unwrap_or_default();
-            scripts::mkdir_maybe(PROG, dir);
+            // s6 makes this one under the caller's umask (s6-instance-maker: umask 0)
+            match nix::unistd::mkdir(
+                &crate::util::cat(dir, b""),
+                nix::sys::stat::Mode::from_bits_truncate(0o755),
+            ) {
+                Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                Err(e) => crate::util::die_sys(PROG, 111, &[b"mkdir ", dir], e),
+            }
             let sv = [dir, b"/", &rc.service].concat();
             scripts::write_service(PROG, &sv, &run, Some(&logger));
             let lg = [dir, b"/", &logger].concat();
