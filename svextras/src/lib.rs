@@ -28,9 +28,35 @@
 //!   adopts, not only the daemon.
 //! * The template copy of s6-instance-maker / -create reports an error in any entry
 //!   (skalibs' hiercopy ignores failures below the top level).
-//! * s6-svperms writes nothing when no directory could be reported; same lines otherwise.
+//! * Where 2.11 and 2.15 differ we are 2.15: s6-instance-maker writes `s6-svscan -C` (the
+//!   limit doubled when there is a logger), messages without errno text have a single
+//!   `: `, `logger specified` is spelled right.
 //! * s6-svlink / s6-instance-create never follow a symlink or write through a planted file
 //!   in `event/` (they only create their own FIFO there, through common::fifodir).
+
+#[cfg(test)]
+mod never_panic {
+    /// Every pure parser of this crate on pseudo-random command lines: no panic.
+    #[test]
+    fn parsers_on_random_argv() {
+        for argv in common::cli::pseudo_random_argv(3000) {
+            let _ = crate::svperms::parse_args(&argv);
+            let _ = crate::svlink::parse_link_args(&argv);
+            let _ = crate::svlink::parse_unlink_args(&argv);
+            let _ = crate::instance::parse_maker_args(&argv);
+            let _ = crate::instance::check_control_args(&argv);
+            let _ = crate::instance::check_status_args(&argv);
+            let _ = crate::gol::parse(&argv, &[], &[]);
+            if let Some(a) = argv.first() {
+                use std::os::unix::ffi::OsStrExt;
+                let _ = crate::scripts::parse_rc(a.as_bytes(), true, false);
+                let _ = crate::scripts::parse_rc(a.as_bytes(), false, true);
+                let _ = crate::bgwatch::parse_pid(a.as_bytes());
+                let _ = crate::util::quote(a.as_bytes());
+            }
+        }
+    }
+}
 
 pub mod bgwatch;
 pub mod gol;

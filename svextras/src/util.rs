@@ -72,7 +72,8 @@ pub fn exec(argv: &[OsString]) -> Errno {
 pub fn exec_or_die(prog: &str, argv: &[OsString]) -> ! {
     let e = exec(argv);
     let code = if e == Errno::ENOENT { 127 } else { 126 };
-    die_sys(prog, code, &[b"exec ", b(&argv[0])], e)
+    let name = argv.first().map(|a| a.as_bytes()).unwrap_or(b"");
+    die_sys(prog, code, &[b"exec ", name], e)
 }
 
 /// skalibs' `string_quote`: `"` + the bytes with `\a \b \t \n \v \f \r`, `\"`, `\\` escapes,
