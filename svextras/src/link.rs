@@ -76,7 +76,11 @@ pub fn fifodir_make(path: &Path, gid: Option<Gid>, force: bool) -> Result<(), Er
     if let Some(g) = gid {
         chown(path, None, Some(g))?;
     }
-    let mode = if gid.is_some() { 0o3730 } else { 0o1733 };
+    let mode = if gid.is_some() {
+        common::fifodir::FIFODIR_MODE
+    } else {
+        0o1733
+    };
     nix::sys::stat::fchmodat(
         nix::fcntl::AT_FDCWD,
         path,
