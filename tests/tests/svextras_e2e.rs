@@ -343,3 +343,41 @@ fn an_instance_is_created_controlled_listed_and_deleted() {
         (0, String::new(), String::new())
     );
 }
+
+#[test]
+fn background_watch_adopts_the_daemon_and_forwards_signals() {
+    let t = Scratch::new("bgwatch");
+    let pidfile = t.join("pidfile");
+    let notif = t.join("notif");
+    let script = format!(
+        "exec 3>{}; exec {} -d 3 {} /bin/sh -c 'sleep 1000 & echo $! > {}'",
+        notif.display(),
+        bin("s6-background-watch").display(),
+        pidfile.display(),
+        pidfile.display()
+    );
+    let mut p = Proc::spawn_logged(
+        Command::new("/bin/sh").arg("-c").arg(&script),
+        &t.path,
+        "bg",
+    );
+    assert!(wait_until(SOON, || std::fs::read(&notif).is_ok_and(|b| b == b"\n")));
+    let daemon: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // The daemon's parent exited: it is ours now (we are its subreaper).
+    let ppid = tests::proc_table()
+        .into_iter()
+        .find(|e| e.0 == daemon)
+        .map(|e| e.1);
+    assert_eq!(ppid, Some(p.pid()));
+    p.signal(libc::SIGTERM);
+    let st = p
+        .wait_timeout(SOON)
+        .expect("s6-background-watch exits with the daemon");
+    assert_eq!(st.code(), Some(128 + libc::SIGTERM));
+    // SAFETY: kill with signal 0 only probes the pid.
+    assert!(wait_until(SOON, || unsafe { libc::kill(daemon, 0) } != 0));
+}
