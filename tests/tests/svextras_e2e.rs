@@ -110,65 +110,68 @@ fn svperms_gives_a_group_control_and_nobody_else() {
         eprintln!("skipped: the built programs are not executable by other uids");
         return;
     }
-    let t = Scratch::new("svperms");
-    std::fs::set_permissions(&t.path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let d = make_service(&t.path, "svc", "exec sleep 1000");
-    let sup = Supervisor::start(&bin("s6-supervise"), &t, "svc");
-    let up = sup.wait(|s| s.is_up());
-    let has_user = |n| {
-        nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(n))
-            .ok()
-            .flatten()
-            .is_some()
-    };
-    let has_group = |n| {
-        nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(n))
-            .ok()
-            .flatten()
-            .is_some()
-    };
-    let uid = unused_id(has_user, &[]);
-    let prim = unused_id(has_group, &[]);
-    let grp = unused_id(has_group, &[prim]);
-    let svc = bin("s6-svc");
-    let svstat = bin("s6-svstat");
+    // Under our supervisor and Debian's: the modes are the protocol, whoever made them.
+    for supervise in tests::supervisors() {
+        let t = Scratch::new("svperms");
+        std::fs::set_permissions(&t.path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let d = make_service(&t.path, "svc", "exec sleep 1000");
+        let sup = Supervisor::start(&supervise, &t, "svc");
+        let up = sup.wait(|s| s.is_up());
+        let has_user = |n| {
+            nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(n))
+                .ok()
+                .flatten()
+                .is_some()
+        };
+        let has_group = |n| {
+            nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(n))
+                .ok()
+                .flatten()
+                .is_some()
+        };
+        let uid = unused_id(has_user, &[]);
+        let prim = unused_id(has_group, &[]);
+        let grp = unused_id(has_group, &[prim]);
+        let svc = bin("s6-svc");
+        let svstat = bin("s6-svstat");
 
-    // Before: not even a member of the (future) group may control or read it.
-    let (code, err) = as_user(uid, prim, &[grp], &[&svc, &"-d", &d]);
-    assert_eq!(code, 111, "{err}");
-    assert!(err.contains("Permission denied"), "{err}");
+        // Before: not even a member of the (future) group may control or read it.
+        let (code, err) = as_user(uid, prim, &[grp], &[&svc, &"-d", &d]);
+        assert_eq!(code, 111, "{err}");
+        assert!(err.contains("Permission denied"), "{err}");
 
-    let (code, out, err) = ours("s6-svperms", &[&"-G", &format!(":{grp}"), &d]);
-    assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
-    let m = std::fs::metadata(d.join("supervise")).unwrap();
-    assert_eq!((m.mode() & 0o7777, m.gid()), (0o710, grp));
-    let m = std::fs::metadata(d.join("supervise/control")).unwrap();
-    assert_eq!((m.mode() & 0o7777, m.gid()), (0o620, grp));
-    let (code, out, _) = ours("s6-svperms", &[&d]);
-    assert_eq!(code, 0);
-    assert!(
-        out.contains(&format!("{} control: group {grp}\n", d.display())),
-        "{out}"
-    );
+        let (code, out, err) = ours("s6-svperms", &[&"-G", &format!(":{grp}"), &d]);
+        assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
+        let m = std::fs::metadata(d.join("supervise")).unwrap();
+        assert_eq!((m.mode() & 0o7777, m.gid()), (0o710, grp));
+        let m = std::fs::metadata(d.join("supervise/control")).unwrap();
+        assert_eq!((m.mode() & 0o7777, m.gid()), (0o620, grp));
+        let (code, out, _) = ours("s6-svperms", &[&d]);
+        assert_eq!(code, 0);
+        assert!(
+            out.contains(&format!("{} control: group {grp}\n", d.display())),
+            "{out}"
+        );
 
-    // Outside the group: still refused, and the service is untouched.
-    let (code, err) = as_user(uid, prim, &[], &[&svc, &"-d", &d]);
-    assert_eq!(code, 111, "{err}");
-    assert!(err.contains("Permission denied"), "{err}");
-    assert_ne!(as_user(uid, prim, &[], &[&svstat, &d]).0, 0);
-    assert_eq!(sup.status().pid, up.pid);
+        // Outside the group: still refused, and the service is untouched.
+        let (code, err) = as_user(uid, prim, &[], &[&svc, &"-d", &d]);
+        assert_eq!(code, 111, "{err}");
+        assert!(err.contains("Permission denied"), "{err}");
+        assert_ne!(as_user(uid, prim, &[], &[&svstat, &d]).0, 0);
+        assert_eq!(sup.status().pid, up.pid);
 
-    // A member: may read the status and stop the service.
-    assert_eq!(
-        as_user(uid, prim, &[grp], &[&svstat, &d]),
-        (0, String::new())
-    );
-    assert_eq!(
-        as_user(uid, prim, &[grp], &[&svc, &"-d", &d]),
-        (0, String::new())
-    );
-    let st = sup.wait(|s| s.pid == 0);
-    assert!(!st.want_up);
+        // A member: may read the status and stop the service.
+        assert_eq!(
+            as_user(uid, prim, &[grp], &[&svstat, &d]),
+            (0, String::new())
+        );
+        assert_eq!(
+            as_user(uid, prim, &[grp], &[&svc, &"-d", &d]),
+            (0, String::new())
+        );
+        let st = sup.wait(|s| s.pid == 0);
+        assert!(!st.want_up);
+    }
 }
 
 fn start_svscan(svscan: &Path, t: &Scratch, scan: &Path, path_first: &Path) -> Proc {
