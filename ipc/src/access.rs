@@ -252,7 +252,10 @@ mod tests {
             exec: vec![],
         };
         let e = env_edits(&p, b"IPC", true, Some(b"/s"));
-        assert_eq!(e.last().unwrap(), &(b"IPCLOCALPATH".to_vec(), Some(b"/s".to_vec())));
+        assert_eq!(
+            e.last().unwrap(),
+            &(b"IPCLOCALPATH".to_vec(), Some(b"/s".to_vec()))
+        );
         let e = env_edits(&p, b"TCP", false, None);
         assert_eq!(e.len(), 2 + 6);
         assert!(e.contains(&(b"TCPCONNNUM".to_vec(), None)));

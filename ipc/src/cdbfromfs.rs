@@ -39,9 +39,7 @@ pub fn parse_args(args: &[OsString]) -> Result<(Option<OsString>, Vec<OsString>)
                 Some(n) if &a[2..2 + n] == b"mode" => {
                     mode = Some(OsStr::from_bytes(&a[3 + n..]).to_owned())
                 }
-                Some(_) => {
-                    return Err([&b"unrecognized option with argument: "[..], a].concat())
-                }
+                Some(_) => return Err([&b"unrecognized option with argument: "[..], a].concat()),
                 None => return Err([&b"unrecognized boolean option: "[..], a].concat()),
             }
         } else {
@@ -87,16 +85,28 @@ fn rule_record(tmp: &Tmp, rule: &Path) -> Option<Vec<u8>> {
             return match access(&deny, AccessFlags::F_OK) {
                 Ok(()) => Some(b"D".to_vec()),
                 Err(e) if absent(e) => None,
-                Err(e) => tmp.die(SYSTEM, &[b"unable to access ", deny.as_os_str().as_bytes()], Some(e)),
+                Err(e) => tmp.die(
+                    SYSTEM,
+                    &[b"unable to access ", deny.as_os_str().as_bytes()],
+                    Some(e),
+                ),
             };
         }
-        Err(e) => tmp.die(SYSTEM, &[b"unable to access ", allow.as_os_str().as_bytes()], Some(e)),
+        Err(e) => tmp.die(
+            SYSTEM,
+            &[b"unable to access ", allow.as_os_str().as_bytes()],
+            Some(e),
+        ),
     }
     let envdir = rule.join("env");
     let mut env = Vec::new();
     match read_envdir(&envdir, &mut env) {
         Ok(()) | Err(Errno::ENOENT) => {}
-        Err(e) => tmp.die(SYSTEM, &[b"unable to envdir ", envdir.as_os_str().as_bytes()], Some(e)),
+        Err(e) => tmp.die(
+            SYSTEM,
+            &[b"unable to envdir ", envdir.as_os_str().as_bytes()],
+            Some(e),
+        ),
     }
     if env.len() > MAX_PART + 4 {
         tmp.die(
@@ -111,7 +121,10 @@ fn rule_record(tmp: &Tmp, rule: &Path) -> Option<Vec<u8>> {
         Err(Errno::ENOENT) => Vec::new(),
         Err(e) => tmp.die(
             SYSTEM,
-            &[b"unable to openreadnclose ", execpath.as_os_str().as_bytes()],
+            &[
+                b"unable to openreadnclose ",
+                execpath.as_os_str().as_bytes(),
+            ],
             Some(e),
         ),
     };
@@ -183,7 +196,12 @@ pub fn main() -> ! {
     template.push(SUFFIX);
     let (fd, tmppath) = match nix::unistd::mkstemp(Path::new(&template)) {
         Ok(x) => x,
-        Err(e) => fatal_sys(PROG, SYSTEM, &[b"unable to mkstemp ", template.as_bytes()], e),
+        Err(e) => fatal_sys(
+            PROG,
+            SYSTEM,
+            &[b"unable to mkstemp ", template.as_bytes()],
+            e,
+        ),
     };
     let tmp = Tmp(tmppath);
     let mut w = Writer::new();
@@ -222,7 +240,11 @@ pub fn main() -> ! {
             nix::sys::stat::Mode::from_bits_truncate(m),
             nix::sys::stat::FchmodatFlags::FollowSymlink,
         ) {
-            tmp.die(SYSTEM, &[b"unable to chmod ", tmp.0.as_os_str().as_bytes()], Some(e));
+            tmp.die(
+                SYSTEM,
+                &[b"unable to chmod ", tmp.0.as_os_str().as_bytes()],
+                Some(e),
+            );
         }
     }
     if let Err(e) = std::fs::rename(&tmp.0, cdbfile) {
@@ -250,10 +272,25 @@ mod tests {
 
     #[test]
     fn gol() {
-        assert_eq!(parse_args(&a(&["-m", "644", "c", "d"])).unwrap(), (Some("644".into()), a(&["c", "d"])));
-        assert_eq!(parse_args(&a(&["--mode=1", "c"])).unwrap().0, Some("1".into()));
-        assert_eq!(parse_args(&a(&["-m600", "--", "-c"])).unwrap(), (Some("600".into()), a(&["-c"])));
-        assert_eq!(parse_args(&a(&["-x", "c"])).unwrap_err(), b"unrecognized short option: x");
-        assert_eq!(parse_args(&a(&["--mode", "c"])).unwrap_err(), b"unrecognized boolean option: --mode");
+        assert_eq!(
+            parse_args(&a(&["-m", "644", "c", "d"])).unwrap(),
+            (Some("644".into()), a(&["c", "d"]))
+        );
+        assert_eq!(
+            parse_args(&a(&["--mode=1", "c"])).unwrap().0,
+            Some("1".into())
+        );
+        assert_eq!(
+            parse_args(&a(&["-m600", "--", "-c"])).unwrap(),
+            (Some("600".into()), a(&["-c"]))
+        );
+        assert_eq!(
+            parse_args(&a(&["-x", "c"])).unwrap_err(),
+            b"unrecognized short option: x"
+        );
+        assert_eq!(
+            parse_args(&a(&["--mode", "c"])).unwrap_err(),
+            b"unrecognized boolean option: --mode"
+        );
     }
 }

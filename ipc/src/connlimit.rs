@@ -37,7 +37,11 @@ pub fn check(
         if n > max {
             return Err((
                 1,
-                [&b"number of connections from this client limited to "[..], &m].concat(),
+                [
+                    &b"number of connections from this client limited to "[..],
+                    &m,
+                ]
+                .concat(),
             ));
         }
     }
@@ -79,6 +83,9 @@ mod tests {
         assert_eq!(check(None, env(&[])).unwrap_err().1, b"PROTO not set");
         assert_eq!(check(Some(b""), env(&[])).unwrap_err().1, b"empty PROTO");
         let e = [("IPCCONNNUM", "x")];
-        assert_eq!(check(Some(b"IPC"), env(&e)).unwrap_err().1, b"invalid IPCCONNNUM");
+        assert_eq!(
+            check(Some(b"IPC"), env(&e)).unwrap_err().1,
+            b"invalid IPCCONNNUM"
+        );
     }
 }

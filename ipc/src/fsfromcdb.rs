@@ -84,6 +84,43 @@ pub fn decode(data: &[u8]) -> Option<FsRule<'_>> {
     Some(r)
 }
 
+/// One step of skalibs' `cdb_traverse_next`, which checks only the 8-byte record header:
+/// a key or data running past the end of the file is then rejected as rule data.
+pub enum Step<'a> {
+    End,
+    /// The end-of-data mark or a record header is outside the file.
+    Broken,
+    /// The record's key or data is outside the file.
+    OutOfBounds,
+    Record(&'a [u8], &'a [u8]),
+}
+
+fn le32(map: &[u8], pos: usize) -> Option<usize> {
+    let b = map.get(pos..pos.checked_add(4)?)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+}
+
+/// The record at `pos` (advancing it), in file order.
+pub fn traverse<'a>(map: &'a [u8], pos: &mut usize) -> Step<'a> {
+    let Some(eod) = le32(map, 0) else {
+        return Step::Broken;
+    };
+    if eod < 8 || eod - 8 < *pos {
+        return Step::End;
+    }
+    let (Some(klen), Some(dlen)) = (le32(map, *pos), le32(map, *pos + 4)) else {
+        return Step::Broken;
+    };
+    let kstart = *pos + 8;
+    let dstart = kstart + klen;
+    let end = dstart + dlen;
+    *pos = end;
+    match (map.get(kstart..dstart), map.get(dstart..end)) {
+        (Some(k), Some(d)) => Step::Record(k, d),
+        _ => Step::OutOfBounds,
+    }
+}
+
 struct Out {
     base: PathBuf,
 }
@@ -148,7 +185,12 @@ pub fn main() -> ! {
         let r = nix::unistd::mkdir(&base, Mode::from_bits_truncate(0o2755));
         umask(old);
         if let Err(e) = r {
-            fatal_sys(PROG, SYSTEM, &[b"unable to mkdir ", base.as_os_str().as_bytes()], e)
+            fatal_sys(
+                PROG,
+                SYSTEM,
+                &[b"unable to mkdir ", base.as_os_str().as_bytes()],
+                e,
+            )
         }
     }
     let out = Out { base };
@@ -157,9 +199,13 @@ pub fn main() -> ! {
         cdbfile.as_bytes(),
         b" does not contain valid accessrules data",
     ];
-    for rec in c.records() {
-        let Ok((key, data)) = rec else {
-            out.die(&[b"unable to cdb_traverse_next: invalid cdb"])
+    let mut pos = common::cdb::HEADER_LEN;
+    loop {
+        let (key, data) = match traverse(c.as_bytes(), &mut pos) {
+            Step::End => break,
+            Step::Broken => out.die(&[b"unable to cdb_traverse_next: invalid cdb"]),
+            Step::OutOfBounds => out.die(invalid),
+            Step::Record(k, d) => (k, d),
         };
         let Some(rule) = decode(data).filter(|_| safe_key(key)) else {
             out.die(invalid)

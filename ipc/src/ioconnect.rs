@@ -227,7 +227,10 @@ impl Pipe {
 }
 
 fn register(poll: &Poll, fd: RawFd, token: Token, interest: Interest) -> Result<bool, Errno> {
-    match poll.registry().register(&mut SourceFd(&fd), token, interest) {
+    match poll
+        .registry()
+        .register(&mut SourceFd(&fd), token, interest)
+    {
         Ok(()) => Ok(false),
         // Regular files cannot be polled: they are always ready.
         Err(e) if e.raw_os_error() == Some(libc::EPERM) => Ok(true),
@@ -246,23 +249,43 @@ pub fn main() -> ! {
     for (i, fd) in [0, 1, o.fdr, o.fdw].into_iter().enumerate() {
         match is_socket(fd) {
             Ok(s) => socks[i] = s,
-            Err(e) => fatal_sys(PROG, SYSTEM, &[b"unable to fstat fd ", fd.to_string().as_bytes()], e),
+            Err(e) => fatal_sys(
+                PROG,
+                SYSTEM,
+                &[b"unable to fstat fd ", fd.to_string().as_bytes()],
+                e,
+            ),
         }
         nonblock(fd);
     }
     let poll = match Poll::new() {
         Ok(p) => p,
-        Err(e) => fatal_sys(PROG, SYSTEM, &[b"unable to iopause"], common::msg::errno_of(&e)),
+        Err(e) => fatal_sys(
+            PROG,
+            SYSTEM,
+            &[b"unable to iopause"],
+            common::msg::errno_of(&e),
+        ),
     };
     let mut signals = match Signals::new([libc::SIGTERM]) {
         Ok(s) => s,
-        Err(e) => fatal_sys(PROG, SYSTEM, &[b"unable to trap signals"], common::msg::errno_of(&e)),
+        Err(e) => fatal_sys(
+            PROG,
+            SYSTEM,
+            &[b"unable to trap signals"],
+            common::msg::errno_of(&e),
+        ),
     };
     if let Err(e) = poll
         .registry()
         .register(&mut signals, Token(0), Interest::READABLE)
     {
-        fatal_sys(PROG, SYSTEM, &[b"unable to trap signals"], common::msg::errno_of(&e));
+        fatal_sys(
+            PROG,
+            SYSTEM,
+            &[b"unable to trap signals"],
+            common::msg::errno_of(&e),
+        );
     }
     let mk = |src, dst, ss, ds, st, dt| Pipe {
         src,
@@ -285,9 +308,8 @@ pub fn main() -> ! {
         mk(o.fdr, 1, socks[2], socks[1], 3, 4),
     ];
     for p in pipes.iter_mut() {
-        let r = register(&poll, p.src, p.src_token, Interest::READABLE).and_then(|a| {
-            Ok((a, register(&poll, p.dst, p.dst_token, Interest::WRITABLE)?))
-        });
+        let r = register(&poll, p.src, p.src_token, Interest::READABLE)
+            .and_then(|a| Ok((a, register(&poll, p.dst, p.dst_token, Interest::WRITABLE)?)));
         match r {
             Ok((a, b)) => {
                 p.always_ready = (a, b);
@@ -309,16 +331,25 @@ pub fn main() -> ! {
             std::process::exit(0)
         }
         let idle = pipes.iter().all(Pipe::is_empty);
-        let timeout = (o.timeout_ms > 0 && idle && !did)
-            .then(|| Duration::from_millis(o.timeout_ms as u64));
-        if did && pipes.iter().any(|p| (p.src_open && p.src_ready) || (p.dst_ready && !p.is_empty())) {
+        let timeout =
+            (o.timeout_ms > 0 && idle && !did).then(|| Duration::from_millis(o.timeout_ms as u64));
+        if did
+            && pipes
+                .iter()
+                .any(|p| (p.src_open && p.src_ready) || (p.dst_ready && !p.is_empty()))
+        {
             continue;
         }
         if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() == std::io::ErrorKind::Interrupted {
                 continue;
             }
-            fatal_sys(PROG, SYSTEM, &[b"unable to iopause"], common::msg::errno_of(&e));
+            fatal_sys(
+                PROG,
+                SYSTEM,
+                &[b"unable to iopause"],
+                common::msg::errno_of(&e),
+            );
         }
         if events.is_empty() && timeout.is_some() {
             std::process::exit(1)
@@ -358,7 +389,11 @@ mod tests {
     fn options() {
         assert_eq!(
             parse_args(&a(&["-0", "-t", "50", "-r", "8", "-w9"])).unwrap(),
-            Opts { timeout_ms: 50, fdr: 8, fdw: 9 }
+            Opts {
+                timeout_ms: 50,
+                fdr: 8,
+                fdw: 9
+            }
         );
         assert!(parse_args(&a(&["-r", "2"])).is_none());
         assert!(parse_args(&a(&["-x"])).is_none());

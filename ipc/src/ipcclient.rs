@@ -79,13 +79,23 @@ pub fn main() -> ! {
     let Some(o) = parse_args(rest) else {
         usage(PROG, USAGE)
     };
-    let fd = match socket(AddressFamily::Unix, SockType::Stream, SockFlag::empty(), None) {
+    let fd = match socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    ) {
         Ok(fd) => fd,
         Err(e) => fatal_sys(PROG, SYSTEM, &[b"unable to create socket"], e),
     };
     if let Some(b) = &o.bindpath {
         if let Err(e) = unix_addr(Path::new(b)).and_then(|a| bind(fd.as_raw_fd(), &a)) {
-            fatal_sys(PROG, SYSTEM, &[b"unable to bind socket to ", b.as_bytes()], e)
+            fatal_sys(
+                PROG,
+                SYSTEM,
+                &[b"unable to bind socket to ", b.as_bytes()],
+                e,
+            )
         }
     }
     if let Err(e) = unix_addr(Path::new(&o.path)).and_then(|a| loop {
@@ -94,7 +104,12 @@ pub fn main() -> ! {
             r => break r,
         }
     }) {
-        fatal_sys(PROG, SYSTEM, &[b"unable to connect to ", o.path.as_bytes()], e)
+        fatal_sys(
+            PROG,
+            SYSTEM,
+            &[b"unable to connect to ", o.path.as_bytes()],
+            e,
+        )
     }
     if o.verbosity >= 2 {
         info(PROG, &[b"s6-ipcclient: connected to ", o.path.as_bytes()]);

@@ -153,17 +153,46 @@ mod tests {
     #[test]
     fn argv() {
         assert_eq!(
-            build_argv(&a(&["-1", "-v", "-a", "0700", "-C", "0", "-b0", "s", "p", "x"])).unwrap(),
+            build_argv(&a(&[
+                "-1", "-v", "-a", "0700", "-C", "0", "-b0", "s", "p", "x"
+            ]))
+            .unwrap(),
             a(&[
-                "s6-ipcserver-socketbinder", "-b", "1", "-a", "0700", "--", "s", "s6-ipcserverd",
-                "-v2", "-1", "-C", "1", "--", "p", "x"
+                "s6-ipcserver-socketbinder",
+                "-b",
+                "1",
+                "-a",
+                "0700",
+                "--",
+                "s",
+                "s6-ipcserverd",
+                "-v2",
+                "-1",
+                "-C",
+                "1",
+                "--",
+                "p",
+                "x"
             ])
         );
         assert_eq!(
             build_argv(&a(&["-u", "5", "-G", "1,2", "-D", "-q", "-P", "s", "p"])).unwrap(),
             a(&[
-                "s6-ipcserver-socketbinder", "-D", "--", "s", "s6-applyuidgid", "-u", "5", "-G",
-                "1,2", "--", "s6-ipcserverd", "-v0", "-P", "--", "p"
+                "s6-ipcserver-socketbinder",
+                "-D",
+                "--",
+                "s",
+                "s6-applyuidgid",
+                "-u",
+                "5",
+                "-G",
+                "1,2",
+                "--",
+                "s6-ipcserverd",
+                "-v0",
+                "-P",
+                "--",
+                "p"
             ])
         );
         assert!(build_argv(&a(&["s"])).is_none());

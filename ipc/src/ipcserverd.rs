@@ -25,7 +25,8 @@ use crate::util::{fatal_sys, info, usage, warn_sys, SYSTEM, USAGE as EXIT_USAGE}
 const PROG: &str = "s6-ipcserverd";
 const USAGE: &str =
     "s6-ipcserverd [ -v verbosity ] [ -1 ] [ -P | -p ] [ -c maxconn ] [ -C localmaxconn ] prog...";
-const HELP: &str = "s6-ipcserverd [ -v verbosity ] [ -1 ] [ -P | -p ] [ -c maxconn ] [ -C localmaxconn ] prog...
+const HELP: &str =
+    "s6-ipcserverd [ -v verbosity ] [ -1 ] [ -P | -p ] [ -c maxconn ] [ -C localmaxconn ] prog...
   -v N   0 quiet, 1 warnings (default), 2 log every connection
   -1     write a newline to stdout when ready
   -P     do not look up the client's credentials (-p: do, the default)
@@ -212,8 +213,7 @@ impl Server {
     /// Serve one accepted connection (closed on return in this process).
     fn serve(&mut self, conn: OwnedFd, remote: &[u8]) {
         let (uid, gid) = if self.o.lookup {
-            match nix::sys::socket::getsockopt(&conn, nix::sys::socket::sockopt::PeerCredentials)
-            {
+            match nix::sys::socket::getsockopt(&conn, nix::sys::socket::sockopt::PeerCredentials) {
                 Ok(c) => (c.uid(), c.gid()),
                 Err(e) => {
                     if self.o.verbosity > 0 {
@@ -268,10 +268,7 @@ impl Server {
             .stdin(Stdio::from(conn))
             .stdout(Stdio::from(out))
             .env("PROTO", "IPC")
-            .env(
-                "IPCREMOTEPATH",
-                std::ffi::OsStr::from_bytes(remote),
-            );
+            .env("IPCREMOTEPATH", std::ffi::OsStr::from_bytes(remote));
         if self.o.lookup {
             cmd.env("IPCREMOTEEUID", uid.to_string())
                 .env("IPCREMOTEEGID", gid.to_string())
@@ -378,7 +375,9 @@ pub fn main() -> ! {
         usage(PROG, USAGE)
     };
     match nix::sys::stat::fstat(std::io::stdin().as_fd()) {
-        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFSOCK && !common::rt::reopened_at_start(0) => {}
+        Ok(st)
+            if st.st_mode & libc::S_IFMT == libc::S_IFSOCK && !common::rt::reopened_at_start(0) => {
+        }
         Ok(_) => common::msg::Prog::new(PROG).fatal(EXIT_USAGE, "stdin is not a socket"),
         Err(e) => fatal_sys(PROG, SYSTEM, &[b"unable to fstat stdin"], e),
     }
@@ -405,7 +404,12 @@ pub fn main() -> ! {
     }
     let mut poll = match Poll::new() {
         Ok(p) => p,
-        Err(e) => fatal_sys(PROG, SYSTEM, &[b"unable to create selfpipe"], common::msg::errno_of(&e)),
+        Err(e) => fatal_sys(
+            PROG,
+            SYSTEM,
+            &[b"unable to create selfpipe"],
+            common::msg::errno_of(&e),
+        ),
     };
     let sigs = [
         libc::SIGCHLD,
@@ -416,13 +420,23 @@ pub fn main() -> ! {
     ];
     let mut signals = match Signals::new(sigs) {
         Ok(s) => s,
-        Err(e) => fatal_sys(PROG, SYSTEM, &[b"unable to trap signals"], common::msg::errno_of(&e)),
+        Err(e) => fatal_sys(
+            PROG,
+            SYSTEM,
+            &[b"unable to trap signals"],
+            common::msg::errno_of(&e),
+        ),
     };
     if let Err(e) = poll
         .registry()
         .register(&mut signals, TOKEN_SIGNALS, Interest::READABLE)
     {
-        fatal_sys(PROG, SYSTEM, &[b"unable to trap signals"], common::msg::errno_of(&e));
+        fatal_sys(
+            PROG,
+            SYSTEM,
+            &[b"unable to trap signals"],
+            common::msg::errno_of(&e),
+        );
     }
     let fmt_max = format!("/{}", o.maxconn);
     let mut s = Server {
@@ -449,7 +463,12 @@ pub fn main() -> ! {
                 poll.registry()
                     .register(&mut SourceFd(&0), TOKEN_LISTEN, Interest::READABLE)
             {
-                fatal_sys(PROG, SYSTEM, &[b"unable to iopause"], common::msg::errno_of(&e));
+                fatal_sys(
+                    PROG,
+                    SYSTEM,
+                    &[b"unable to iopause"],
+                    common::msg::errno_of(&e),
+                );
             }
             registered = true;
         } else if !want && registered {
@@ -462,7 +481,12 @@ pub fn main() -> ! {
                 if e.kind() == std::io::ErrorKind::Interrupted {
                     continue;
                 }
-                fatal_sys(PROG, SYSTEM, &[b"unable to iopause"], common::msg::errno_of(&e));
+                fatal_sys(
+                    PROG,
+                    SYSTEM,
+                    &[b"unable to iopause"],
+                    common::msg::errno_of(&e),
+                );
             }
         } else {
             events.clear();

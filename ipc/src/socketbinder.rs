@@ -7,8 +7,9 @@ use std::path::Path;
 
 use common::cli::{uint0_scan, GetOpt, Opt};
 use nix::errno::Errno;
-use nix::sys::socket::{bind, listen, setsockopt, socket, sockopt, AddressFamily, Backlog,
-    SockFlag, SockType, UnixAddr};
+use nix::sys::socket::{
+    bind, listen, setsockopt, socket, sockopt, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
+};
 use nix::sys::stat::{umask, Mode};
 
 use crate::util::{exec, fatal_sys, usage, SYSTEM};
@@ -87,10 +88,12 @@ fn bind_socket(fd: &OwnedFd, o: &Opts) -> Result<Option<OwnedFd>, Errno> {
     if o.reuse {
         let mut lockpath = o.path.clone();
         lockpath.push(".lock");
-        lock = Some(common::lock::acquire(Path::new(&lockpath), 0o600).map_err(|e| match e {
-            common::lock::LockError::Busy => Errno::EBUSY,
-            common::lock::LockError::Io(e) => e,
-        })?);
+        lock = Some(
+            common::lock::acquire(Path::new(&lockpath), 0o600).map_err(|e| match e {
+                common::lock::LockError::Busy => Errno::EBUSY,
+                common::lock::LockError::Io(e) => e,
+            })?,
+        );
         setsockopt(fd, sockopt::ReuseAddr, &true)?;
         match nix::unistd::unlink(path) {
             Ok(()) | Err(Errno::ENOENT) => {}
@@ -113,7 +116,11 @@ pub fn main() -> ! {
     if !o.blocking {
         flags |= SockFlag::SOCK_NONBLOCK;
     }
-    let ty = if o.dgram { SockType::Datagram } else { SockType::Stream };
+    let ty = if o.dgram {
+        SockType::Datagram
+    } else {
+        SockType::Stream
+    };
     let fd = match socket(AddressFamily::Unix, ty, flags, None) {
         Ok(fd) => fd,
         Err(e) => fatal_sys(PROG, SYSTEM, &[b"unable to create socket"], e),
@@ -138,7 +145,12 @@ pub fn main() -> ! {
     if o.backlog > 0 {
         let b = Backlog::new(o.backlog.min(i32::MAX as u32) as i32).unwrap_or(Backlog::MAXCONN);
         if let Err(e) = listen(&fd, b) {
-            fatal_sys(PROG, SYSTEM, &[b"unable to listen to ", o.path.as_bytes()], e)
+            fatal_sys(
+                PROG,
+                SYSTEM,
+                &[b"unable to listen to ", o.path.as_bytes()],
+                e,
+            )
         }
     }
     // fd 0 stays open across the exec (socket() made it without close-on-exec); the lock is

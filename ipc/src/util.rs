@@ -95,8 +95,9 @@ pub fn octal_scan(s: &OsStr) -> Option<u32> {
     if b.is_empty() || !b.iter().all(|c| (b'0'..=b'7').contains(c)) {
         return None;
     }
-    b.iter()
-        .try_fold(0u32, |acc, &d| acc.checked_mul(8)?.checked_add((d - b'0') as u32))
+    b.iter().try_fold(0u32, |acc, &d| {
+        acc.checked_mul(8)?.checked_add((d - b'0') as u32)
+    })
 }
 
 /// The value of an environment variable as bytes.
