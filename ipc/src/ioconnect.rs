@@ -134,6 +134,29 @@ impl Pipe {
         self.end = 0;
     }
 
+    /// The destination hung up or failed: what is still buffered is lost (s6 warns with
+    /// the error a last write gets), and both ends are closed.
+    fn hangup(&mut self, poll: &Poll) {
+        if !self.is_empty() {
+            // SAFETY: writing the filled part of our buffer, to learn the error.
+            let r = unsafe {
+                libc::write(
+                    self.dst,
+                    self.buf[self.start..self.end].as_ptr() as *const libc::c_void,
+                    self.end - self.start,
+                )
+            };
+            let e = if r < 0 { Errno::last() } else { Errno::EPIPE };
+            warn_sys(
+                PROG,
+                &[b"unable to write to fd ", self.dst.to_string().as_bytes()],
+                e,
+            );
+        }
+        self.close_dst(poll);
+        self.close_src(poll);
+    }
+
     /// Move what can be moved without blocking; returns whether any I/O happened.
     fn pump(&mut self, poll: &Poll, stop_reading: bool) -> bool {
         let mut did = false;
@@ -195,14 +218,9 @@ impl Pipe {
                     match Errno::last() {
                         Errno::EAGAIN => self.dst_ready = self.always_ready.1,
                         Errno::EINTR => {}
-                        e => {
-                            if e != Errno::EPIPE {
-                                warn_sys(
-                                    PROG,
-                                    &[b"unable to write to fd ", self.dst.to_string().as_bytes()],
-                                    e,
-                                );
-                            }
+                        _ => {
+                            // s6 drops a failing destination silently here (it warns only
+                            // when the poll reports the hangup, see `hangup`).
                             self.close_dst(poll);
                             self.close_src(poll);
                             progress = true;
@@ -245,8 +263,9 @@ pub fn main() -> ! {
     let Some(o) = parse_args(rest) else {
         usage(PROG, USAGE)
     };
+    // s6's order: stdin, fdw, fdr, stdout.
     let mut socks = [false; 4];
-    for (i, fd) in [0, 1, o.fdr, o.fdw].into_iter().enumerate() {
+    for (i, fd) in [0, o.fdw, o.fdr, 1].into_iter().enumerate() {
         match is_socket(fd) {
             Ok(s) => socks[i] = s,
             Err(e) => fatal_sys(
@@ -304,8 +323,8 @@ pub fn main() -> ! {
         dst_token: Token(dt),
     };
     let mut pipes = [
-        mk(0, o.fdw, socks[0], socks[3], 1, 2),
-        mk(o.fdr, 1, socks[2], socks[1], 3, 4),
+        mk(0, o.fdw, socks[0], socks[1], 1, 2),
+        mk(o.fdr, 1, socks[2], socks[3], 3, 4),
     ];
     for p in pipes.iter_mut() {
         let r = register(&poll, p.src, p.src_token, Interest::READABLE)
@@ -368,8 +387,7 @@ pub fn main() -> ! {
                 if ev.token() == p.dst_token {
                     p.dst_ready = true;
                     if (ev.is_error() || ev.is_write_closed()) && p.dst_open {
-                        p.close_dst(&poll);
-                        p.close_src(&poll);
+                        p.hangup(&poll);
                     }
                 }
             }

@@ -30,13 +30,13 @@ pub struct Opts {
 }
 
 pub fn parse_args(args: &[OsString]) -> Option<Opts> {
-    let (mut verbosity, mut bindpath, mut localname) = (1, None, None);
+    let (mut verbosity, mut bindpath, mut localname): (u32, _, _) = (1, None, None);
     let mut g = GetOpt::new(args, "qQvp:l:");
     while let Some(r) = g.next_opt() {
         match r.ok()? {
-            Opt::Flag(b'q') => verbosity = 0,
+            Opt::Flag(b'q') => verbosity = u32::saturating_sub(verbosity, 1),
             Opt::Flag(b'Q') => verbosity = 1,
-            Opt::Flag(b'v') => verbosity = 2,
+            Opt::Flag(b'v') => verbosity = u32::saturating_add(verbosity, 1),
             Opt::Arg(b'p', v) => bindpath = Some(v.to_owned()),
             Opt::Arg(b'l', v) => localname = Some(v.to_owned()),
             _ => return None,
@@ -115,9 +115,11 @@ pub fn main() -> ! {
         info(PROG, &[b"s6-ipcclient: connected to ", o.path.as_bytes()]);
     }
     let local: Option<Vec<u8>> = match (&o.localname, &o.bindpath) {
-        (Some(l), _) => Some(l.as_bytes().to_vec()),
-        (None, Some(b)) => Some(b.as_bytes().to_vec()),
-        (None, None) => nix::sys::socket::getsockname::<UnixAddr>(fd.as_raw_fd())
+        // s6 keeps at most IPCPATH_MAX bytes of the name.
+        (Some(l), _) => {
+            Some(l.as_bytes()[..l.len().min(crate::socketbinder::IPCPATH_MAX)].to_vec())
+        }
+        (None, _) => nix::sys::socket::getsockname::<UnixAddr>(fd.as_raw_fd())
             .ok()
             .map(|a| {
                 a.path()
