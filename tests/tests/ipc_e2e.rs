@@ -38,7 +38,8 @@ fn server_with(
     opts: &[&str],
     prog: &[&str],
 ) -> Proc {
-    let err = std::fs::File::create(t.join("server.err")).expect("log");
+    let name = sock.file_name().and_then(|n| n.to_str()).unwrap_or("server");
+    let err = std::fs::File::create(t.join(format!("{name}.err"))).expect("log");
     let mut cmd = Command::new(binder);
     cmd.arg(sock)
         .arg(serverd)
@@ -258,6 +259,37 @@ fn bad_clients_get_a_clean_refusal_and_the_server_goes_on() {
         assert_eq!(talk(&sock2, b"hello"), b"");
     }
     assert!(nix::sys::signal::kill(nix::unistd::Pid::from_raw(srv2.pid()), None).is_ok());
+
+    // A client the rules deny, sending 1 MB of garbage or half a request: refused without
+    // the program running, again and again, while the server lives on.
+    let r = rules(&t.join("rules"), &[], &["uid/0", "gid/0"]);
+    let marker = t.join("ran");
+    let script3 = t.join("prog3");
+    write_script(&script3, &format!("touch {}", marker.display()));
+    let sock3 = t.join("s3");
+    let srv3 = server(
+        &t,
+        &sock3,
+        &["-v2"],
+        &[
+            bin("s6-ipcserver-access").to_str().expect("utf8"),
+            "-i",
+            r.to_str().expect("utf8"),
+            "--",
+            script3.to_str().expect("utf8"),
+        ],
+    );
+    for _ in 0..3 {
+        assert_eq!(talk(&sock3, &garbage), b"");
+        assert_eq!(talk(&sock3, b"half"), b"");
+    }
+    assert!(!marker.exists(), "the program ran for a denied client");
+    assert!(nix::sys::signal::kill(nix::unistd::Pid::from_raw(srv3.pid()), None).is_ok());
+    assert!(wait_until(SOON, || {
+        std::fs::read_to_string(t.join("s3.err"))
+            .map(|e| e.matches("info: end pid ").count() >= 6)
+            .unwrap_or(false)
+    }));
 }
 
 fn open_fds(pid: i32) -> Vec<i32> {
