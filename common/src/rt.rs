@@ -24,6 +24,14 @@ pub fn reopened_at_start(fd: i32) -> bool {
     (0..3).contains(&fd) && REOPENED.load(Ordering::Relaxed) & (1 << fd) != 0
 }
 
+/// Whether SIGPIPE was already ignored when the program started (before [`start`] ignored
+/// it): a chain-loading program restores the disposition it was given, not the default.
+pub fn sigpipe_was_ignored() -> bool {
+    SIGPIPE_IGNORED.load(Ordering::Relaxed)
+}
+
+static SIGPIPE_IGNORED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Close again the standard descriptors [`start`] reopened, except those in `keep` (which
 /// the program has since reused): a chain-loading program hands its closed fds on closed.
 pub fn close_reopened(keep: &[i32]) {
@@ -141,8 +149,12 @@ pub fn start(main: fn() -> !) -> ! {
                 _ => libc::abort(),
             }
         }
-        if libc::signal(libc::SIGPIPE, libc::SIG_IGN) == libc::SIG_ERR {
+        let previous = libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        if previous == libc::SIG_ERR {
             libc::abort();
+        }
+        if previous == libc::SIG_IGN {
+            SIGPIPE_IGNORED.store(true, Ordering::Relaxed);
         }
     }
     main()

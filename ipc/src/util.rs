@@ -53,8 +53,9 @@ pub fn setenv(name: &[u8], value: Option<&[u8]>) {
     }
 }
 
-/// Exec `args` (PATH search, as skalibs' `xexec`): SIGPIPE back to its default first (our
-/// runtime ignores it), the standard fds our runtime reopened closed again except `keep`.
+/// Exec `args` (PATH search, as skalibs' `xexec`): SIGPIPE back to the disposition we were
+/// given first (our runtime ignores it), and the standard fds our runtime reopened closed
+/// again, except those in `keep`.
 /// Failure: `PROG: fatal: unable to exec ARG0: REASON`, exit 127 (not found) or 126.
 pub fn exec(prog: &str, args: &[OsString], keep: &[i32]) -> ! {
     let e = try_exec(args, keep);
@@ -78,9 +79,11 @@ pub fn try_exec(args: &[OsString], keep: &[i32]) -> Errno {
     let Ok(file) = CString::new(first.as_bytes()) else {
         return Errno::EINVAL;
     };
-    // SAFETY: restoring the default disposition of SIGPIPE has no memory effects.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    if !common::rt::sigpipe_was_ignored() {
+        // SAFETY: restoring the default disposition of SIGPIPE has no memory effects.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
     }
     common::rt::close_reopened(keep);
     match nix::unistd::execvp(&file, &cargs) {
