@@ -232,7 +232,8 @@ impl Server {
             } else {
                 ("?".into(), "?".into(), "?".into())
             };
-            // s6 prints this at every verbosity, with whatever errno was left over.
+            // s6 prints this at every verbosity, with whatever errno was left over: 0 in
+            // practice (`Success`).
             info(
                 PROG,
                 &[
@@ -245,7 +246,7 @@ impl Server {
                     b"/",
                     self.o.localmaxconn.to_string().as_bytes(),
                     b": ",
-                    StrError(Errno::EAGAIN).to_string().as_bytes(),
+                    StrError(Errno::from_raw(0)).to_string().as_bytes(),
                 ],
             );
             return;

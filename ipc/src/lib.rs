@@ -24,7 +24,8 @@
 //! * `s6-ipcserverd` keeps `/dev/null` on fd 1 instead of leaving it closed (after `-1`'s
 //!   newline too), so that an accepted connection never lands on a standard fd; the pipe
 //!   reader still sees EOF.
-//! * The `deny ... count N/M` line's errno suffix (stale in s6) is always EAGAIN's text.
+//! * The `deny ... count N/M` line's errno suffix (stale in s6, 0 in practice) is always
+//!   errno 0's text.
 //! * `s6-accessrules-fs-from-cdb` refuses keys and env names that would write outside the
 //!   target directory (`..`, `/` in a name) as "not valid accessrules data".
 //! * `--help` / `--version` as the first argument (s6 rejects both).
