@@ -237,10 +237,13 @@ fn read_envdir_inner(dir: &Path, out: &mut Vec<u8>) -> Result<(), Errno> {
     Ok(())
 }
 
-/// The cdb backend for one key.
+/// The cdb backend for one key. A corrupt file is an error with errno 0 (what s6 prints);
+/// malformed rule data is EINVAL.
 pub fn lookup_cdb(cdb: &Cdb, key: &str) -> Result<Decision, Errno> {
     match cdb.find(key.as_bytes()) {
-        Err(e) => Err(e.errno()),
+        // skalibs' cdb_find fails on a corrupt file without setting errno: s6 then reports
+        // the errno left over, 0 in practice ("Success"); we report exactly that.
+        Err(_) => Err(Errno::from_raw(0)),
         Ok(None) => Ok(Decision::NotFound),
         Ok(Some(data)) => decode_rule(data),
     }
