@@ -4,6 +4,8 @@
 //! moves bytes while the descriptors are ready. A source at EOF is closed (a socket shut
 //! down for reading first); once its buffer is flushed the destination is closed (a socket
 //! shut down for writing first, so the peer sees EOF while the other direction flows).
+//! SIGTERM is trapped and, as in s6 (whose handler only marks the sources for another
+//! read), does not stop the copy: the program ends when its descriptors do.
 
 use std::ffi::OsString;
 use std::os::fd::RawFd;
@@ -158,11 +160,8 @@ impl Pipe {
     }
 
     /// Move what can be moved without blocking; returns whether any I/O happened.
-    fn pump(&mut self, poll: &Poll, stop_reading: bool) -> bool {
+    fn pump(&mut self, poll: &Poll) -> bool {
         let mut did = false;
-        if stop_reading {
-            self.close_src(poll);
-        }
         loop {
             let mut progress = false;
             if self.src_open && self.src_ready && self.end < BUFSIZE {
@@ -340,11 +339,10 @@ pub fn main() -> ! {
     }
     let mut poll = poll;
     let mut events = Events::with_capacity(16);
-    let mut stop_reading = false;
     loop {
         let mut did = false;
         for p in pipes.iter_mut() {
-            did |= p.pump(&poll, stop_reading);
+            did |= p.pump(&poll);
         }
         if pipes.iter().all(Pipe::done) {
             std::process::exit(0)
@@ -375,8 +373,12 @@ pub fn main() -> ! {
         }
         for ev in events.iter() {
             if ev.token() == Token(0) {
+                // s6 traps SIGTERM and only flags the sources as "exceptional", which makes
+                // it read them again: a source with no data keeps being served. Same here.
                 if signals.pending().any(|s| s == libc::SIGTERM) {
-                    stop_reading = true;
+                    for p in pipes.iter_mut() {
+                        p.src_ready = p.src_open;
+                    }
                 }
                 continue;
             }

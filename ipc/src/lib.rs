@@ -20,6 +20,10 @@
 //! socket path is ENAMETOOLONG; `s6-accessrules-cdb-from-fs` takes `-m`/`--mode=`; fatal
 //! messages without errno have no doubled `: `.
 //!
+//! Where the spec and the binaries disagree we follow the binaries: `s6-ioconnect` traps
+//! SIGTERM but keeps copying (s6's handler only marks the sources for another read; checked
+//! against Debian's build).
+//!
 //! Deliberate differences, none visible to a well-behaved caller:
 //! * `s6-ipcserverd` keeps `/dev/null` on fd 1 instead of leaving it closed (after `-1`'s
 //!   newline too), so that an accepted connection never lands on a standard fd; the pipe
