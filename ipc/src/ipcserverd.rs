@@ -477,20 +477,19 @@ pub fn main() -> ! {
             registered = false;
             listen_ready = false;
         }
-        if !(want && listen_ready) {
-            if let Err(e) = poll.poll(&mut events, None) {
-                if e.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                fatal_sys(
-                    PROG,
-                    SYSTEM,
-                    &[b"unable to iopause"],
-                    common::msg::errno_of(&e),
-                );
+        // While connections are known to be waiting, only look for signals (timeout 0)
+        // between accepts, so that a flood of clients never delays a SIGTERM or a reap.
+        let timeout = (want && listen_ready).then_some(std::time::Duration::ZERO);
+        if let Err(e) = poll.poll(&mut events, timeout) {
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
             }
-        } else {
-            events.clear();
+            fatal_sys(
+                PROG,
+                SYSTEM,
+                &[b"unable to iopause"],
+                common::msg::errno_of(&e),
+            );
         }
         let mut sig_event = false;
         for ev in events.iter() {
