@@ -96,6 +96,49 @@ fn nonblock(fd: RawFd) {
 }
 
 impl Pipe {
+    /// A direction from `src` to `dst` (both owned from now on), with its two poll tokens.
+    fn new(src: RawFd, dst: RawFd, src_sock: bool, dst_sock: bool, tokens: (usize, usize)) -> Pipe {
+        Pipe {
+            src,
+            dst,
+            src_sock,
+            dst_sock,
+            src_open: true,
+            dst_open: true,
+            src_ready: false,
+            dst_ready: false,
+            always_ready: (false, false),
+            buf: Box::new([0u8; BUFSIZE]),
+            start: 0,
+            end: 0,
+            src_token: Token(tokens.0),
+            dst_token: Token(tokens.1),
+        }
+    }
+
+    /// Register both ends (edge-triggered); an end that cannot be polled is always ready.
+    fn register(&mut self, poll: &Poll) -> Result<(), Errno> {
+        let a = register(poll, self.src, self.src_token, Interest::READABLE)?;
+        let b = register(poll, self.dst, self.dst_token, Interest::WRITABLE)?;
+        self.always_ready = (a, b);
+        self.src_ready = a;
+        self.dst_ready = b;
+        Ok(())
+    }
+
+    /// Note what a poll event says about our ends.
+    fn on_event(&mut self, ev: &mio::event::Event, poll: &Poll) {
+        if ev.token() == self.src_token {
+            self.src_ready = true;
+        }
+        if ev.token() == self.dst_token {
+            self.dst_ready = true;
+            if (ev.is_error() || ev.is_write_closed()) && self.dst_open {
+                self.hangup(poll);
+            }
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.start == self.end
     }
@@ -305,36 +348,13 @@ pub fn main() -> ! {
             common::msg::errno_of(&e),
         );
     }
-    let mk = |src, dst, ss, ds, st, dt| Pipe {
-        src,
-        dst,
-        src_sock: ss,
-        dst_sock: ds,
-        src_open: true,
-        dst_open: true,
-        src_ready: false,
-        dst_ready: false,
-        always_ready: (false, false),
-        buf: Box::new([0u8; BUFSIZE]),
-        start: 0,
-        end: 0,
-        src_token: Token(st),
-        dst_token: Token(dt),
-    };
     let mut pipes = [
-        mk(0, o.fdw, socks[0], socks[1], 1, 2),
-        mk(o.fdr, 1, socks[2], socks[3], 3, 4),
+        Pipe::new(0, o.fdw, socks[0], socks[1], (1, 2)),
+        Pipe::new(o.fdr, 1, socks[2], socks[3], (3, 4)),
     ];
     for p in pipes.iter_mut() {
-        let r = register(&poll, p.src, p.src_token, Interest::READABLE)
-            .and_then(|a| Ok((a, register(&poll, p.dst, p.dst_token, Interest::WRITABLE)?)));
-        match r {
-            Ok((a, b)) => {
-                p.always_ready = (a, b);
-                p.src_ready = a;
-                p.dst_ready = b;
-            }
-            Err(e) => fatal_sys(PROG, SYSTEM, &[b"unable to iopause"], e),
+        if let Err(e) = p.register(&poll) {
+            fatal_sys(PROG, SYSTEM, &[b"unable to iopause"], e)
         }
     }
     let mut poll = poll;
@@ -383,15 +403,7 @@ pub fn main() -> ! {
                 continue;
             }
             for p in pipes.iter_mut() {
-                if ev.token() == p.src_token {
-                    p.src_ready = true;
-                }
-                if ev.token() == p.dst_token {
-                    p.dst_ready = true;
-                    if (ev.is_error() || ev.is_write_closed()) && p.dst_open {
-                        p.hangup(&poll);
-                    }
-                }
+                p.on_event(ev, &poll);
             }
         }
     }
@@ -403,6 +415,80 @@ mod tests {
 
     fn a(v: &[&str]) -> Vec<OsString> {
         v.iter().map(OsString::from).collect()
+    }
+
+    use std::os::fd::IntoRawFd;
+
+    /// Run one direction until it is done or nothing happens for a while.
+    fn drive(p: &mut Pipe, poll: &mut Poll) {
+        let mut events = Events::with_capacity(8);
+        for _ in 0..1000 {
+            p.pump(poll);
+            if p.done() {
+                return;
+            }
+            poll.poll(&mut events, Some(Duration::from_millis(200)))
+                .expect("poll");
+            if events.is_empty() {
+                return;
+            }
+            for ev in events.iter() {
+                p.on_event(ev, poll);
+            }
+        }
+    }
+
+    fn pipe_pair() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+        let (r, w) = nix::unistd::pipe().expect("pipe");
+        nonblock(r.as_raw_fd());
+        nonblock(w.as_raw_fd());
+        (r, w)
+    }
+
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn copies_then_closes_the_destination_after_eof() {
+        let (src_r, src_w) = pipe_pair();
+        let (dst_r, dst_w) = pipe_pair();
+        let mut poll = Poll::new().expect("poll");
+        let mut p = Pipe::new(
+            src_r.into_raw_fd(),
+            dst_w.into_raw_fd(),
+            false,
+            false,
+            (1, 2),
+        );
+        p.register(&poll).expect("register");
+        nix::unistd::write(&src_w, b"hello").expect("write");
+        drop(src_w);
+        drive(&mut p, &mut poll);
+        assert!(p.done());
+        let mut buf = [0u8; 16];
+        assert_eq!(nix::unistd::read(&dst_r, &mut buf).expect("read"), 5);
+        assert_eq!(&buf[..5], b"hello");
+        assert_eq!(nix::unistd::read(&dst_r, &mut buf).expect("eof"), 0);
+    }
+
+    #[test]
+    fn a_dead_destination_closes_the_source() {
+        let (src_r, src_w) = pipe_pair();
+        let (dst_r, dst_w) = pipe_pair();
+        let mut poll = Poll::new().expect("poll");
+        let mut p = Pipe::new(
+            src_r.into_raw_fd(),
+            dst_w.into_raw_fd(),
+            false,
+            false,
+            (1, 2),
+        );
+        p.register(&poll).expect("register");
+        drop(dst_r);
+        nix::unistd::write(&src_w, b"lost").expect("write");
+        drive(&mut p, &mut poll);
+        assert!(p.done());
+        // The source's read end is closed: writing to it now fails.
+        assert_eq!(nix::unistd::write(&src_w, b"x"), Err(Errno::EPIPE));
     }
 
     #[test]
