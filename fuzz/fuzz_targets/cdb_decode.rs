@@ -24,10 +24,16 @@ fuzz_target!(|data: &[u8]| {
     }
     let Ok(bytes) = w.finish() else { return };
     let again = Cdb::from_bytes(bytes);
-    let got: Vec<_> = again.records().map(|r| r.expect("our own cdb traverses")).collect();
+    let got: Vec<_> = again
+        .records()
+        .map(|r| r.expect("our own cdb traverses"))
+        .collect();
     assert_eq!(got.len(), recs.len());
     for (k, _) in &recs {
         let first = &recs.iter().find(|(k2, _)| k2 == k).expect("present").1;
-        assert_eq!(again.find(k).expect("our own cdb is valid"), Some(&first[..]));
+        assert_eq!(
+            again.find(k).expect("our own cdb is valid"),
+            Some(&first[..])
+        );
     }
 });
