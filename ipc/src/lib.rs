@@ -20,6 +20,13 @@
 //! socket path is ENAMETOOLONG; `s6-accessrules-cdb-from-fs` takes `-m`/`--mode=`; fatal
 //! messages without errno have no doubled `: `.
 //!
+//! s6's oddities kept on purpose (spec §14): the `-C` deny line is printed at every
+//! verbosity, with an errno suffix that means nothing; `-P` removes `IPCREMOTEEUID`/`EGID`
+//! instead of emptying them; `uid/self` beats `uid/N`, allow beats deny in one directory and
+//! there is no `gid/default`; an empty env file unsets, a `\n` file sets the empty string;
+//! `socketbinder -d` leaves `PATH.lock` (0600) behind; `s6-ipcclient -v` names itself
+//! twice; `s6-accessrules-cdb-from-fs` makes a 0600 file unless `-m` is given.
+//!
 //! Where the spec and the binaries disagree we follow the binaries: `s6-ioconnect` traps
 //! SIGTERM but keeps copying (s6's handler only marks the sources for another read; checked
 //! against Debian's build).
