@@ -1,6 +1,6 @@
 //! `s6-ioconnect`: copy fd 0 to fdw (7) and fdr (6) to fd 1 until both directions end.
 //!
-//! [`Pipe`] is one direction (a source, a destination, an 8 KiB buffer); the `mio` loop
+//! `Pipe` is one direction (a source, a destination, an 8 KiB buffer); the `mio` loop
 //! moves bytes while the descriptors are ready. A source at EOF is closed (a socket shut
 //! down for reading first); once its buffer is flushed the destination is closed (a socket
 //! shut down for writing first, so the peer sees EOF while the other direction flows).

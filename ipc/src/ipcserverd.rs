@@ -47,7 +47,7 @@ pub struct Opts {
     pub prog: Vec<OsString>,
 }
 
-/// Parse the arguments after argv[0] and apply s6's limits; `None` is a usage error.
+/// Parse the arguments after `argv[0]` and apply s6's limits; `None` is a usage error.
 pub fn parse_args(args: &[OsString]) -> Option<Opts> {
     let mut o = Opts {
         verbosity: 1,
