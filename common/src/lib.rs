@@ -10,6 +10,8 @@ pub mod control;
 pub mod dtally;
 pub mod fifodir;
 pub mod fsio;
+pub mod health;
+pub mod json;
 pub mod lock;
 pub mod msg;
 pub mod rt;
