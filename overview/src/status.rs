@@ -522,7 +522,7 @@ pub fn is_svscan_cmdline(cmdline: &[u8]) -> bool {
     let is_name = |n: &[u8]| n == b"s6-svscan" || n == b"svscan";
     match args.next().map(base) {
         Some(a0) if is_name(&a0) => true,
-        Some(a0) if a0 == b"s6-rs" => args.next().is_some_and(|a1| is_name(a1)),
+        Some(a0) if a0 == b"s6-rs" => args.next().is_some_and(is_name),
         _ => false,
     }
 }
