@@ -39,6 +39,18 @@ fn find(name: &[u8]) -> Option<&'static Program> {
         .and_then(|i| PROGRAMS.get(i))
 }
 
+/// `s6-rs status` is `s6-rs-status`: our own programs are installed as `s6-rs-NAME`.
+fn find_own_subcommand(name: &[u8]) -> Option<&'static Program> {
+    let mut full = [0u8; 64];
+    let prefix = b"s6-rs-";
+    let len = prefix.len() + name.len();
+    let buf = full.get_mut(..len)?;
+    let (head, tail) = buf.split_at_mut(prefix.len());
+    head.copy_from_slice(prefix);
+    tail.copy_from_slice(name);
+    find(buf)
+}
+
 fn basename(path: &[u8]) -> &[u8] {
     path.rsplit(|&b| b == b'/').next().unwrap_or(path)
 }
@@ -60,7 +72,8 @@ fn dispatch() -> ! {
                 std::process::exit(0)
             }
             Some(prog) => {
-                if let Some(p) = find(basename(prog)) {
+                let prog = basename(prog);
+                if let Some(p) = find(prog).or_else(|| find_own_subcommand(prog)) {
                     common::rt::shift_args();
                     (p.entry)()
                 }
