@@ -15,6 +15,7 @@ pub mod json;
 pub mod lock;
 pub mod msg;
 pub mod rt;
+pub mod scandir;
 pub mod servicedir;
 pub mod signals;
 pub mod status;

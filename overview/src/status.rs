@@ -8,6 +8,7 @@
 
 use common::dtally::{self, DeathRecord};
 use common::health;
+use common::scandir;
 use common::json::string as jstr;
 use common::signals;
 use common::status::{StatusError, StatusRecord};
@@ -474,17 +475,8 @@ pub fn exit_code(rows: &[Row]) -> i32 {
 
 // ---- the file system (read only) ----
 
-fn exists(p: &Path) -> bool {
-    std::fs::symlink_metadata(p).is_ok()
-}
-
 fn is_dir(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_dir())
-}
-
-/// Whether `dir` looks like a service directory rather than a scan directory.
-pub fn is_service_dir(dir: &Path) -> bool {
-    !exists(&dir.join(".s6-svscan")) && (exists(&dir.join("run")) || exists(&dir.join("supervise")))
 }
 
 /// The scan directories of the running s6-svscan processes: their working directory (s6-svscan
@@ -534,48 +526,31 @@ fn name_of(p: &Path) -> String {
 /// The targets of one directory argument: a service and its logger, or every service of a scan
 /// directory. `prefix` names the rows (`None`: entry names alone).
 pub fn discover(dir: &Path, prefix: Option<&str>) -> Result<Vec<Target>, String> {
-    let mut out = Vec::new();
-    let push_service = |out: &mut Vec<Target>, name: String, d: PathBuf| {
-        let log = d.join("log");
-        out.push(Target {
-            name: name.clone(),
-            dir: d,
-            is_log: false,
-        });
-        if is_dir(&log) {
-            out.push(Target {
-                name: format!("{name}/log"),
-                dir: log,
-                is_log: true,
-            });
+    let entries = if scandir::is_service_dir(dir) {
+        scandir::with_logger(name_of(dir), dir.to_path_buf())
+    } else {
+        let mut v = scandir::services(dir).map_err(|e| {
+            format!(
+                "unable to read {}: {}",
+                dir.display(),
+                common::msg::StrError(common::msg::errno_of(&e))
+            )
+        })?;
+        if let Some(p) = prefix {
+            for e in &mut v {
+                e.name = format!("{}/{}", p.trim_end_matches('/'), e.name);
+            }
         }
+        v
     };
-    if is_service_dir(dir) {
-        push_service(&mut out, name_of(dir), dir.to_path_buf());
-        return Ok(out);
-    }
-    let rd = std::fs::read_dir(dir).map_err(|e| {
-        format!(
-            "unable to read {}: {}",
-            dir.display(),
-            common::msg::StrError(common::msg::errno_of(&e))
-        )
-    })?;
-    let mut names: Vec<OsString> = rd
-        .filter_map(|e| e.ok().map(|e| e.file_name()))
-        .filter(|n| !n.as_bytes().starts_with(b"."))
-        .filter(|n| is_dir(&dir.join(n)))
-        .collect();
-    names.sort();
-    for n in names {
-        let entry = n.to_string_lossy().into_owned();
-        let name = match prefix {
-            None => entry,
-            Some(p) => format!("{}/{entry}", p.trim_end_matches('/')),
-        };
-        push_service(&mut out, name, dir.join(&n));
-    }
-    Ok(out)
+    Ok(entries
+        .into_iter()
+        .map(|e| Target {
+            name: e.name,
+            dir: e.dir,
+            is_log: e.is_log,
+        })
+        .collect())
 }
 
 /// Read one service directory (no side effect).
