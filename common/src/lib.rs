@@ -8,8 +8,10 @@
 pub mod cli;
 pub mod control;
 pub mod dtally;
+pub mod event;
 pub mod fifodir;
 pub mod fsio;
+pub mod layout;
 pub mod lock;
 pub mod msg;
 pub mod rt;
@@ -18,6 +20,8 @@ pub mod signals;
 pub mod status;
 pub mod strerror;
 pub mod tai;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod wait;
 
 pub use control::{ControlError, SuperviseCommand, SvscanCommand};
