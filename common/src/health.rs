@@ -49,7 +49,10 @@ mod tests {
 
     #[test]
     fn up_for_rule() {
-        let now = Tai64n { secs: 100, nanos: 0 };
+        let now = Tai64n {
+            secs: 100,
+            nanos: 0,
+        };
         assert_eq!(up_for(&rec(7, false, false, 40), &now), Some(60));
         assert_eq!(up_for(&rec(7, false, false, 140), &now), Some(0));
         assert_eq!(up_for(&rec(0, false, false, 40), &now), None);

@@ -8,10 +8,12 @@
 pub mod cli;
 pub mod control;
 pub mod dtally;
+pub mod event;
 pub mod fifodir;
 pub mod fsio;
 pub mod health;
 pub mod json;
+pub mod layout;
 pub mod lock;
 pub mod msg;
 pub mod rt;
@@ -21,6 +23,8 @@ pub mod signals;
 pub mod status;
 pub mod strerror;
 pub mod tai;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod wait;
 
 pub use control::{ControlError, SuperviseCommand, SvscanCommand};

@@ -75,49 +75,48 @@ pub fn set_args(argc: c_int, argv: *const *const c_char) {
     ARGC.store(argc as isize, Ordering::Relaxed);
 }
 
-/// The Rust runtime's start-up, kept: closed fds 0-2 are reopened on `/dev/null`
-/// (read-write, as std does), and SIGPIPE is ignored (so writes report EPIPE; children
-/// started with `std::process::Command` get it back at its default, as before).
+/// The part of the Rust runtime's start-up our programs rely on: closed fds 0-2 are reopened
+/// on `/dev/null` (read-write, as std does). SIGPIPE keeps the disposition it was inherited
+/// with, as in s6's C programs (a tool writing to a closed pipe dies of it); a program that
+/// must survive it (a daemon, a listener) says so with [`crate::signals::alt_ignore`].
 pub fn start(main: fn() -> !) -> ! {
-    // SAFETY: poll/open/signal on fixed arguments, before any other code runs.
-    unsafe {
-        let mut pfds = [0, 1, 2].map(|fd| libc::pollfd {
-            fd,
-            events: 0,
-            revents: 0,
-        });
-        loop {
-            if libc::poll(pfds.as_mut_ptr(), 3, 0) != -1 {
-                for p in &pfds {
-                    if p.revents & libc::POLLNVAL != 0 && !reopen_null() {
-                        libc::abort();
-                    }
-                }
-                break;
-            }
-            match nix::errno::Errno::last() {
-                nix::errno::Errno::EINTR => continue,
-                nix::errno::Errno::EINVAL
-                | nix::errno::Errno::EAGAIN
-                | nix::errno::Errno::ENOMEM => {
-                    for fd in 0..3 {
-                        if libc::fcntl(fd, libc::F_GETFD) == -1
-                            && nix::errno::Errno::last() == nix::errno::Errno::EBADF
-                            && !reopen_null()
-                        {
-                            libc::abort();
-                        }
-                    }
-                    break;
-                }
-                _ => libc::abort(),
-            }
-        }
-        if libc::signal(libc::SIGPIPE, libc::SIG_IGN) == libc::SIG_ERR {
-            libc::abort();
-        }
+    if !sanitize_stdio() {
+        std::process::abort();
     }
     main()
+}
+
+/// Open `/dev/null` on whichever of fds 0, 1, 2 is closed; false if that cannot be done.
+fn sanitize_stdio() -> bool {
+    let mut pfds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    loop {
+        // SAFETY: pfds is an array of 3 initialised pollfd structs; timeout 0 never blocks.
+        let r = unsafe { libc::poll(pfds.as_mut_ptr(), 3, 0) };
+        if r != -1 {
+            // Reopening in fd order fills the lowest closed slot each time.
+            return pfds
+                .iter()
+                .filter(|p| p.revents & libc::POLLNVAL != 0)
+                .all(|_| reopen_null());
+        }
+        match nix::errno::Errno::last() {
+            nix::errno::Errno::EINTR => continue,
+            nix::errno::Errno::EINVAL | nix::errno::Errno::EAGAIN | nix::errno::Errno::ENOMEM => {
+                return (0..3).filter(|&fd| !fd_is_open(fd)).all(|_| reopen_null())
+            }
+            _ => return false,
+        }
+    }
+}
+
+fn fd_is_open(fd: c_int) -> bool {
+    // SAFETY: F_GETFD only queries the descriptor table; any integer is a valid argument.
+    let r = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    r != -1 || nix::errno::Errno::last() != nix::errno::Errno::EBADF
 }
 
 fn reopen_null() -> bool {

@@ -8,8 +8,8 @@
 
 use common::dtally::{self, DeathRecord};
 use common::health;
-use common::scandir;
 use common::json::string as jstr;
+use common::scandir;
 use common::signals;
 use common::status::{StatusError, StatusRecord};
 use common::tai::Tai64n;

@@ -1,10 +1,11 @@
 //! `s6-svscanctl [ -zabhitqnN ] svscandir`: write command bytes to `.s6-svscan/control`.
 
+use common::cli::{GetOpt, Opt};
 use common::control::{self, ControlError};
+use common::layout;
 use common::msg::{exit, StrError};
 use common::{Errno, Prog, SvscanCommand};
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 pub const USAGE: &str = "s6-svscanctl [ -zabhitqnN ] svscandir";
@@ -19,31 +20,24 @@ pub enum CtlArgsError {
     TooMany,
 }
 
-/// Parse the arguments (without argv[0]) like skalibs' subgetopt with s6's option string:
-/// returns the command bytes and the scan directory.
+/// The option string: one letter per command byte.
+const OPTSTRING: &str = SvscanCommand::LETTERS;
+
+/// Parse the arguments (without argv[0]) with s6's option string: returns the command bytes
+/// and the scan directory.
 pub fn parse(args: &[OsString]) -> Result<(Vec<u8>, OsString), CtlArgsError> {
     let mut data = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_bytes();
-        if a.len() < 2 || a[0] != b'-' {
-            break;
+    let mut g = GetOpt::new(args, OPTSTRING);
+    while let Some(o) = g.next_opt() {
+        let Ok(Opt::Flag(c)) = o else {
+            return Err(CtlArgsError::Usage);
+        };
+        if data.len() >= DATASIZE {
+            return Err(CtlArgsError::TooMany);
         }
-        i += 1;
-        if a == b"--" {
-            break;
-        }
-        for &c in &a[1..] {
-            if SvscanCommand::from_byte(c).is_none() {
-                return Err(CtlArgsError::Usage);
-            }
-            if data.len() >= DATASIZE {
-                return Err(CtlArgsError::TooMany);
-            }
-            data.push(c);
-        }
+        data.push(c);
     }
-    match args.get(i) {
+    match g.rest().first() {
         Some(d) => Ok((data, d.clone())),
         None => Err(CtlArgsError::Usage),
     }
@@ -62,7 +56,7 @@ pub fn main() -> ! {
         // s6 opens "/.s6-svscan/control" and then fails to open "" as a directory.
         Err(ControlError::Io(Errno::ENOENT))
     } else {
-        control::send(Path::new(&dir), ".s6-svscan", &data)
+        control::send(Path::new(&dir), layout::SVSCAN_DIR, &data)
     };
     match r {
         Ok(()) => std::process::exit(0),

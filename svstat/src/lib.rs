@@ -9,15 +9,6 @@
 //! argument of every program; `svstat --json DIR...` and `svstat --ready DIR...` (a health
 //! check), documented in [`svstat`].
 
-/// s6's tools die of SIGPIPE when stdout is a closed pipe; Rust's runtime ignores SIGPIPE
-/// (writes would fail with EPIPE and print a message instead). Restore the default.
-pub(crate) fn default_sigpipe() {
-    // SAFETY: setting a signal disposition to SIG_DFL at startup, before any other thread.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
-
 pub mod svdt;
 pub mod svok;
 pub mod svstat;

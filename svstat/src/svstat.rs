@@ -21,12 +21,14 @@
 //!   pass `--ready`; a service named by its own directory must be up.
 
 use common::cli::{fatal_bytes, warn_bytes, GetOpt, Opt};
+use common::layout;
+use common::msg::exit;
 use common::status::StatusRecord;
 use common::tai::Tai64n;
 use common::wait::WaitStatus;
 use common::Errno;
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 pub const PROG: &str = "s6-svstat";
@@ -283,10 +285,10 @@ impl View {
         self.status.pid_t()
     }
     pub fn is_up(&self) -> bool {
-        self.pid() != 0 && !self.status.finishing
+        self.status.is_up()
     }
     pub fn not_started(&self) -> bool {
-        self.pid() == 0 && !self.status.finishing && self.status.paused
+        self.status.not_started()
     }
     fn signaled(&self) -> Option<u8> {
         match WaitStatus::from_raw(self.status.wstat as i32) {
@@ -449,14 +451,6 @@ pub fn json_string(b: &[u8]) -> String {
     s
 }
 
-/// `<dir>/<sub>` as s6 builds it.
-pub fn subpath(dir: &OsStr, sub: &str) -> PathBuf {
-    let mut v = dir.as_bytes().to_vec();
-    v.push(b'/');
-    v.extend_from_slice(sub.as_bytes());
-    PathBuf::from(OsString::from_vec(v))
-}
-
 /// Why a service's status could not be read (message without the program prefix, exit code).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReadFailure {
@@ -474,10 +468,10 @@ fn failure(code: i32, parts: &[&[u8]]) -> ReadFailure {
 /// The supervisor check, the status read, the clock and the `down` check, in s6's order.
 pub fn read_view(dir: &OsStr) -> Result<View, ReadFailure> {
     let d = dir.as_bytes();
-    match common::lock::is_locked(&subpath(dir, "supervise/lock")) {
+    match common::lock::is_locked(&layout::subpath(dir, layout::LOCK)) {
         Err(e) => {
             return Err(failure(
-                111,
+                exit::SYSTEM,
                 &[
                     b"unable to check ",
                     d,
@@ -488,7 +482,7 @@ pub fn read_view(dir: &OsStr) -> Result<View, ReadFailure> {
         }
         Ok(false) => {
             return Err(failure(
-                1,
+                exit::NOT_SUPERVISED,
                 &[
                     b"unable to read status for ",
                     d,
@@ -498,12 +492,11 @@ pub fn read_view(dir: &OsStr) -> Result<View, ReadFailure> {
         }
         Ok(true) => {}
     }
-    let mut buf = [0u8; common::status::STATUS_LEN];
-    let status = common::fsio::read_prefix(&subpath(dir, "supervise/status"), &mut buf)
-        .and_then(|n| StatusRecord::unpack(&buf[..n]).map_err(|e| e.errno()))
+    let status = StatusRecord::read(Path::new(dir))
+        .map_err(|e| e.errno())
         .map_err(|e| {
             failure(
-                111,
+                exit::SYSTEM,
                 &[
                     b"unable to read status for ",
                     d,
@@ -513,13 +506,13 @@ pub fn read_view(dir: &OsStr) -> Result<View, ReadFailure> {
             )
         })?;
     let now = Tai64n::now();
-    let down = subpath(dir, "down");
+    let down = layout::subpath(dir, layout::DOWN);
     let normally_up = match nix::unistd::access(&down, nix::unistd::AccessFlags::F_OK) {
         Ok(()) => false,
         Err(Errno::ENOENT) => true,
         Err(e) => {
             return Err(failure(
-                111,
+                exit::SYSTEM,
                 &[
                     b"unable to access ",
                     down.as_os_str().as_bytes(),
@@ -536,7 +529,7 @@ fn write_out(text: &str) {
     if let Err(e) = common::msg::write_stdout(text) {
         fatal_bytes(
             PROG,
-            111,
+            exit::SYSTEM,
             &[
                 b"unable to write to stdout: ",
                 common::msg::StrError(e).to_string().as_bytes(),
@@ -654,7 +647,6 @@ pub fn not_ready_reason(v: &View, notifies: bool, up_for: Option<u64>) -> Option
 
 /// Entry point of `s6-svstat` / `svstat`.
 pub fn main() -> ! {
-    crate::default_sigpipe();
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
     let code = match parse_args(&args) {
         Ok(req) => run(req),
@@ -663,10 +655,14 @@ pub fn main() -> ! {
             0
         }
         Err(UsageError::Usage) => common::Prog::new(PROG).usage(USAGE),
-        Err(UsageError::TooManyFields) => fatal_bytes(PROG, 100, &[b"too many option fields"]),
-        Err(UsageError::InvalidField(n)) => {
-            fatal_bytes(PROG, 100, &[b"invalid option field: ", n.as_bytes()])
+        Err(UsageError::TooManyFields) => {
+            fatal_bytes(PROG, exit::USAGE, &[b"too many option fields"])
         }
+        Err(UsageError::InvalidField(n)) => fatal_bytes(
+            PROG,
+            exit::USAGE,
+            &[b"invalid option field: ", n.as_bytes()],
+        ),
     };
     std::process::exit(code)
 }
