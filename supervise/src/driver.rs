@@ -28,6 +28,15 @@ use std::path::Path;
 use std::time::Instant;
 
 const USAGE: &str = "s6-supervise dir";
+/// `--help` (our extension, like `--version`: s6 would chdir to a dir of that name).
+pub const HELP: &str = "\
+s6-supervise dir
+Supervise the service in dir: run ./run, restart it when it dies (after ./finish), obey
+s6-svc commands on supervise/control, keep supervise/status, announce events on event/.
+Files read in dir: run, finish, down, notification-fd, lock-fd, timeout-kill,
+timeout-finish, max-death-tally, down-signal, nosetsid, flag-newpidns, flag-timeout-killpg.
+Usually started by s6-svscan, one per service directory.
+";
 use common::layout::{CONTROL, DOWN, EVENT_DIR as EVENTDIR, LOCK, SERVICE_LOCK, SUPERVISE_DIR};
 
 const TOK_SIGNALS: Token = Token(0);
@@ -72,6 +81,7 @@ fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> InitError {
 /// Entry point: never returns.
 pub fn main() -> ! {
     let args: Vec<OsString> = common::rt::args_os();
+    common::cli::help_or_version(args.get(1..).unwrap_or(&[]), HELP);
     let base = Prog::new("s6-supervise");
     let Some(dir) = args.get(1) else {
         base.usage(USAGE)

@@ -284,6 +284,7 @@ pub fn run(mut req: Request) -> i32 {
 /// Entry point of `s6-svc` / `svc`.
 pub fn main() -> ! {
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    common::cli::help_or_version(&args, HELP);
     let code = match parse_args(&args) {
         Ok(req) => run(req),
         Err(e) => usage_exit(e),

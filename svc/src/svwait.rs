@@ -319,6 +319,7 @@ pub fn run(kind: Kind, req: Request) -> i32 {
 /// Shared entry point.
 pub fn main(kind: Kind) -> ! {
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    common::cli::help_or_version(&args, &kind.help());
     if kind == Kind::Svlisten {
         execline_strict_checks(&args);
     }

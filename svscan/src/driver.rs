@@ -624,6 +624,8 @@ fn unblock_signals() {
 }
 
 pub fn main() -> ! {
+    let argv = common::rt::args_os();
+    common::cli::help_or_version(argv.get(1..).unwrap_or(&[]), options::HELP);
     let p = prog();
     let Setup {
         opts,

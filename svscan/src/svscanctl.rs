@@ -9,6 +9,17 @@ use std::ffi::OsString;
 use std::path::Path;
 
 pub const USAGE: &str = "s6-svscanctl [ -zabhitqnN ] svscandir";
+/// `--help` (our extension, like `--version`; s6 rejects both).
+pub const HELP: &str = "\
+s6-svscanctl [ -zabhitqnN ] svscandir
+Send commands to the s6-svscan running on svscandir (in the order given):
+  -a  rescan                       -h  rescan and prune (as -a, then -n)
+  -n  stop removed services, loggers with SIGHUP   -N  the same with SIGTERM
+  -t  stop everything (loggers drain first), run .s6-svscan/finish   -i  the same
+  -q  stop everything with SIGTERM  -b  exit at once, without waiting
+  -z  reap zombies
+Exit: 0 sent; 100 usage, or s6-svscan not listening; 111 system error.
+";
 /// At most this many command letters (s6's buffer).
 const DATASIZE: usize = 64;
 
@@ -46,6 +57,7 @@ pub fn parse(args: &[OsString]) -> Result<(Vec<u8>, OsString), CtlArgsError> {
 pub fn main() -> ! {
     let p = Prog::new("s6-svscanctl");
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    common::cli::help_or_version(&args, HELP);
     let (data, dir) = match parse(&args) {
         Ok(x) => x,
         Err(CtlArgsError::Usage) => p.usage(USAGE),

@@ -106,6 +106,7 @@ pub fn run(req: Request) -> i32 {
 /// Entry point of `s6-svdt` / `svdt`.
 pub fn main() -> ! {
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    common::cli::help_or_version(&args, HELP);
     let code = match parse_args(&args) {
         Ok(r) => run(r),
         Err(UsageError::Help) => {
@@ -120,6 +121,7 @@ pub fn main() -> ! {
 /// Entry point of `s6-svdt-clear` / `svdt-clear` (no option parsing, as s6).
 pub fn clear_main() -> ! {
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    common::cli::help_or_version(&args, CLEAR_HELP);
     let Some(dir) = args.first() else {
         common::Prog::new(CLEAR_PROG).usage(CLEAR_USAGE)
     };

@@ -53,6 +53,7 @@ pub fn check(dir: &std::ffi::OsStr) -> i32 {
 /// Entry point of `s6-svok` / `svok`.
 pub fn main() -> ! {
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    common::cli::help_or_version(&args, HELP);
     let code = match parse_args(&args) {
         Request::Usage => common::Prog::new(PROG).usage(USAGE),
         Request::Help => {

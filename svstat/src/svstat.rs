@@ -648,6 +648,7 @@ pub fn not_ready_reason(v: &View, notifies: bool, up_for: Option<u64>) -> Option
 /// Entry point of `s6-svstat` / `svstat`.
 pub fn main() -> ! {
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    common::cli::help_or_version(&args, HELP);
     let code = match parse_args(&args) {
         Ok(req) => run(req),
         Err(UsageError::Help) => {

@@ -231,3 +231,39 @@ fn overview_usage_help_version_and_missing_dirs() {
         "{out}"
     );
 }
+
+/// Every program of multicall/programs.list: `--help` (its usage line first, exit 0) and
+/// `--version` (`s6-rs 0.x (s6 2.15.1 compatible)`, exit 0).
+#[test]
+fn every_program_has_help_and_version() {
+    let list = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../multicall/programs.list"),
+    )
+    .unwrap();
+    let names: Vec<&str> = list
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert!(names.contains(&"s6-svscan") && names.contains(&"s6-rs-status"));
+    for name in names {
+        let (code, out, err) = run(Command::new(bin(name)).arg("--help"));
+        assert_eq!(code, 0, "{name} --help: {err}");
+        let shown = name.strip_prefix("s6-rs-").map(|n| format!("s6-rs {n}"));
+        let shown = shown.as_deref().unwrap_or(name);
+        assert!(
+            out.starts_with(&format!("{shown} ")) || out.starts_with(&format!("{shown}\n")),
+            "{name} --help: {out}"
+        );
+        assert!(
+            out.lines().count() >= 2,
+            "{name} --help: usage line and options: {out}"
+        );
+        let (code, out, _) = run(Command::new(bin(name)).arg("--version"));
+        assert_eq!(
+            (code, out.as_str()),
+            (0, format!("{}\n", common::msg::VERSION).as_str()),
+            "{name}"
+        );
+    }
+}
