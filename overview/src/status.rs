@@ -836,6 +836,14 @@ mod tests {
         assert_eq!(human_duration(90000), "1d01h");
     }
 
+    /// Deterministic pseudo-random command lines never panic the parser.
+    #[test]
+    fn parser_never_panics() {
+        for args in common::testing::pseudo_random_argv(5000) {
+            let _ = parse_args(&args);
+        }
+    }
+
     #[test]
     fn svscan_cmdlines() {
         assert!(is_svscan_cmdline(b"s6-svscan\0/etc/s6\0"));
