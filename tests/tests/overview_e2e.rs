@@ -267,3 +267,39 @@ fn every_program_has_help_and_version() {
         );
     }
 }
+
+/// The overview reads what skarnet's s6 writes: Debian's s6-svscan and s6-supervise (2.11),
+/// when installed, and finds that s6-svscan's scan directory through /proc.
+#[test]
+fn overview_of_services_run_by_real_s6() {
+    let Some(svscan) = tests::real_s6("s6-svscan") else {
+        eprintln!("skipped: Debian's s6 is not installed (apt-get install s6)");
+        return;
+    };
+    let scratch = Scratch::new("overview-real");
+    let dir = scratch.join("scan");
+    make_service(&dir, "svc", "exec sleep 1000");
+    let mut cmd = Command::new(svscan);
+    cmd.arg(&dir).stdout(Stdio::null()).stderr(Stdio::null());
+    let mut proc = Proc::spawn(&mut cmd);
+    let up = wait_until(SOON, || {
+        let (code, out, _) = run(Command::new(bin("s6-rs-status")).arg(&dir));
+        code == 0 && line(&out, "svc")[1] == "up"
+    });
+    let (_, out, err) = run(Command::new(bin("s6-rs-status")).arg(&dir));
+    // With no argument, every running s6-svscan's directory is shown: ours among them.
+    let (_, all, _) = run(&mut Command::new(bin("s6-rs-status")));
+    let _ = run(Command::new("/usr/bin/s6-svscanctl").arg("-t").arg(&dir));
+    let _ = proc.wait_timeout(SOON);
+    if let Ok(st) = common::status::StatusRecord::read(&dir.join("svc")) {
+        tests::kill_group(st.pid_t());
+    }
+    assert!(up, "{out}{err}");
+    // One svscan running: names alone; several: prefixed by their scan directory.
+    let prefixed = format!("{}/svc ", dir.display());
+    assert!(
+        all.lines()
+            .any(|l| l.starts_with("svc ") || l.starts_with(&prefixed)),
+        "{all}"
+    );
+}
