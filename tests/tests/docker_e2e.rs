@@ -18,7 +18,8 @@
 //! passes, except under `S6RS_REQUIRE_ALL=1` (CI), where it fails. Figures (boot to all ready,
 //! `docker stop`, image size) are printed, never asserted.
 //!
-//! Containers are named `s6rs-e2e-<pid>-<n>` and removed (`docker rm -f`) when a test ends.
+//! Containers are named `s6rs-e2e-<pid>-<n>` and removed (`docker rm -f`) when a test ends;
+//! the image, `s6rs-e2e:<pid>`, by the next run.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,6 +54,22 @@ fn docker(args: &[&str]) -> (i32, String, String) {
         .args(args))
 }
 
+/// Images are `s6rs-e2e:<pid of the test process>`: concurrent runs (other worktrees) do not
+/// share one, and a run removes those whose process is gone (a test binary has no teardown).
+const IMAGE_REPO: &str = "s6rs-e2e";
+
+fn remove_stale_images() {
+    let (_, tags, _) = docker(&["images", "--format", "{{.Tag}}", IMAGE_REPO]);
+    for tag in tags.lines() {
+        let stale = tag
+            .parse::<u32>()
+            .map_or(true, |pid| !Path::new(&format!("/proc/{pid}")).exists());
+        if stale {
+            let _ = docker(&["rmi", "-f", &format!("{IMAGE_REPO}:{tag}")]);
+        }
+    }
+}
+
 /// The image tag, built once per test binary; `Err(why)` when a prerequisite is missing.
 fn image() -> Result<&'static str, String> {
     static IMAGE: OnceLock<Result<&'static str, String>> = OnceLock::new();
@@ -70,7 +87,9 @@ fn image() -> Result<&'static str, String> {
             }
             let bindir = static_bindir()
                 .ok_or("static build missing (scripts/build-static, or set S6RS_STATIC_BINDIR)")?;
-            let tag = "s6rs-e2e:latest";
+            remove_stale_images();
+            let tag: &'static str =
+                Box::leak(format!("{IMAGE_REPO}:{}", std::process::id()).into_boxed_str());
             let (code, out, err) = run(Command::new(workspace().join("examples/rootfs/build"))
                 .arg(tag)
                 .env("S6RS_INSTALL_NOBUILD", "1")
