@@ -4,7 +4,8 @@
 //!   directory at a glance: one aligned line per service and per `log/` service (state, pid,
 //!   for how long, ready, wanted state, last exit code or signal, restarts counted in the
 //!   death tally), colour only on a terminal, `--json` (one array), and an exit code that
-//!   summarises (0 all as wanted, 1 not, 111 unreadable). With no directory it shows the scan
+//!   summarises (0 all as wanted, 1 not, 111 unreadable); `--up-for N` also asks that each
+//!   service wanted up has been up for N seconds (a liveness probe). With no directory it shows the scan
 //!   directory of every running `s6-svscan` (its working directory, through /proc), else the
 //!   first of `/run/service`, `/etc/s6`, `/etc/service`.
 //!

@@ -21,15 +21,16 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 pub const PROG: &str = "s6-rs status";
-pub const USAGE: &str =
-    "s6-rs status [ --json ] [ --color=auto|always|never ] [ scandir | servicedir ... ]";
+pub const USAGE: &str = "s6-rs status [ --json ] [ --up-for seconds ] [ --color=auto|always|never ] [ scandir | servicedir ... ]";
 pub const HELP: &str = "\
-s6-rs status [ --json ] [ --color=auto|always|never ] [ scandir | servicedir ... ]
+s6-rs status [ --json ] [ --up-for seconds ] [ --color=auto|always|never ] [ scandir | servicedir ... ]
   (no dir)    the scan directory of every running s6-svscan (its working directory),
               else the first of /run/service, /etc/s6, /etc/service that exists
   scandir     every service in it (entries not starting with '.'), and their log/
   servicedir  that service (a dir with ./run or ./supervise), and its log/
   --json      one JSON array, one object per service (stable field names)
+  --up-for N  a service wanted up is as wanted once up for N seconds since its last start
+              (a crash loop never is): the exit code makes a liveness probe
   --color=W   colour the state: auto (default: only on a terminal, unless NO_COLOR is set),
               always, never
 Exit code: 0 every service is as wanted (wanted up: up and ready; wanted down: down),
@@ -51,6 +52,8 @@ pub enum Color {
 pub struct Request {
     pub json: bool,
     pub color: Color,
+    /// `--up-for SECONDS`.
+    pub up_for: Option<u64>,
     pub dirs: Vec<OsString>,
 }
 
@@ -67,13 +70,27 @@ pub fn parse_args(args: &[OsString]) -> ParseOutcome {
     let mut req = Request {
         json: false,
         color: Color::Auto,
+        up_for: None,
         dirs: Vec::new(),
     };
     let mut options = true;
-    for a in args {
+    let secs = |v: Option<&[u8]>| {
+        v.and_then(|v| common::cli::uint0_scan(std::ffi::OsStr::from_bytes(v)))
+            .map(u64::from)
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
         let b = a.as_bytes();
         if options && b.starts_with(b"-") && b.len() > 1 {
             match b {
+                b"--up-for" => match secs(it.next().map(|v| v.as_bytes())) {
+                    Some(n) => req.up_for = Some(n),
+                    None => return ParseOutcome::Usage,
+                },
+                _ if b.starts_with(b"--up-for=") => match secs(Some(&b[9..])) {
+                    Some(n) => req.up_for = Some(n),
+                    None => return ParseOutcome::Usage,
+                },
                 b"--" => options = false,
                 b"--help" => return ParseOutcome::Help,
                 b"--version" => return ParseOutcome::Version,
@@ -112,12 +129,16 @@ pub struct Snapshot {
     /// Records in `supervise/death_tally`, and the newest.
     pub deaths: usize,
     pub last_death: Option<DeathRecord>,
+    /// Seconds up since the last start when read ([`common::health::up_for`]).
+    pub up_secs: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Row {
     pub target: Target,
     pub snap: Result<Snapshot, String>,
+    /// `--up-for`: a service wanted up is as wanted only once up for this many seconds.
+    pub min_up: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,7 +221,13 @@ impl Row {
     pub fn as_wanted(&self) -> bool {
         match self.state() {
             State::Error | State::Unsupervised => false,
-            State::Up => self.want_up() == Some(true) && self.ready(),
+            State::Up => {
+                let long_enough = match (self.min_up, &self.snap) {
+                    (Some(n), Ok(s)) => s.up_secs.unwrap_or(0) >= n,
+                    _ => true,
+                };
+                self.want_up() == Some(true) && self.ready() && long_enough
+            }
             State::Finishing => false,
             State::Down | State::NotStarted => self.want_up() != Some(true),
         }
@@ -571,6 +598,9 @@ pub fn snapshot(dir: &Path) -> Result<Snapshot, String> {
     let sd = ServiceDir::new(dir);
     let notifies = sd.notification_fd().value.is_some();
     let normally_up = !sd.down().map_err(|e| err("check down file of", e))?;
+    let up_secs = status
+        .as_ref()
+        .and_then(|st| health::up_for(st, &Tai64n::now()));
     let tally = match std::fs::read(dir.join(dtally::DTALLY_FILE)) {
         Ok(b) => dtally::unpack_all(&b),
         Err(_) => Vec::new(),
@@ -582,11 +612,12 @@ pub fn snapshot(dir: &Path) -> Result<Snapshot, String> {
         normally_up,
         deaths: tally.len(),
         last_death: tally.last().copied(),
+        up_secs,
     })
 }
 
 /// The rows for a request's directories (or the default ones).
-pub fn collect(dirs: &[OsString]) -> Result<Vec<Row>, String> {
+pub fn collect(dirs: &[OsString], min_up: Option<u64>) -> Result<Vec<Row>, String> {
     let (dirs, single): (Vec<PathBuf>, bool) = if dirs.is_empty() {
         let mut found = running_scandirs();
         if found.is_empty() {
@@ -611,7 +642,11 @@ pub fn collect(dirs: &[OsString]) -> Result<Vec<Row>, String> {
         match discover(d, prefix.as_deref()) {
             Ok(targets) => rows.extend(targets.into_iter().map(|t| {
                 let snap = snapshot(&t.dir);
-                Row { target: t, snap }
+                Row {
+                    target: t,
+                    snap,
+                    min_up,
+                }
             })),
             Err(e) => rows.push(Row {
                 target: Target {
@@ -620,6 +655,7 @@ pub fn collect(dirs: &[OsString]) -> Result<Vec<Row>, String> {
                     is_log: false,
                 },
                 snap: Err(e),
+                min_up,
             }),
         }
     }
@@ -653,7 +689,8 @@ pub fn main() -> ! {
         }
         ParseOutcome::Usage => prog.usage(USAGE),
     };
-    let rows = collect(&req.dirs).unwrap_or_else(|e| prog.fatal(common::msg::exit::SYSTEM, e));
+    let rows =
+        collect(&req.dirs, req.up_for).unwrap_or_else(|e| prog.fatal(common::msg::exit::SYSTEM, e));
     let now = Tai64n::now();
     let text = if req.json {
         json(&rows, &now)
@@ -690,6 +727,7 @@ mod tests {
                 is_log: false,
             },
             snap,
+            min_up: None,
         }
     }
 
@@ -701,6 +739,9 @@ mod tests {
             normally_up: true,
             deaths: deaths.len(),
             last_death: deaths.last().copied(),
+            up_secs: st
+                .filter(StatusRecord::is_up)
+                .map(|st| st.stamp.secs_until(&NOW)),
         }
     }
 
@@ -737,9 +778,19 @@ mod tests {
             ParseOutcome::Run(Request {
                 json: false,
                 color: Color::Auto,
+                up_for: None,
                 dirs: os(&["--json"])
             })
         );
+        assert!(matches!(
+            parse_args(&os(&["d", "--up-for", "5"])),
+            ParseOutcome::Run(Request {
+                up_for: Some(5),
+                ..
+            })
+        ));
+        assert_eq!(parse_args(&os(&["--up-for=x"])), ParseOutcome::Usage);
+        assert_eq!(parse_args(&os(&["--up-for"])), ParseOutcome::Usage);
         assert!(matches!(
             parse_args(&os(&["--color=never"])),
             ParseOutcome::Run(Request {
@@ -770,6 +821,18 @@ mod tests {
         uns.supervised = false;
         assert_eq!(row("e", Ok(uns)).state(), State::Unsupervised);
         assert_eq!(exit_code(&[up_ready.clone(), stopped.clone()]), 0);
+        // --up-for: up 10 s is not up for 11.
+        let mut young = up_ready.clone();
+        young.min_up = Some(11);
+        assert!(!young.as_wanted());
+        young.min_up = Some(10);
+        assert!(young.as_wanted());
+        let mut stopped_young = stopped.clone();
+        stopped_young.min_up = Some(3600);
+        assert!(
+            stopped_young.as_wanted(),
+            "down on purpose is as wanted whatever --up-for"
+        );
         assert_eq!(exit_code(&[up_ready.clone(), crashed]), 1);
         assert_eq!(exit_code(&[up_ready, row("f", Err("x".into()))]), 111);
     }

@@ -204,6 +204,15 @@ fn overview_and_probes_on_a_live_scan_directory() {
     assert_eq!(code, 1, "lazy is named: {err}");
     let (code, table, _) = s.status(&[]);
     assert_eq!(code, 0, "every service as wanted:\n{table}");
+    // --up-for makes the overview a liveness probe too.
+    let (code, _, _) = run(Command::new(bin("s6-rs-status"))
+        .args(["--up-for", "3600"])
+        .arg(s.svc("up")));
+    assert_eq!(code, 1, "up, but not for an hour");
+    let (code, _, _) = run(Command::new(bin("s6-rs-status"))
+        .arg(s.svc("up"))
+        .arg("--up-for=1"));
+    assert_eq!(code, 0, "up for a second already (waited above)");
     // A service dir as argument, with its logger.
     let (code, one, _) = run(Command::new(bin("s6-rs-status")).arg(s.svc("logged")));
     assert_eq!(code, 0);
