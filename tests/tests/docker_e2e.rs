@@ -10,7 +10,9 @@
 //! and `--user 1000:1000`; `docker restart` comes back with every service (the container's
 //! /run survives a restart: real s6 loops there on `unable to mkdir .../event: File exists`);
 //! the image's `HEALTHCHECK` (`s6-svstat --ready --up-for`) turns the container healthy, and
-//! unhealthy when a named service is taken down.
+//! unhealthy when a named service is taken down. The same tree with skarnet's s6
+//! (`build --debian-s6`) boots and passes the exit status the same way; what it does on
+//! `docker restart` is printed.
 //!
 //! Needs a Docker engine (`docker info`; scripts/setup starts dockerd), `/bin/busybox`
 //! (busybox-static) and the static build (`S6RS_STATIC_BINDIR`, else
@@ -61,7 +63,11 @@ const IMAGE_REPO: &str = "s6rs-e2e";
 fn remove_stale_images() {
     let (_, tags, _) = docker(&["images", "--format", "{{.Tag}}", IMAGE_REPO]);
     for tag in tags.lines() {
+        // `<pid>` or `<pid>-debian-s6`.
         let stale = tag
+            .split('-')
+            .next()
+            .unwrap_or("")
             .parse::<u32>()
             .map_or(true, |pid| !Path::new(&format!("/proc/{pid}")).exists());
         if stale {
@@ -384,4 +390,46 @@ fn healthcheck_turns_healthy_and_a_named_service_down_turns_it_unhealthy() {
     assert!(wait_until(HANG, || health() == "unhealthy"), "{}", health());
     assert_eq!(c.exec(&["s6-svc", "-u", "/etc/s6/sshd"]).0, 0);
     assert!(wait_until(HANG, || health() == "healthy"), "{}", health());
+}
+
+/// The same tree with skarnet's s6 (Debian's 2.11, `examples/rootfs/build --debian-s6`) in
+/// place of ours: it boots and passes the app's exit status the same way (the image is plain
+/// s6 protocol). After `docker restart` it is printed, not asserted, what s6 does with the
+/// previous run's state on /run (2.11.3.2 loops: `unable to mkdir /run/s6/event/app: File
+/// exists`), the case ours handles above.
+#[test]
+fn the_same_image_with_skarnets_s6_for_comparison() {
+    let Some(_) = prerequisites() else { return };
+    if !Path::new("/usr/bin/s6-svscan").exists() {
+        eprintln!("skipped: Debian's s6 is not installed (apt-get install s6)");
+        return;
+    }
+    let tag = format!("{IMAGE_REPO}:{}-debian-s6", std::process::id());
+    let (code, out, err) = run(Command::new(workspace().join("examples/rootfs/build"))
+        .arg("--debian-s6")
+        .arg(&tag));
+    assert_eq!(code, 0, "examples/rootfs/build --debian-s6: {out}{err}");
+    let up = |c: &Container| {
+        ["app", "sshd", "sshd/log"].iter().all(|s| {
+            c.exec(&["s6-svstat", &format!("/etc/s6/{s}")])
+                .1
+                .starts_with("up ")
+        })
+    };
+    let crash = Container::run(&tag, &[]);
+    let restarted = Container::run(&tag, &[]);
+    for c in [&crash, &restarted] {
+        assert!(wait_until(HANG, || up(c)), "{}", c.logs());
+    }
+    assert_eq!(crash.sh("echo 3 > /run/app/crash").0, 0);
+    assert_eq!(crash.wait(), 3, "{}", crash.logs());
+    assert_eq!(docker(&["restart", &restarted.name]).0, 0);
+    let back = wait_until(Duration::from_secs(5), || up(&restarted));
+    let logs = restarted.logs();
+    let why = logs.lines().find(|l| l.contains("fatal")).unwrap_or("-");
+    eprintln!(
+        "figure: skarnet's s6 after docker restart: services back: {back}; first fatal: {why}"
+    );
+    drop((crash, restarted));
+    let _ = docker(&["rmi", "-f", &tag]);
 }
