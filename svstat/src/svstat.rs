@@ -431,25 +431,8 @@ impl View {
     }
 }
 
-/// A JSON string literal (invalid UTF-8 bytes become U+FFFD).
-pub fn json_string(b: &[u8]) -> String {
-    let text = String::from_utf8_lossy(b);
-    let mut s = String::with_capacity(text.len() + 2);
-    s.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => s += "\\\"",
-            '\\' => s += "\\\\",
-            '\n' => s += "\\n",
-            '\r' => s += "\\r",
-            '\t' => s += "\\t",
-            c if (c as u32) < 0x20 => s += &format!("\\u{:04x}", c as u32),
-            c => s.push(c),
-        }
-    }
-    s.push('"');
-    s
-}
+/// A JSON string literal (one implementation for every JSON output of ours).
+pub use common::json::string as json_string;
 
 /// Why a service's status could not be read (message without the program prefix, exit code).
 #[derive(Clone, Debug, PartialEq, Eq)]
