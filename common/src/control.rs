@@ -2,9 +2,12 @@
 //! write them (`s6_svc_writectl`).
 
 use crate::fsio;
+use crate::layout;
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, open, FcntlArg, OFlag};
-use nix::sys::stat::Mode;
+use nix::sys::stat::{stat, Mode, SFlag};
+use nix::unistd::mkfifo;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 /// One byte on `supervise/control` (s6 2.15.1; `l` is 2.15.1's reload).
@@ -76,63 +79,134 @@ impl SignalCommand {
     }
 }
 
-const SUPERVISE_TABLE: [(u8, SuperviseCommand); 26] = {
-    use SignalCommand as S;
-    use SuperviseCommand as C;
-    [
-        (b'a', C::Signal(S::Alrm)),
-        (b'b', C::Signal(S::Abrt)),
-        (b'q', C::Signal(S::Quit)),
-        (b'h', C::Signal(S::Hup)),
-        (b'k', C::Signal(S::Kill)),
-        (b't', C::Signal(S::Term)),
-        (b'i', C::Signal(S::Int)),
-        (b'1', C::Signal(S::Usr1)),
-        (b'2', C::Signal(S::Usr2)),
-        (b'y', C::Signal(S::Winch)),
-        (b'p', C::Pause),
-        (b'c', C::Continue),
-        (b'r', C::Restart),
-        (b'l', C::Reload),
-        (b'P', C::GroupPause),
-        (b'C', C::GroupContinue),
-        (b'K', C::GroupKill),
-        (b'o', C::Once),
-        (b'd', C::Down),
-        (b'u', C::Up),
-        (b'D', C::DownPersist),
-        (b'U', C::UpPersist),
-        (b'x', C::Exit),
-        (b'O', C::OnceAtMost),
-        (b'Q', C::OnceAtMostPersist),
-        // Sentinel so the table length is explicit; never matched (0 is not a command).
-        (0, C::Exit),
-    ]
-};
+impl SignalCommand {
+    /// The command that sends `sig`, for the signals `s6-svc -s` accepts (SIGSTOP and
+    /// SIGCONT are `p` and `c`, which also mark the service paused / not paused).
+    pub fn command_for_signal(sig: i32) -> Option<SuperviseCommand> {
+        use SignalCommand as S;
+        use SuperviseCommand as C;
+        Some(match sig {
+            libc::SIGALRM => C::Signal(S::Alrm),
+            libc::SIGABRT => C::Signal(S::Abrt),
+            libc::SIGQUIT => C::Signal(S::Quit),
+            libc::SIGHUP => C::Signal(S::Hup),
+            libc::SIGKILL => C::Signal(S::Kill),
+            libc::SIGTERM => C::Signal(S::Term),
+            libc::SIGINT => C::Signal(S::Int),
+            libc::SIGUSR1 => C::Signal(S::Usr1),
+            libc::SIGUSR2 => C::Signal(S::Usr2),
+            libc::SIGWINCH => C::Signal(S::Winch),
+            libc::SIGSTOP => C::Pause,
+            libc::SIGCONT => C::Continue,
+            _ => return None,
+        })
+    }
+}
 
 impl SuperviseCommand {
+    /// Every command, in s6's option-string order.
+    pub const ALL: [SuperviseCommand; 25] = {
+        use SignalCommand as S;
+        use SuperviseCommand as C;
+        [
+            C::Signal(S::Alrm),
+            C::Signal(S::Abrt),
+            C::Signal(S::Quit),
+            C::Signal(S::Hup),
+            C::Signal(S::Kill),
+            C::Signal(S::Term),
+            C::Signal(S::Int),
+            C::Signal(S::Usr1),
+            C::Signal(S::Usr2),
+            C::Signal(S::Winch),
+            C::Pause,
+            C::Continue,
+            C::Restart,
+            C::Reload,
+            C::GroupPause,
+            C::GroupContinue,
+            C::GroupKill,
+            C::Once,
+            C::Down,
+            C::Up,
+            C::DownPersist,
+            C::UpPersist,
+            C::Exit,
+            C::OnceAtMost,
+            C::OnceAtMostPersist,
+        ]
+    };
+
     /// Parse one control byte; unknown bytes are `None` (s6-supervise ignores them silently).
     pub fn from_byte(b: u8) -> Option<SuperviseCommand> {
-        if b == 0 {
-            return None;
-        }
-        SUPERVISE_TABLE
-            .iter()
-            .find(|(c, _)| *c == b)
-            .map(|&(_, cmd)| cmd)
+        use SignalCommand as S;
+        use SuperviseCommand as C;
+        Some(match b {
+            b'a' => C::Signal(S::Alrm),
+            b'b' => C::Signal(S::Abrt),
+            b'q' => C::Signal(S::Quit),
+            b'h' => C::Signal(S::Hup),
+            b'k' => C::Signal(S::Kill),
+            b't' => C::Signal(S::Term),
+            b'i' => C::Signal(S::Int),
+            b'1' => C::Signal(S::Usr1),
+            b'2' => C::Signal(S::Usr2),
+            b'y' => C::Signal(S::Winch),
+            b'p' => C::Pause,
+            b'c' => C::Continue,
+            b'r' => C::Restart,
+            b'l' => C::Reload,
+            b'P' => C::GroupPause,
+            b'C' => C::GroupContinue,
+            b'K' => C::GroupKill,
+            b'o' => C::Once,
+            b'd' => C::Down,
+            b'u' => C::Up,
+            b'D' => C::DownPersist,
+            b'U' => C::UpPersist,
+            b'x' => C::Exit,
+            b'O' => C::OnceAtMost,
+            b'Q' => C::OnceAtMostPersist,
+            _ => return None,
+        })
     }
 
+    /// The byte on the wire (exhaustive: a new command cannot be forgotten here).
     pub fn to_byte(self) -> u8 {
-        SUPERVISE_TABLE
-            .iter()
-            .find(|(_, c)| *c == self)
-            .map(|&(b, _)| b)
-            .unwrap_or(b'x')
+        use SignalCommand as S;
+        use SuperviseCommand as C;
+        match self {
+            C::Signal(S::Alrm) => b'a',
+            C::Signal(S::Abrt) => b'b',
+            C::Signal(S::Quit) => b'q',
+            C::Signal(S::Hup) => b'h',
+            C::Signal(S::Kill) => b'k',
+            C::Signal(S::Term) => b't',
+            C::Signal(S::Int) => b'i',
+            C::Signal(S::Usr1) => b'1',
+            C::Signal(S::Usr2) => b'2',
+            C::Signal(S::Winch) => b'y',
+            C::Pause => b'p',
+            C::Continue => b'c',
+            C::Restart => b'r',
+            C::Reload => b'l',
+            C::GroupPause => b'P',
+            C::GroupContinue => b'C',
+            C::GroupKill => b'K',
+            C::Once => b'o',
+            C::Down => b'd',
+            C::Up => b'u',
+            C::DownPersist => b'D',
+            C::UpPersist => b'U',
+            C::Exit => b'x',
+            C::OnceAtMost => b'O',
+            C::OnceAtMostPersist => b'Q',
+        }
     }
 
-    /// Every command, in table order.
+    /// Every command, in s6's option-string order.
     pub fn all() -> impl Iterator<Item = SuperviseCommand> {
-        SUPERVISE_TABLE[..25].iter().map(|&(_, c)| c)
+        SuperviseCommand::ALL.into_iter()
     }
 }
 
@@ -159,37 +233,55 @@ pub enum SvscanCommand {
     PruneHard,
 }
 
-const SVSCAN_TABLE: [(u8, SvscanCommand); 9] = [
-    (b'z', SvscanCommand::Reap),
-    (b'a', SvscanCommand::Rescan),
-    (b'b', SvscanCommand::Abort),
-    (b'h', SvscanCommand::RescanPrune),
-    (b'i', SvscanCommand::Interrupt),
-    (b't', SvscanCommand::Terminate),
-    (b'q', SvscanCommand::Quit),
-    (b'n', SvscanCommand::Prune),
-    (b'N', SvscanCommand::PruneHard),
-];
-
 impl SvscanCommand {
+    /// The command letters as one option string (`s6-svscanctl`'s).
+    pub const LETTERS: &'static str = "zabhitqnN";
+
+    /// Every command, in s6's option-string order.
+    pub const ALL: [SvscanCommand; 9] = [
+        SvscanCommand::Reap,
+        SvscanCommand::Rescan,
+        SvscanCommand::Abort,
+        SvscanCommand::RescanPrune,
+        SvscanCommand::Interrupt,
+        SvscanCommand::Terminate,
+        SvscanCommand::Quit,
+        SvscanCommand::Prune,
+        SvscanCommand::PruneHard,
+    ];
+
     /// Parse one byte; unknown bytes are `None` (s6-svscan warns about them).
     pub fn from_byte(b: u8) -> Option<SvscanCommand> {
-        SVSCAN_TABLE
-            .iter()
-            .find(|(c, _)| *c == b)
-            .map(|&(_, cmd)| cmd)
+        Some(match b {
+            b'z' => SvscanCommand::Reap,
+            b'a' => SvscanCommand::Rescan,
+            b'b' => SvscanCommand::Abort,
+            b'h' => SvscanCommand::RescanPrune,
+            b'i' => SvscanCommand::Interrupt,
+            b't' => SvscanCommand::Terminate,
+            b'q' => SvscanCommand::Quit,
+            b'n' => SvscanCommand::Prune,
+            b'N' => SvscanCommand::PruneHard,
+            _ => return None,
+        })
     }
 
     pub fn to_byte(self) -> u8 {
-        SVSCAN_TABLE
-            .iter()
-            .find(|(_, c)| *c == self)
-            .map(|&(b, _)| b)
-            .unwrap_or(b'z')
+        match self {
+            SvscanCommand::Reap => b'z',
+            SvscanCommand::Rescan => b'a',
+            SvscanCommand::Abort => b'b',
+            SvscanCommand::RescanPrune => b'h',
+            SvscanCommand::Interrupt => b'i',
+            SvscanCommand::Terminate => b't',
+            SvscanCommand::Quit => b'q',
+            SvscanCommand::Prune => b'n',
+            SvscanCommand::PruneHard => b'N',
+        }
     }
 
     pub fn all() -> impl Iterator<Item = SvscanCommand> {
-        SVSCAN_TABLE.iter().map(|&(_, c)| c)
+        SvscanCommand::ALL.into_iter()
     }
 }
 
@@ -212,7 +304,7 @@ pub enum ControlError {
 /// nobody listens), then one blocking write of all bytes. Zero bytes only probe for a reader.
 /// `sub` is `supervise` or `.s6-svscan`.
 pub fn send(dir: &Path, sub: &str, bytes: &[u8]) -> Result<(), ControlError> {
-    let ctl = dir.join(sub).join("control");
+    let ctl = dir.join(sub).join(layout::CONTROL_NAME);
     let fd = match open(
         &ctl,
         OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
@@ -248,6 +340,71 @@ pub fn send(dir: &Path, sub: &str, bytes: &[u8]) -> Result<(), ControlError> {
     fsio::write_all(&fd, bytes).map_err(ControlError::Io)
 }
 
+/// The step of [`open_fifo`] that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FifoStep {
+    Mkfifo,
+    Stat,
+    OpenRead,
+    OpenWrite,
+}
+
+impl FifoStep {
+    /// What s6 says it was unable to do (`unable to <this>: <errno>`).
+    pub fn describe(self, path: &str) -> String {
+        match self {
+            FifoStep::Mkfifo => format!("mkfifo {path}"),
+            FifoStep::Stat => format!("stat {path}"),
+            FifoStep::OpenRead => format!("open {path} for reading"),
+            FifoStep::OpenWrite => format!("open {path} for writing"),
+        }
+    }
+}
+
+/// Why the control FIFO could not be set up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FifoError {
+    /// Something that is not a FIFO has the name.
+    NotFifo,
+    Sys(FifoStep, Errno),
+}
+
+/// A supervisor's control FIFO, both ends open: the write end is never used, it keeps the
+/// reader from ever seeing end-of-file when a client closes.
+#[derive(Debug)]
+pub struct ControlFifo {
+    pub read: OwnedFd,
+    pub keep_open: OwnedFd,
+}
+
+/// Create (mode 0600, under the caller's umask) or reuse the control FIFO at `path` and open
+/// it non-blocking, reader first, as s6-supervise and s6-svscan do.
+pub fn open_fifo(path: &str) -> Result<ControlFifo, FifoError> {
+    match mkfifo(path, Mode::from_bits_truncate(0o600)) {
+        Ok(()) => {}
+        Err(Errno::EEXIST) => {
+            let st = stat(path).map_err(|e| FifoError::Sys(FifoStep::Stat, e))?;
+            if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFIFO {
+                return Err(FifoError::NotFifo);
+            }
+        }
+        Err(e) => return Err(FifoError::Sys(FifoStep::Mkfifo, e)),
+    }
+    let read = open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| FifoError::Sys(FifoStep::OpenRead, e))?;
+    let keep_open = open(
+        path,
+        OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| FifoError::Sys(FifoStep::OpenWrite, e))?;
+    Ok(ControlFifo { read, keep_open })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,9 +428,51 @@ mod tests {
     }
 
     #[test]
+    fn signal_commands_match_their_signals() {
+        for c in SuperviseCommand::all() {
+            if let SuperviseCommand::Signal(s) = c {
+                assert_eq!(SignalCommand::command_for_signal(s.signal()), Some(c));
+            }
+        }
+        assert_eq!(
+            SignalCommand::command_for_signal(libc::SIGSTOP),
+            Some(SuperviseCommand::Pause)
+        );
+        assert_eq!(
+            SignalCommand::command_for_signal(libc::SIGCONT),
+            Some(SuperviseCommand::Continue)
+        );
+        for s in [0, libc::SIGPIPE, libc::SIGSEGV, libc::SIGCHLD, 64, 65] {
+            assert_eq!(SignalCommand::command_for_signal(s), None);
+        }
+    }
+
+    #[test]
+    fn fifo_set_up_and_reuse() {
+        let d = std::env::temp_dir().join(format!("ctlfifo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("control");
+        let ps = p.to_str().unwrap();
+        let f = open_fifo(ps).unwrap();
+        drop(f);
+        assert!(crate::fifodir::is_fifo(&p));
+        open_fifo(ps).unwrap();
+        std::fs::remove_file(&p).unwrap();
+        std::fs::write(&p, "").unwrap();
+        assert_eq!(open_fifo(ps).unwrap_err(), FifoError::NotFifo);
+        assert_eq!(
+            open_fifo(d.join("none/control").to_str().unwrap()).unwrap_err(),
+            FifoError::Sys(FifoStep::Mkfifo, Errno::ENOENT)
+        );
+        assert_eq!(FifoStep::OpenRead.describe("x"), "open x for reading");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn svscan_bytes_roundtrip() {
         let all: Vec<u8> = SvscanCommand::all().map(|c| c.to_byte()).collect();
-        assert_eq!(all, b"zabhitqnN");
+        assert_eq!(all, SvscanCommand::LETTERS.as_bytes());
         for b in 0..=255u8 {
             if let Some(c) = SvscanCommand::from_byte(b) {
                 assert_eq!(c.to_byte(), b);

@@ -12,8 +12,7 @@ use nix::unistd::{ftruncate, lseek, Whence};
 use std::path::Path;
 
 pub const RECORD_LEN: usize = 14;
-pub const DTALLY_FILE: &str = "supervise/death_tally";
-pub const DTALLY_TMP: &str = "supervise/death_tally.new";
+pub use crate::layout::{DEATH_TALLY as DTALLY_FILE, DEATH_TALLY_TMP as DTALLY_TMP};
 /// `max-death-tally` default and cap.
 pub const DEFAULT_MAX: u32 = 100;
 pub const MAX_MAX: u32 = 4096;
@@ -102,7 +101,7 @@ pub fn pack_all(records: &[DeathRecord]) -> Vec<u8> {
 /// Read the newest `max` records of `<svdir>/supervise/death_tally`, with s6's side effects:
 /// a missing file is created empty, a file whose size is not a multiple of 14 is truncated.
 pub fn read(svdir: &Path, max: usize) -> Result<Vec<DeathRecord>, Errno> {
-    let path = svdir.join(DTALLY_FILE);
+    let path = crate::layout::subpath(svdir.as_os_str(), DTALLY_FILE);
     let fd = match open(&path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
         Ok(fd) => fd,
         Err(Errno::ENOENT) => {
@@ -140,27 +139,35 @@ pub fn read(svdir: &Path, max: usize) -> Result<Vec<DeathRecord>, Errno> {
     Ok(unpack_all(&buf))
 }
 
+/// Why [`append`] failed: s6-supervise warns differently for each half.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendError {
+    Read(Errno),
+    Write(Errno),
+}
+
 /// Append `rec`, keeping the newest `max` records, by atomic replacement. `max == 0` leaves
 /// the file untouched.
-pub fn append(svdir: &Path, rec: DeathRecord, max: u32) -> Result<(), Errno> {
+pub fn append(svdir: &Path, rec: DeathRecord, max: u32) -> Result<(), AppendError> {
     if max == 0 {
         return Ok(());
     }
     let max = max.min(MAX_MAX) as usize;
-    let mut records = read(svdir, max)?;
+    let mut records = read(svdir, max).map_err(AppendError::Read)?;
     records.push(rec);
     let skip = records.len().saturating_sub(max);
     fsio::write_atomic(
-        &svdir.join(DTALLY_TMP),
-        &svdir.join(DTALLY_FILE),
-        &pack_all(&records[skip..]),
+        &crate::layout::subpath(svdir.as_os_str(), DTALLY_TMP),
+        &crate::layout::subpath(svdir.as_os_str(), DTALLY_FILE),
+        &pack_all(records.get(skip..).unwrap_or(&[])),
     )
+    .map_err(AppendError::Write)
 }
 
 /// Truncate (or create) the tally, as s6-supervise does at startup.
 pub fn truncate(svdir: &Path) -> Result<(), Errno> {
     open(
-        &svdir.join(DTALLY_FILE),
+        &crate::layout::subpath(svdir.as_os_str(), DTALLY_FILE),
         OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_TRUNC | OFlag::O_CREAT | OFlag::O_CLOEXEC,
         Mode::from_bits_truncate(0o666),
     )
@@ -169,7 +176,11 @@ pub fn truncate(svdir: &Path) -> Result<(), Errno> {
 
 /// Replace the tally with an empty file atomically (`s6-svdt-clear`).
 pub fn clear(svdir: &Path) -> Result<(), Errno> {
-    fsio::write_atomic(&svdir.join(DTALLY_TMP), &svdir.join(DTALLY_FILE), &[])
+    fsio::write_atomic(
+        &crate::layout::subpath(svdir.as_os_str(), DTALLY_TMP),
+        &crate::layout::subpath(svdir.as_os_str(), DTALLY_FILE),
+        &[],
+    )
 }
 
 #[cfg(test)]

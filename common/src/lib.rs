@@ -11,19 +11,26 @@ pub mod cdb;
 pub mod cli;
 pub mod control;
 pub mod dtally;
+pub mod event;
 pub mod fifodir;
 pub mod fsio;
 pub mod gol;
+pub mod health;
+pub mod json;
+pub mod layout;
 pub mod lock;
 pub mod msg;
 pub mod regex;
 pub mod rt;
+pub mod scandir;
 pub mod servicedir;
 pub mod signals;
 pub mod sigwake;
 pub mod status;
 pub mod strerror;
 pub mod tai;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod wait;
 
 pub use control::{ControlError, SuperviseCommand, SvscanCommand};

@@ -59,12 +59,12 @@ pub fn is_locked(path: &Path) -> Result<bool, Errno> {
 
 /// "Is a supervisor running on this service directory?", as `s6-svok` decides it.
 pub fn is_supervised(svdir: &Path) -> Result<bool, Errno> {
-    is_locked(&svdir.join("supervise/lock"))
+    is_locked(&svdir.join(crate::layout::LOCK))
 }
 
 /// "Is an s6-svscan running on this scan directory?"
 pub fn is_scanned(scandir: &Path) -> Result<bool, Errno> {
-    is_locked(&scandir.join(".s6-svscan/lock"))
+    is_locked(&scandir.join(crate::layout::SVSCAN_LOCK))
 }
 
 #[cfg(test)]

@@ -22,6 +22,10 @@ pub mod exit {
     pub const SYSTEM: i32 = 111;
     /// Internal error.
     pub const INTERNAL: i32 = 101;
+    /// `s6-svstat`, `s6-svok`: no s6-supervise runs on the service directory.
+    pub const NOT_SUPERVISED: i32 = 1;
+    /// `s6-svc`: the service directory's `supervise/` is broken.
+    pub const BROKEN: i32 = 1;
 }
 
 /// The program name as s6 prints it at the start of each message: `s6-svc`, or

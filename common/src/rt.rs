@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicIsize, AtomicPtr, AtomicU8, Ordering};
 
 static ARGC: AtomicIsize = AtomicIsize::new(-1);
 static ARGV: AtomicPtr<*const c_char> = AtomicPtr::new(std::ptr::null_mut());
+
 /// Bit `fd` set: fd 0, 1 or 2 was closed when the program started and [`start`] reopened it
 /// on `/dev/null`.
 static REOPENED: AtomicU8 = AtomicU8::new(0);
@@ -23,14 +24,6 @@ static REOPENED: AtomicU8 = AtomicU8::new(0);
 pub fn reopened_at_start(fd: i32) -> bool {
     (0..3).contains(&fd) && REOPENED.load(Ordering::Relaxed) & (1 << fd) != 0
 }
-
-/// Whether SIGPIPE was already ignored when the program started (before [`start`] ignored
-/// it): a chain-loading program restores the disposition it was given, not the default.
-pub fn sigpipe_was_ignored() -> bool {
-    SIGPIPE_IGNORED.load(Ordering::Relaxed)
-}
-
-static SIGPIPE_IGNORED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Close again the standard descriptors [`start`] reopened, except those in `keep` (which
 /// the program has since reused): a chain-loading program hands its closed fds on closed.
@@ -46,27 +39,27 @@ pub fn close_reopened(keep: &[i32]) {
     REOPENED.store(0, Ordering::Relaxed);
 }
 
-/// The program's arguments, `argv[0]` first: those `main` was given in the multi-call
-/// binary, std's otherwise (test harnesses, ordinary `main`s).
+/// The program's arguments, `argv[0]` first: those `main` was given in a binary started
+/// through [`entry!`](crate::entry), std's otherwise (test harnesses, ordinary `main`s).
 pub fn args_os() -> Vec<OsString> {
     let argc = ARGC.load(Ordering::Relaxed);
     let argv = ARGV.load(Ordering::Relaxed);
     if argc < 0 || argv.is_null() {
         return std::env::args_os().collect();
     }
-    let mut args = Vec::with_capacity(argc as usize);
-    args.extend((0..argc as usize).map_while(|i| {
-        // SAFETY: argv holds argc pointers (the C runtime's own array, never freed);
-        // a null entry ends it early.
-        let p = unsafe { *argv.add(i) };
-        (!p.is_null()).then(|| {
-            // SAFETY: a non-null argv entry is a NUL-terminated string.
-            OsString::from(std::ffi::OsStr::from_bytes(
-                unsafe { CStr::from_ptr(p) }.to_bytes(),
-            ))
+    (0..argc as usize)
+        .map_while(|i| {
+            // SAFETY: argv holds argc pointers (the C runtime's own array, never freed);
+            // a null entry ends it early.
+            let p = unsafe { *argv.add(i) };
+            (!p.is_null()).then(|| {
+                // SAFETY: a non-null argv entry is a NUL-terminated string.
+                OsString::from(std::ffi::OsStr::from_bytes(
+                    unsafe { CStr::from_ptr(p) }.to_bytes(),
+                ))
+            })
         })
-    }));
-    args
+        .collect()
 }
 
 /// Argument `i` as raw bytes (`argv[0]` is 0), without allocating: `None` past the end, or
@@ -106,61 +99,56 @@ pub fn set_args(argc: c_int, argv: *const *const c_char) {
     ARGC.store(argc as isize, Ordering::Relaxed);
 }
 
-/// The Rust runtime's start-up, kept: closed fds 0-2 are reopened on `/dev/null`
-/// (read-write, as std does), and SIGPIPE is ignored (so writes report EPIPE; children
-/// started with `std::process::Command` get it back at its default, as before).
+/// The part of the Rust runtime's start-up our programs rely on: closed fds 0-2 are reopened
+/// on `/dev/null` (read-write, as std does). SIGPIPE keeps the disposition it was inherited
+/// with, as in s6's C programs (a tool writing to a closed pipe dies of it); a program that
+/// must survive it (a daemon, a listener) says so with [`crate::signals::alt_ignore`].
 pub fn start(main: fn() -> !) -> ! {
-    // SAFETY: poll/open/signal on fixed arguments, before any other code runs.
-    unsafe {
-        let mut pfds = [0, 1, 2].map(|fd| libc::pollfd {
-            fd,
-            events: 0,
-            revents: 0,
-        });
-        loop {
-            if libc::poll(pfds.as_mut_ptr(), 3, 0) != -1 {
-                for p in &pfds {
-                    if p.revents & libc::POLLNVAL != 0 {
-                        if !reopen_null() {
-                            libc::abort();
-                        }
-                        REOPENED.fetch_or(1 << p.fd, Ordering::Relaxed);
-                    }
-                }
-                break;
-            }
-            match nix::errno::Errno::last() {
-                nix::errno::Errno::EINTR => continue,
-                nix::errno::Errno::EINVAL
-                | nix::errno::Errno::EAGAIN
-                | nix::errno::Errno::ENOMEM => {
-                    for fd in 0..3 {
-                        if libc::fcntl(fd, libc::F_GETFD) == -1
-                            && nix::errno::Errno::last() == nix::errno::Errno::EBADF
-                        {
-                            if !reopen_null() {
-                                libc::abort();
-                            }
-                            REOPENED.fetch_or(1 << fd, Ordering::Relaxed);
-                        }
-                    }
-                    break;
-                }
-                _ => libc::abort(),
-            }
-        }
-        let previous = libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-        if previous == libc::SIG_ERR {
-            libc::abort();
-        }
-        if previous == libc::SIG_IGN {
-            SIGPIPE_IGNORED.store(true, Ordering::Relaxed);
-        }
+    if !sanitize_stdio() {
+        std::process::abort();
     }
     main()
 }
 
-fn reopen_null() -> bool {
+/// Open `/dev/null` on whichever of fds 0, 1, 2 is closed; false if that cannot be done.
+fn sanitize_stdio() -> bool {
+    let mut pfds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    loop {
+        // SAFETY: pfds is an array of 3 initialised pollfd structs; timeout 0 never blocks.
+        let r = unsafe { libc::poll(pfds.as_mut_ptr(), 3, 0) };
+        if r != -1 {
+            // Reopening in fd order fills the lowest closed slot each time.
+            return pfds
+                .iter()
+                .filter(|p| p.revents & libc::POLLNVAL != 0)
+                .all(|p| reopen_null(p.fd));
+        }
+        match nix::errno::Errno::last() {
+            nix::errno::Errno::EINTR => continue,
+            nix::errno::Errno::EINVAL | nix::errno::Errno::EAGAIN | nix::errno::Errno::ENOMEM => {
+                return (0..3).filter(|&fd| !fd_is_open(fd)).all(reopen_null)
+            }
+            _ => return false,
+        }
+    }
+}
+
+fn fd_is_open(fd: c_int) -> bool {
+    // SAFETY: F_GETFD only queries the descriptor table; any integer is a valid argument.
+    let r = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    r != -1 || nix::errno::Errno::last() != nix::errno::Errno::EBADF
+}
+
+/// Open `/dev/null` on the lowest free fd, which is `fd`, and remember it.
+fn reopen_null(fd: c_int) -> bool {
     // SAFETY: open of a constant NUL-terminated path.
-    unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR, 0) != -1 }
+    let ok = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR, 0) != -1 };
+    if ok {
+        REOPENED.fetch_or(1 << fd, Ordering::Relaxed);
+    }
+    ok
 }

@@ -88,6 +88,22 @@ pub fn parse(s: &str) -> Option<i32> {
     })
 }
 
+extern "C" fn do_nothing(_: libc::c_int) {}
+
+/// skalibs' `sig_altignore`: make `sig` harmless to this process (a nop handler, so a write
+/// to a closed pipe fails with EPIPE instead of killing us) while every program we exec gets
+/// it back at its default, since exec resets caught signals but keeps ignored ones.
+pub fn alt_ignore(sig: nix::sys::signal::Signal) -> Result<(), nix::errno::Errno> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet};
+    let act = SigAction::new(
+        SigHandler::Handler(do_nothing),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler does nothing at all, so it is async-signal-safe.
+    unsafe { sigaction(sig, &act) }.map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

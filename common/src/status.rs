@@ -4,6 +4,7 @@
 //! (u16 BE) | flags (bit 0 paused, 1 finishing, 2 want up, 3 ready).
 
 use crate::fsio;
+use crate::layout;
 use crate::tai::Tai64n;
 use crate::wait::WaitStatus;
 use nix::errno::Errno;
@@ -15,9 +16,9 @@ pub const FLAG_FINISHING: u8 = 0x02;
 pub const FLAG_WANTUP: u8 = 0x04;
 pub const FLAG_READY: u8 = 0x08;
 
-/// Path of the status file relative to a service directory.
-pub const STATUS_FILE: &str = "supervise/status";
-pub const STATUS_TMP: &str = "supervise/status.new";
+/// Path of the status file relative to a service directory (the names live in
+/// [`crate::layout`]).
+pub use crate::layout::{STATUS as STATUS_FILE, STATUS_TMP};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StatusRecord {
@@ -107,33 +108,36 @@ impl StatusRecord {
         self.pid as i32
     }
 
-    /// "Is the service up?" as every s6 reader decides it: a pid, and not the finish script's.
+    /// "Is the service up?" as every s6 reader decides it: a pid (as `pid_t`: s6 unpacks
+    /// the 64-bit field into one), and not the finish script's.
     pub fn is_up(&self) -> bool {
-        self.pid != 0 && !self.finishing
+        self.pid_t() != 0 && !self.finishing
     }
 
     /// 2.15's "not started yet" marker: no pid, not finishing, paused.
     pub fn not_started(&self) -> bool {
-        self.pid == 0 && !self.finishing && self.paused
+        self.pid_t() == 0 && !self.finishing && self.paused
     }
 
     pub fn wait_status(&self) -> WaitStatus {
         WaitStatus::from_raw(self.wstat as i32)
     }
 
-    /// Read `<svdir>/supervise/status` (one read of at most 35 bytes... plus one to be sure the
-    /// record is whole).
+    /// `s6_svstatus_read`: read `<svdir>/supervise/status` (the path built as s6 builds
+    /// it, see [`layout::subpath`]); a file shorter than 35 bytes is [`StatusError::Short`].
     pub fn read(svdir: &Path) -> Result<StatusRecord, StatusError> {
         let mut buf = [0u8; STATUS_LEN];
-        let n = fsio::read_prefix(&svdir.join(STATUS_FILE), &mut buf).map_err(StatusError::Io)?;
-        StatusRecord::unpack(&buf[..n])
+        let path = layout::subpath(svdir.as_os_str(), STATUS_FILE);
+        let n = fsio::read_prefix(&path, &mut buf).map_err(StatusError::Io)?;
+        StatusRecord::unpack(buf.get(..n).unwrap_or(&[]))
     }
 
     /// Atomically replace `<svdir>/supervise/status` (`status.new` + rename).
     pub fn write(&self, svdir: &Path) -> Result<(), Errno> {
+        let dir = svdir.as_os_str();
         fsio::write_atomic(
-            &svdir.join(STATUS_TMP),
-            &svdir.join(STATUS_FILE),
+            &layout::subpath(dir, STATUS_TMP),
+            &layout::subpath(dir, STATUS_FILE),
             &self.pack(),
         )
     }

@@ -49,6 +49,21 @@ impl WaitStatus {
     pub fn term_sig(raw: i32) -> u8 {
         (raw & 0x7f) as u8
     }
+
+    /// Whether this is a normal exit with this code.
+    pub fn is_exit(raw: i32, code: u8) -> bool {
+        WaitStatus::from_raw(raw) == WaitStatus::Exited(code)
+    }
+
+    /// The two numbers s6-supervise gives ./finish for a death of ./run: the exit code, or
+    /// 256 for a signal death; then `WTERMSIG` (0 for a normal exit).
+    pub fn finish_args(raw: i32) -> (u16, u8) {
+        let code = match WaitStatus::from_raw(raw) {
+            WaitStatus::Signaled { .. } => 256,
+            _ => u16::from(WaitStatus::exit_code(raw)),
+        };
+        (code, WaitStatus::term_sig(raw))
+    }
 }
 
 #[cfg(test)]
@@ -79,5 +94,9 @@ mod tests {
         );
         assert_eq!(WaitStatus::term_sig(0x0300), 0);
         assert_eq!(WaitStatus::exit_code(0x0300), 3);
+        assert!(WaitStatus::is_exit(125 << 8, 125) && !WaitStatus::is_exit(0x007d, 125));
+        assert_eq!(WaitStatus::finish_args(0x0300), (3, 0));
+        assert_eq!(WaitStatus::finish_args(0x000f), (256, 15));
+        assert_eq!(WaitStatus::finish_args(0x0089), (256, 9));
     }
 }

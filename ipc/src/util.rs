@@ -79,12 +79,6 @@ pub fn try_exec(args: &[OsString], keep: &[i32]) -> Errno {
     let Ok(file) = CString::new(first.as_bytes()) else {
         return Errno::EINVAL;
     };
-    if !common::rt::sigpipe_was_ignored() {
-        // SAFETY: restoring the default disposition of SIGPIPE has no memory effects.
-        unsafe {
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        }
-    }
     common::rt::close_reopened(keep);
     match nix::unistd::execvp(&file, &cargs) {
         Err(e) => e,

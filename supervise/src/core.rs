@@ -8,6 +8,8 @@
 //! the last action of a step.
 
 use common::control::SuperviseCommand;
+use common::event::ServiceEvent;
+use common::wait::WaitStatus;
 use common::StatusRecord;
 use common::Tai64n;
 use std::time::Duration;
@@ -116,8 +118,8 @@ pub enum Action {
     WarnUpTimeout,
     /// Replace `supervise/status`.
     WriteStatus(StatusRecord),
-    /// Notify `event/` (one write).
-    Emit(&'static [u8]),
+    /// Notify `event/` (one write of these events' letters).
+    Emit(&'static [ServiceEvent]),
     /// Record a death of ./run in `supervise/death_tally`.
     AppendDeathTally { stamp: Tai64n, wstat: i32 },
     /// Create `./down`.
@@ -223,7 +225,7 @@ impl Core {
         let mut marker = status;
         marker.paused = true;
         a.push(Action::WriteStatus(marker));
-        a.push(Action::Emit(b"s"));
+        a.push(Action::Emit(&[ServiceEvent::Start]));
         (core, a)
     }
 
@@ -383,7 +385,7 @@ impl Core {
                 self.status.ready = false;
                 self.status.stamp = now.wall;
                 self.announce(a);
-                a.push(Action::Emit(b"u"));
+                a.push(Action::Emit(&[ServiceEvent::Up]));
             }
             RunStart::RetryLater => self.deadline = Some(now.mono.saturating_add(SIXTY_SECS)),
             RunStart::Never => self.deadline = None,
@@ -398,7 +400,7 @@ impl Core {
         self.status.ready_stamp = now.wall;
         self.status.ready = true;
         self.announce(a);
-        a.push(Action::Emit(b"U"));
+        a.push(Action::Emit(&[ServiceEvent::Ready]));
         a.push(Action::CloseNotify);
     }
 
@@ -431,7 +433,7 @@ impl Core {
                     timeout_ms.map(|ms| now.mono.saturating_add(Duration::from_millis(ms as u64)));
                 self.status.finishing = true;
                 self.announce(a);
-                a.push(Action::Emit(b"d"));
+                a.push(Action::Emit(&[ServiceEvent::Down]));
                 self.state = if last {
                     State::LastFinish
                 } else {
@@ -439,7 +441,7 @@ impl Core {
                 };
             }
             FinishStart::None => {
-                self.down_and_ready(now, b"dD", a);
+                self.down_and_ready(now, &[ServiceEvent::Down, ServiceEvent::DownReady], a);
                 if last {
                     self.exit(a);
                 }
@@ -449,19 +451,23 @@ impl Core {
 
     fn finish_died(&mut self, now: Now, wstat: i32, a: &mut Actions) {
         let last = self.state == State::LastFinish;
-        let exited_125 = wstat & 0x7f == 0 && (wstat >> 8) & 0xff == 125;
-        if exited_125 {
+        // ./finish exiting 125 means "do not restart" (permanent failure).
+        if WaitStatus::is_exit(wstat, 125) {
             self.status.want_up = false;
-            self.down_and_ready(now, b"OD", a);
+            self.down_and_ready(
+                now,
+                &[ServiceEvent::PermanentFailure, ServiceEvent::DownReady],
+                a,
+            );
         } else {
-            self.down_and_ready(now, b"D", a);
+            self.down_and_ready(now, &[ServiceEvent::DownReady], a);
         }
         if last {
             self.exit(a);
         }
     }
 
-    fn down_and_ready(&mut self, now: Now, ev: &'static [u8], a: &mut Actions) {
+    fn down_and_ready(&mut self, now: Now, ev: &'static [ServiceEvent], a: &mut Actions) {
         self.status.pid = 0;
         self.status.finishing = false;
         self.status.ready = true;

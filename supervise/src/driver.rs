@@ -5,19 +5,21 @@
 use crate::core::{Action, Core, Event, FinishStart, Input, Now, RunStart, Target};
 use crate::msgs::{Fatal, Warning};
 use crate::spawn::{self, cstring, cstring_os, FdMove, SpawnSpec};
-use common::control::SuperviseCommand;
-use common::dtally::{self, DeathRecord};
+use common::control::{self, FifoError, SuperviseCommand};
+use common::dtally::{self, AppendError, DeathRecord};
+use common::event::EventBytes;
 use common::lock::{self, LockError};
 use common::msg::{exit, StrError};
 use common::servicedir::{ServiceDir, Setting};
 use common::sigwake::SignalSet;
-use common::{fifodir, fsio, Prog};
+use common::wait::WaitStatus;
+use common::{fifodir, Prog};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::{lstat, stat, umask, Mode, SFlag};
-use nix::unistd::{chown, getegid, mkdir, mkfifo};
+use nix::unistd::{chown, getegid, mkdir};
 use std::ffi::{CString, OsString};
 use std::fs::File;
 use std::io::Read;
@@ -26,10 +28,16 @@ use std::path::Path;
 use std::time::Instant;
 
 const USAGE: &str = "s6-supervise dir";
-const CONTROL: &str = "supervise/control";
-const LOCK: &str = "supervise/lock";
-const SERVICE_LOCK: &str = "supervise/service-lock";
-const EVENTDIR: &str = "event";
+/// `--help` (our extension, like `--version`: s6 would chdir to a dir of that name).
+pub const HELP: &str = "\
+s6-supervise dir
+Supervise the service in dir: run ./run, restart it when it dies (after ./finish), obey
+s6-svc commands on supervise/control, keep supervise/status, announce events on event/.
+Files read in dir: run, finish, down, notification-fd, lock-fd, timeout-kill,
+timeout-finish, max-death-tally, down-signal, nosetsid, flag-newpidns, flag-timeout-killpg.
+Usually started by s6-svscan, one per service directory.
+";
+use common::layout::{CONTROL, DOWN, EVENT_DIR as EVENTDIR, LOCK, SERVICE_LOCK, SUPERVISE_DIR};
 
 const TOK_SIGNALS: Token = Token(0);
 const TOK_CONTROL: Token = Token(1);
@@ -73,6 +81,7 @@ fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> InitError {
 /// Entry point: never returns.
 pub fn main() -> ! {
     let args: Vec<OsString> = common::rt::args_os();
+    common::cli::help_or_version(args.get(1..).unwrap_or(&[]), HELP);
     let base = Prog::new("s6-supervise");
     let Some(dir) = args.get(1) else {
         base.usage(USAGE)
@@ -93,32 +102,6 @@ pub fn main() -> ! {
         Err(e) => prog.fatal(e.code(), e),
     };
     drv.run()
-}
-
-/// Open /dev/null on any of fds 0, 1, 2 that is closed.
-fn sanitize_stdio() -> Result<(), Errno> {
-    for fd in 0..3 {
-        // SAFETY: F_GETFD only queries the descriptor.
-        if unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0 {
-            continue;
-        }
-        let flags = if fd == 0 {
-            OFlag::O_RDONLY
-        } else {
-            OFlag::O_WRONLY
-        };
-        let n = open("/dev/null", flags, Mode::empty())?;
-        let raw = n.as_raw_fd();
-        if raw != fd {
-            // SAFETY: dup2 onto the closed standard descriptor.
-            if unsafe { libc::dup2(raw, fd) } < 0 {
-                return Err(Errno::last());
-            }
-        } else {
-            std::mem::forget(n);
-        }
-    }
-    Ok(())
 }
 
 fn is_dir(mode: libc::mode_t) -> bool {
@@ -178,7 +161,9 @@ struct Driver {
 
 impl Driver {
     fn init(prog: Prog, dir: OsString) -> Result<Driver, InitError> {
-        sanitize_stdio().map_err(sys("sanitize stdin and stdout"))?;
+        // fds 0-2 are open: common::rt saw to it before main.
+        common::signals::alt_ignore(nix::sys::signal::Signal::SIGPIPE)
+            .map_err(sys("ignore SIGPIPE"))?;
         let maxfd = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
             .map_err(sys("getrlimit"))?
             .0;
@@ -237,35 +222,17 @@ impl Driver {
             )
             .map_err(sys("chmod event"))?;
         }
-        trymkdir("supervise")?;
+        trymkdir(SUPERVISE_DIR)?;
         let lock = match lock::acquire(Path::new(LOCK), 0o644) {
             Ok(fd) => fd,
             Err(LockError::Busy) => return Err(InitError::Busy),
             Err(LockError::Io(e)) => return Err(InitError::Sys(format!("lock {LOCK}"), e)),
         };
-        match mkfifo(CONTROL, Mode::from_bits_truncate(0o600)) {
-            Ok(()) => {}
-            Err(Errno::EEXIST) => {
-                let st = stat(CONTROL).map_err(sys(format!("stat {CONTROL}")))?;
-                if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFIFO {
-                    return Err(InitError::ControlNotFifo);
-                }
-            }
-            Err(e) => return Err(InitError::Sys(format!("mkfifo {CONTROL}"), e)),
-        }
-        let r = open(
-            CONTROL,
-            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(sys(format!("open {CONTROL} for reading")))?;
-        let w = open(
-            CONTROL,
-            OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(sys(format!("open {CONTROL} for writing")))?;
-        Ok((lock, File::from(r), w))
+        let fifo = control::open_fifo(CONTROL).map_err(|e| match e {
+            FifoError::NotFifo => InitError::ControlNotFifo,
+            FifoError::Sys(step, e) => InitError::Sys(step.describe(CONTROL), e),
+        })?;
+        Ok((lock, File::from(fifo.read), fifo.keep_open))
     }
 
     fn now(&self) -> Now {
@@ -492,11 +459,13 @@ impl Driver {
                     self.prog.warn(Warning::StatusWrite(e));
                 }
             }
-            Action::Emit(ev) => fifodir::notify(Path::new(EVENTDIR), ev),
+            Action::Emit(ev) => {
+                fifodir::notify(Path::new(EVENTDIR), EventBytes::new(ev).as_bytes())
+            }
             Action::AppendDeathTally { stamp, wstat } => self.death_tally(stamp, wstat),
             Action::CreateDownFile => {
                 let r = open(
-                    "down",
+                    DOWN,
                     OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_CLOEXEC,
                     Mode::from_bits_truncate(0o666),
                 );
@@ -504,7 +473,7 @@ impl Driver {
                     self.prog.warn(Warning::DownCreate(e));
                 }
             }
-            Action::RemoveDownFile => match nix::unistd::unlink("down") {
+            Action::RemoveDownFile => match nix::unistd::unlink(DOWN) {
                 Ok(()) | Err(Errno::ENOENT) => {}
                 Err(e) => self.prog.warn(Warning::DownUnlink(e)),
             },
@@ -517,26 +486,11 @@ impl Driver {
 
     fn death_tally(&self, stamp: common::Tai64n, wstat: i32) {
         let max = self.warn_setting(self.sd.max_death_tally());
-        if max == 0 {
-            return;
-        }
-        let dot = Path::new(".");
-        let mut recs = match dtally::read(dot, max as usize) {
-            Ok(r) => r,
-            Err(e) => {
-                self.prog.warn(Warning::TallyRead(e));
-                return;
-            }
-        };
-        recs.push(DeathRecord::from_wstat(stamp, wstat));
-        let skip = recs.len().saturating_sub(max as usize);
-        let data = dtally::pack_all(recs.get(skip..).unwrap_or(&[]));
-        if let Err(e) = fsio::write_atomic(
-            &dot.join(dtally::DTALLY_TMP),
-            &dot.join(dtally::DTALLY_FILE),
-            &data,
-        ) {
-            self.prog.warn(Warning::TallyWrite(e));
+        let rec = DeathRecord::from_wstat(stamp, wstat);
+        match dtally::append(Path::new("."), rec, max) {
+            Ok(()) => {}
+            Err(AppendError::Read(e)) => self.prog.warn(Warning::TallyRead(e)),
+            Err(AppendError::Write(e)) => self.prog.warn(Warning::TallyWrite(e)),
         }
     }
 
@@ -550,17 +504,14 @@ impl Driver {
     }
 
     fn close_stdio(&self) {
-        for (fd, flags, what) in [
-            (0, OFlag::O_RDONLY, "reading"),
-            (1, OFlag::O_WRONLY, "writing"),
-        ] {
-            match open("/dev/null", flags | OFlag::O_CLOEXEC, Mode::empty()) {
-                // SAFETY: dup2 of a fresh /dev/null onto our own stdin/stdout.
-                Ok(n) => unsafe {
-                    libc::dup2(n.as_raw_fd(), fd);
-                },
-                Err(e) => self.prog.warn(Warning::DevNull(what, e)),
-            }
+        // As s6, a failed dup2 is not reported (the old fd stays).
+        match open("/dev/null", OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+            Ok(n) => drop(nix::unistd::dup2_stdin(n)),
+            Err(e) => self.prog.warn(Warning::DevNull("reading", e)),
+        }
+        match open("/dev/null", OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+            Ok(n) => drop(nix::unistd::dup2_stdout(n)),
+            Err(e) => self.prog.warn(Warning::DevNull("writing", e)),
         }
     }
 
@@ -690,12 +641,11 @@ impl Driver {
     }
 
     fn start_finish(&mut self, wstat: i32, pid: u64) -> FinishStart {
-        let signaled = wstat & 0x7f != 0 && wstat & 0x7f != 0x7f;
-        let code = if signaled { 256 } else { (wstat >> 8) & 0xff };
+        let (code, sig) = WaitStatus::finish_args(wstat);
         let argv = [
             cstring(b"finish"),
             cstring(code.to_string().as_bytes()),
-            cstring((wstat & 0x7f).to_string().as_bytes()),
+            cstring(sig.to_string().as_bytes()),
             self.name.clone(),
             cstring(pid.to_string().as_bytes()),
         ];

@@ -8,12 +8,15 @@
 //!   *then* reads each status file, and runs the wait loop with a deadline.
 
 use common::cli::fatal_bytes;
+use common::event::ServiceEvent;
 use common::fifodir::{self, Listener, WaitOutcome};
+use common::layout;
+use common::msg::exit;
 use common::status::StatusRecord;
 use common::Errno;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// What to wait for (`-u -U -d -D -r -R`).
@@ -90,10 +93,10 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    /// Initial bits from the status files: `up = pid != 0 && !finishing`, `ready` = raw flag.
+    /// Initial bits from the status files: `up` as every reader decides it, `ready` = raw flag.
     pub fn from_statuses(st: &[StatusRecord]) -> Tracker {
         Tracker {
-            up: st.iter().map(|s| s.pid_t() != 0 && !s.finishing).collect(),
+            up: st.iter().map(StatusRecord::is_up).collect(),
             ready: st.iter().map(|s| s.ready).collect(),
         }
     }
@@ -119,23 +122,24 @@ impl Tracker {
         if i >= self.up.len() {
             return 0;
         }
-        match byte {
-            b'x' => {
+        use ServiceEvent as E;
+        match ServiceEvent::from_byte(byte) {
+            Some(E::Exit) => {
                 let fail = self.up[i] != p.up || self.ready[i] != p.ready;
                 self.up[i] = p.up;
                 self.ready[i] = p.ready;
                 fail as u32
             }
-            b'O' if p.up => {
+            Some(E::PermanentFailure) if p.up => {
                 self.up[i] = p.up;
                 self.ready[i] = p.ready;
                 1
             }
-            b'd' => self.set(i, false, false),
-            b'D' => self.set(i, false, true),
-            b'u' => self.set(i, true, false),
-            b'U' => self.set(i, true, true),
-            _ => 0,
+            Some(E::Down) => self.set(i, false, false),
+            Some(E::DownReady) => self.set(i, false, true),
+            Some(E::Up) => self.set(i, true, false),
+            Some(E::Ready) => self.set(i, true, true),
+            Some(E::PermanentFailure | E::Start) | None => 0,
         }
     }
 
@@ -159,16 +163,6 @@ pub fn phases(want: Want, or: bool, restart_first: Phase) -> Vec<Phase> {
     }
 }
 
-/// The path `<dir>/<sub>` built the way s6 builds it (plain concatenation with `/`).
-pub fn subpath(dir: &OsStr, sub: &str) -> PathBuf {
-    let mut v = dir.as_bytes().to_vec();
-    v.push(b'/');
-    v.extend_from_slice(sub.as_bytes());
-    PathBuf::from(OsString::from_vec(v))
-}
-
-use std::os::unix::ffi::OsStringExt;
-
 /// Subscribed listeners plus the state read right after subscribing.
 pub struct Session {
     pub listeners: Vec<Listener>,
@@ -183,6 +177,8 @@ pub enum StartError {
     Subscribe(OsString, Errno),
     /// `unable to s6_svstatus_read: ERR`
     Status(Errno),
+    /// `unable to ignore SIGPIPE: ERR`
+    IgnoreSigpipe(Errno),
 }
 
 impl StartError {
@@ -191,7 +187,7 @@ impl StartError {
         match self {
             StartError::Subscribe(d, e) => fatal_bytes(
                 prog,
-                111,
+                exit::SYSTEM,
                 &[
                     b"unable to subscribe to events for ",
                     d.as_bytes(),
@@ -201,9 +197,17 @@ impl StartError {
             ),
             StartError::Status(e) => fatal_bytes(
                 prog,
-                111,
+                exit::SYSTEM,
                 &[
                     b"unable to s6_svstatus_read: ",
+                    common::msg::StrError(*e).to_string().as_bytes(),
+                ],
+            ),
+            StartError::IgnoreSigpipe(e) => fatal_bytes(
+                prog,
+                exit::SYSTEM,
+                &[
+                    b"unable to ignore SIGPIPE: ",
                     common::msg::StrError(*e).to_string().as_bytes(),
                 ],
             ),
@@ -218,6 +222,9 @@ impl Session {
     /// For each dir in order: create `DIR/event` if missing (errors ignored, as s6 does),
     /// subscribe, read `DIR/supervise/status`. `timeout_ms == 0` means no deadline.
     pub fn start(dirs: &[OsString], timeout_ms: u32) -> Result<Session, StartError> {
+        // A listener outlives the FIFOs it reads: never die of a write to a closed pipe.
+        common::signals::alt_ignore(nix::sys::signal::Signal::SIGPIPE)
+            .map_err(StartError::IgnoreSigpipe)?;
         let deadline = if timeout_ms == 0 {
             None
         } else {
@@ -232,11 +239,12 @@ impl Session {
                 // "/supervise/status"; give that message without touching "/".
                 return Err(StartError::Status(Errno::ENOENT));
             } else {
-                let ev = subpath(d, "event");
+                let ev = layout::subpath(d, layout::EVENT_DIR);
                 let _ = fifodir::make(&ev, gid);
                 let l = Listener::subscribe(&ev, FIFO_MODE)
                     .map_err(|e| StartError::Subscribe(d.clone(), e))?;
-                let st = read_status(d).map_err(StartError::Status)?;
+                let st =
+                    StatusRecord::read(Path::new(d)).map_err(|e| StartError::Status(e.errno()))?;
                 (l, st)
             };
             listeners.push(l);
@@ -279,10 +287,10 @@ impl Session {
             match r {
                 Ok(Outcome::Reached(0)) => continue,
                 Ok(Outcome::Reached(n)) => return n,
-                Ok(Outcome::TimedOut) => fatal_bytes(prog, 99, &[b"timed out"]),
+                Ok(Outcome::TimedOut) => fatal_bytes(prog, exit::TIMEOUT, &[b"timed out"]),
                 Err(e) => fatal_bytes(
                     prog,
-                    111,
+                    exit::SYSTEM,
                     &[
                         b"unable to iopause: ",
                         common::msg::StrError(e).to_string().as_bytes(),
@@ -300,13 +308,6 @@ pub enum Outcome {
     /// The condition holds; this many services failed on the way.
     Reached(u32),
     TimedOut,
-}
-
-/// `s6_svstatus_read` on `DIR/supervise/status` (short file = EPIPE).
-pub fn read_status(dir: &OsStr) -> Result<StatusRecord, Errno> {
-    let mut buf = [0u8; common::status::STATUS_LEN];
-    let n = common::fsio::read_prefix(&subpath(dir, "supervise/status"), &mut buf)?;
-    StatusRecord::unpack(&buf[..n]).map_err(|e| e.errno())
 }
 
 #[cfg(test)]
@@ -416,14 +417,5 @@ mod tests {
             phases(Want::RestartReady, false, first),
             vec![first, UP_READY]
         );
-    }
-
-    #[test]
-    fn subpath_is_concatenation() {
-        assert_eq!(
-            subpath(OsStr::new("a/"), "event"),
-            PathBuf::from("a//event")
-        );
-        assert_eq!(subpath(OsStr::new(""), "event"), PathBuf::from("/event"));
     }
 }

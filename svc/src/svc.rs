@@ -13,7 +13,9 @@
 
 use crate::listen::{self, Phase, Session, Want};
 use common::cli::{fatal_bytes, warn_bytes, GetOpt, Opt};
-use common::control::{self, ControlError};
+use common::control::{self, ControlError, SignalCommand, SuperviseCommand};
+use common::layout;
+use common::msg::exit;
 use common::Errno;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -72,21 +74,7 @@ pub enum UsageError {
 
 /// Command letter of a signal `-s` accepts.
 pub fn signal_letter(sig: i32) -> Option<u8> {
-    Some(match sig {
-        libc::SIGALRM => b'a',
-        libc::SIGABRT => b'b',
-        libc::SIGQUIT => b'q',
-        libc::SIGHUP => b'h',
-        libc::SIGKILL => b'k',
-        libc::SIGTERM => b't',
-        libc::SIGINT => b'i',
-        libc::SIGUSR1 => b'1',
-        libc::SIGUSR2 => b'2',
-        libc::SIGSTOP => b'p',
-        libc::SIGCONT => b'c',
-        libc::SIGWINCH => b'y',
-        _ => return None,
-    })
+    SignalCommand::command_for_signal(sig).map(SuperviseCommand::to_byte)
 }
 
 /// Parse `s6-svc`'s arguments (without the program name). Pure.
@@ -151,9 +139,9 @@ impl SendResult {
     pub fn code(self) -> i32 {
         match self {
             SendResult::Ok => 0,
-            SendResult::NotListening => 102,
-            SendResult::Broken(_) => 1,
-            SendResult::Io(_) => 111,
+            SendResult::NotListening => exit::NOT_LISTENING,
+            SendResult::Broken(_) => exit::BROKEN,
+            SendResult::Io(_) => exit::SYSTEM,
         }
     }
 
@@ -190,7 +178,7 @@ pub fn send_one(dir: &OsStr, commands: &[u8]) -> SendResult {
         // s6 opens "/supervise/control", then fails to open "" as a directory.
         return SendResult::Io(Errno::ENOENT);
     }
-    match control::send(std::path::Path::new(dir), "supervise", commands) {
+    match control::send(std::path::Path::new(dir), layout::SUPERVISE_DIR, commands) {
         Ok(()) => SendResult::Ok,
         Err(ControlError::NotListening) => SendResult::NotListening,
         Err(ControlError::Broken(e)) => SendResult::Broken(e),
@@ -218,7 +206,7 @@ fn downgrade_readiness(req: &mut Request) {
         Some(w @ (Want::UpReady | Want::RestartReady)) => w,
         _ => return,
     };
-    let fname = listen::subpath(&req.dirs[0], "notification-fd");
+    let fname = layout::subpath(&req.dirs[0], layout::NOTIFICATION_FD);
     match nix::unistd::access(&fname, nix::unistd::AccessFlags::F_OK) {
         Ok(()) => {}
         Err(Errno::ENOENT) => {
@@ -237,7 +225,7 @@ fn downgrade_readiness(req: &mut Request) {
         }
         Err(e) => fatal_bytes(
             PROG,
-            111,
+            exit::SYSTEM,
             &[
                 b"unable to access ",
                 fname.as_os_str().as_bytes(),
@@ -296,6 +284,7 @@ pub fn run(mut req: Request) -> i32 {
 /// Entry point of `s6-svc` / `svc`.
 pub fn main() -> ! {
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    common::cli::help_or_version(&args, HELP);
     let code = match parse_args(&args) {
         Ok(req) => run(req),
         Err(e) => usage_exit(e),
@@ -310,19 +299,19 @@ fn usage_exit(e: UsageError) -> ! {
             let _ = common::msg::write_stdout(HELP);
             std::process::exit(0)
         }
-        UsageError::TooManyCommands => fatal_bytes(PROG, 100, &[b"too many commands"]),
+        UsageError::TooManyCommands => fatal_bytes(PROG, exit::USAGE, &[b"too many commands"]),
         UsageError::InvalidSignal(a) => {
-            fatal_bytes(PROG, 100, &[b"invalid signal: ", a.as_bytes()])
+            fatal_bytes(PROG, exit::USAGE, &[b"invalid signal: ", a.as_bytes()])
         }
         UsageError::NotUserSignal(a) => fatal_bytes(
             PROG,
-            100,
+            exit::USAGE,
             &[
                 a.as_bytes(),
                 b" is not in the list of user-available signals",
             ],
         ),
-        UsageError::InvalidPath => fatal_bytes(PROG, 100, &[b"invalid service path"]),
+        UsageError::InvalidPath => fatal_bytes(PROG, exit::USAGE, &[b"invalid service path"]),
     }
 }
 

@@ -7,6 +7,7 @@
 
 use crate::listen::{self, Phase, Session, Want};
 use common::cli::{fatal_bytes, GetOpt, Opt};
+use common::msg::exit;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
@@ -200,7 +201,7 @@ fn execline_strict_checks(args: &[OsString]) {
             pos.as_bytes(),
         ];
         if strict >= 2 {
-            fatal_bytes(Kind::Svlisten.prog(), 100, &parts);
+            fatal_bytes(Kind::Svlisten.prog(), exit::USAGE, &parts);
         }
         common::cli::warn_bytes(Kind::Svlisten.prog(), &parts);
     }
@@ -252,7 +253,7 @@ pub fn run(kind: Kind, req: Request) -> i32 {
         let errno = common::msg::errno_of(&e);
         fatal_bytes(
             prog,
-            111,
+            exit::SYSTEM,
             &[
                 b"unable to exec ",
                 req.prog[0].as_bytes(),
@@ -283,7 +284,7 @@ pub fn run(kind: Kind, req: Request) -> i32 {
             let errno = common::msg::errno_of(&e);
             fatal_bytes(
                 prog,
-                111,
+                exit::SYSTEM,
                 &[
                     b"unable to spawn ",
                     req.prog[0].as_bytes(),
@@ -318,6 +319,7 @@ pub fn run(kind: Kind, req: Request) -> i32 {
 /// Shared entry point.
 pub fn main(kind: Kind) -> ! {
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    common::cli::help_or_version(&args, &kind.help());
     if kind == Kind::Svlisten {
         execline_strict_checks(&args);
     }
@@ -327,9 +329,11 @@ pub fn main(kind: Kind) -> ! {
             let _ = common::msg::write_stdout(&kind.help());
             0
         }
-        Err(UsageError::Unterminated) => {
-            fatal_bytes(kind.prog(), 100, &[b"unterminated servicedir block"])
-        }
+        Err(UsageError::Unterminated) => fatal_bytes(
+            kind.prog(),
+            exit::USAGE,
+            &[b"unterminated servicedir block"],
+        ),
         Err(UsageError::Usage) => common::Prog::new(kind.prog()).usage(kind.usage()),
     };
     std::process::exit(code)

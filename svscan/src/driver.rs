@@ -7,6 +7,7 @@
 
 use crate::core::{self, Config, Core, DevIno, Key, Millis, ScanEntry, Stat, Trigger};
 use crate::options::{self, OptError, Options};
+use common::control::FifoError;
 use common::msg::{errno_of, exit, StrError};
 use common::sigwake::SignalSet;
 use common::{Errno, Prog, SvscanCommand};
@@ -23,11 +24,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CTLDIR: &str = ".s6-svscan";
-const CONTROL: &str = ".s6-svscan/control";
-const LOCK: &str = ".s6-svscan/lock";
-const FINISH: &str = ".s6-svscan/finish";
-const CRASH: &str = ".s6-svscan/crash";
+use common::layout::{
+    LOG_DIR, SVSCAN_CONTROL as CONTROL, SVSCAN_CRASH as CRASH, SVSCAN_DIR as CTLDIR,
+    SVSCAN_FINISH as FINISH, SVSCAN_LOCK as LOCK,
+};
 const SUPERVISE: &str = "s6-supervise";
 
 /// Signals s6-svscan catches (everything else keeps its default action).
@@ -118,7 +118,6 @@ impl Clock {
 fn exec_crash() -> ! {
     let p = prog();
     p.warn(format_args!("executing into {CRASH}"));
-    default_sigpipe();
     let path = CString::new(CRASH).unwrap_or_default();
     let e = match nix::unistd::execv(&path, &[&path]) {
         Err(e) => e,
@@ -129,13 +128,6 @@ fn exec_crash() -> ! {
         code,
         format_args!("unable to exec {CRASH}: {}", StrError(e)),
     )
-}
-
-fn default_sigpipe() {
-    // SAFETY: resetting a signal disposition to its default is always sound.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
 }
 
 /// Where to find `s6-supervise`: next to our own executable (as invoked, then as resolved by
@@ -187,16 +179,12 @@ fn fd_is_open(fd: RawFd) -> Result<(), Errno> {
 }
 
 fn raise_nofile(max_services: u32) {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let need = u64::from(max_services) + 64;
-    let mut rl = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 && rl.rlim_cur < need {
-            rl.rlim_cur = need.min(rl.rlim_max);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
+    if let Ok((cur, max)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if cur < need {
+            // As s6: best effort, the scan limits itself later if fds run out.
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, need.min(max), max);
         }
     }
 }
@@ -237,30 +225,16 @@ fn control_init_masked() -> Result<ControlFifo, InitError> {
             return Err(InitError::sys(format!("lock {LOCK}"))(e))
         }
     };
-    match nix::unistd::mkfifo(CONTROL, Mode::from_bits_truncate(0o600)) {
-        Ok(()) => {}
-        Err(Errno::EEXIST) => {
-            if !is_type(CONTROL, SFlag::S_IFIFO)? {
-                return Err(InitError::NotFifo);
-            }
-        }
-        Err(e) => return Err(InitError::sys(format!("mkfifo {CONTROL}"))(e)),
-    }
-    let read = open(
-        CONTROL,
-        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(InitError::sys(format!("open {CONTROL} for reading")))?;
-    let write = open(
-        CONTROL,
-        OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(InitError::sys(format!("open {CONTROL} for writing")))?;
+    let fifo = common::control::open_fifo(CONTROL).map_err(|e| match e {
+        FifoError::NotFifo => InitError::NotFifo,
+        FifoError::Sys(step, errno) => InitError::Sys {
+            what: step.describe(CONTROL),
+            errno,
+        },
+    })?;
     Ok(ControlFifo {
-        read,
-        _write: write,
+        read: fifo.read,
+        _write: fifo.keep_open,
         _lock: lock,
     })
 }
@@ -306,7 +280,7 @@ fn read_scandir() -> Result<Vec<ScanEntry>, (&'static str, Errno)> {
         }
         let st = stat_of(Path::new(&name));
         let log = match st {
-            Stat::Dir(_) => stat_of(&Path::new(&name).join("log")),
+            Stat::Dir(_) => stat_of(&Path::new(&name).join(LOG_DIR)),
             _ => Stat::NotDir,
         };
         out.push(ScanEntry {
@@ -403,22 +377,18 @@ impl Driver {
     }
 
     fn reap(&mut self) -> Result<(), Panic> {
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
         loop {
-            let mut st = 0;
-            // SAFETY: waitpid with a valid status pointer.
-            let pid = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
-            if pid > 0 {
-                let now = self.clock.now();
-                self.core.child_exited(pid, now);
-                continue;
-            }
-            if pid == 0 {
-                return Ok(());
-            }
-            match Errno::last() {
-                Errno::ECHILD => return Ok(()),
-                Errno::EINTR => continue,
-                e => return Err(Panic::Wait(e)),
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return Ok(()),
+                Ok(st) => {
+                    if let Some(pid) = st.pid() {
+                        let now = self.clock.now();
+                        self.core.child_exited(pid.as_raw(), now);
+                    }
+                }
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(Panic::Wait(e)),
             }
         }
     }
@@ -476,10 +446,11 @@ impl Driver {
     }
 
     fn kill(&mut self) {
+        use nix::sys::signal::{kill, Signal};
         for (pid, sig) in self.core.take_kills() {
-            // SAFETY: kill(2) on a supervise pid we spawned and have not reaped yet.
-            unsafe {
-                libc::kill(pid, sig);
+            // A supervise pid we spawned and have not reaped yet; errors ignored, as s6.
+            if let (true, Ok(sig)) = (pid > 0, Signal::try_from(sig)) {
+                let _ = kill(nix::unistd::Pid::from_raw(pid), sig);
             }
         }
     }
@@ -556,11 +527,9 @@ impl Driver {
         if self.core.has_special() {
             match open("/dev/null", OFlag::O_WRONLY, Mode::empty()) {
                 Ok(fd) => {
-                    // SAFETY: dup2 onto the standard descriptors.
-                    unsafe {
-                        libc::dup2(fd.as_raw_fd(), 1);
-                        libc::dup2(1, 2);
-                    }
+                    // Errors ignored, as s6 does.
+                    let _ = nix::unistd::dup2_stdout(&fd);
+                    let _ = nix::unistd::dup2_stderr(std::io::stdout());
                 }
                 Err(e) => self
                     .prog
@@ -572,15 +541,10 @@ impl Driver {
 
     fn restore_console(&mut self) {
         if let Some(c) = self.console.take() {
-            // SAFETY: dup2 onto the standard descriptors.
-            unsafe {
-                libc::dup2(c.as_raw_fd(), 2);
-                if libc::dup2(2, 1) == -1 {
-                    self.prog.warn(format_args!(
-                        "unable to restore stdout: {}",
-                        StrError(Errno::last())
-                    ));
-                }
+            let _ = nix::unistd::dup2_stderr(&c);
+            if let Err(e) = nix::unistd::dup2_stdout(std::io::stderr()) {
+                self.prog
+                    .warn(format_args!("unable to restore stdout: {}", StrError(e)));
             }
         }
     }
@@ -627,16 +591,17 @@ fn setup() -> Result<Setup, InitError> {
         errno,
     })?;
     let ctl = control_init()?;
+    common::signals::alt_ignore(nix::sys::signal::Signal::SIGPIPE)
+        .map_err(InitError::sys("ignore SIGPIPE"))?;
     unblock_signals();
     let signals =
         SignalSet::new(&SIGNALS).map_err(|e| InitError::sys("trap signals")(errno_of(&e)))?;
     initial_cleanup()?;
     if let Some(fd) = opts.notif {
-        // SAFETY: the fd was checked open; it is ours to write a newline to and close.
-        unsafe {
-            libc::write(fd, b"\n".as_ptr().cast(), 1);
-            libc::close(fd);
-        }
+        // SAFETY: the fd was checked open and was handed to us for this one newline: we own
+        // it, and dropping it closes it.
+        let notif = unsafe { OwnedFd::from_raw_fd(fd) };
+        let _ = nix::unistd::write(&notif, b"\n");
     }
     Ok(Setup {
         opts,
@@ -659,6 +624,8 @@ fn unblock_signals() {
 }
 
 pub fn main() -> ! {
+    let argv = common::rt::args_os();
+    common::cli::help_or_version(argv.get(1..).unwrap_or(&[]), options::HELP);
     let p = prog();
     let Setup {
         opts,
@@ -685,8 +652,8 @@ pub fn main() -> ! {
         p.warn(&e);
         exec_crash();
     }
+    // SIGPIPE was caught by a nop handler (common::signals::alt_ignore): exec resets it.
     drop(signals);
-    default_sigpipe();
     let path = CString::new(FINISH).unwrap_or_default();
     let e = match nix::unistd::execv(&path, &[&path]) {
         Err(e) => e,

@@ -8,6 +8,18 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
 pub const USAGE: &str = "s6-svscan [ -C services_max ] [ -L name_max ] [ -t timeout ] [ -d notif ] [ -X consoleholder ] scandir";
+/// `--help` (our extension, like `--version`; s6 rejects both).
+pub const HELP: &str = "\
+s6-svscan [ -C services_max ] [ -L name_max ] [ -t timeout ] [ -d notif ] [ -X consoleholder ] scandir
+Supervise every service directory of scandir (one s6-supervise each, and one for its log/,
+linked by a pipe), obey s6-svscanctl commands on .s6-svscan/control, run .s6-svscan/finish
+or .s6-svscan/crash when it exits.
+  -C services_max   --services-max=   most services (a logger counts too), default 1000
+  -L name_max       --name-max=       longest service name, default 251
+  -t timeout        --timeout=        rescan every timeout ms (default 0: on command only)
+  -d notif          --notification-fd=  write a newline to fd notif once ready
+  -X consoleholder  --console-holder= fd holding the console, stderr of s6-svscan-log
+";
 
 /// Default and bounds of `-C` (s6 2.15.1).
 pub const MAX_DEFAULT: u32 = 1000;

@@ -1,13 +1,25 @@
 //! `s6-svscanctl [ -zabhitqnN ] svscandir`: write command bytes to `.s6-svscan/control`.
 
+use common::cli::{GetOpt, Opt};
 use common::control::{self, ControlError};
+use common::layout;
 use common::msg::{exit, StrError};
 use common::{Errno, Prog, SvscanCommand};
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 pub const USAGE: &str = "s6-svscanctl [ -zabhitqnN ] svscandir";
+/// `--help` (our extension, like `--version`; s6 rejects both).
+pub const HELP: &str = "\
+s6-svscanctl [ -zabhitqnN ] svscandir
+Send commands to the s6-svscan running on svscandir (in the order given):
+  -a  rescan                       -h  rescan and prune (as -a, then -n)
+  -n  stop removed services, loggers with SIGHUP   -N  the same with SIGTERM
+  -t  stop everything (loggers drain first), run .s6-svscan/finish   -i  the same
+  -q  stop everything with SIGTERM  -b  exit at once, without waiting
+  -z  reap zombies
+Exit: 0 sent; 100 usage, or s6-svscan not listening; 111 system error.
+";
 /// At most this many command letters (s6's buffer).
 const DATASIZE: usize = 64;
 
@@ -19,31 +31,24 @@ pub enum CtlArgsError {
     TooMany,
 }
 
-/// Parse the arguments (without argv[0]) like skalibs' subgetopt with s6's option string:
-/// returns the command bytes and the scan directory.
+/// The option string: one letter per command byte.
+const OPTSTRING: &str = SvscanCommand::LETTERS;
+
+/// Parse the arguments (without argv[0]) with s6's option string: returns the command bytes
+/// and the scan directory.
 pub fn parse(args: &[OsString]) -> Result<(Vec<u8>, OsString), CtlArgsError> {
     let mut data = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_bytes();
-        if a.len() < 2 || a[0] != b'-' {
-            break;
+    let mut g = GetOpt::new(args, OPTSTRING);
+    while let Some(o) = g.next_opt() {
+        let Ok(Opt::Flag(c)) = o else {
+            return Err(CtlArgsError::Usage);
+        };
+        if data.len() >= DATASIZE {
+            return Err(CtlArgsError::TooMany);
         }
-        i += 1;
-        if a == b"--" {
-            break;
-        }
-        for &c in &a[1..] {
-            if SvscanCommand::from_byte(c).is_none() {
-                return Err(CtlArgsError::Usage);
-            }
-            if data.len() >= DATASIZE {
-                return Err(CtlArgsError::TooMany);
-            }
-            data.push(c);
-        }
+        data.push(c);
     }
-    match args.get(i) {
+    match g.rest().first() {
         Some(d) => Ok((data, d.clone())),
         None => Err(CtlArgsError::Usage),
     }
@@ -52,6 +57,7 @@ pub fn parse(args: &[OsString]) -> Result<(Vec<u8>, OsString), CtlArgsError> {
 pub fn main() -> ! {
     let p = Prog::new("s6-svscanctl");
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    common::cli::help_or_version(&args, HELP);
     let (data, dir) = match parse(&args) {
         Ok(x) => x,
         Err(CtlArgsError::Usage) => p.usage(USAGE),
@@ -62,7 +68,7 @@ pub fn main() -> ! {
         // s6 opens "/.s6-svscan/control" and then fails to open "" as a directory.
         Err(ControlError::Io(Errno::ENOENT))
     } else {
-        control::send(Path::new(&dir), ".s6-svscan", &data)
+        control::send(Path::new(&dir), layout::SVSCAN_DIR, &data)
     };
     match r {
         Ok(()) => std::process::exit(0),

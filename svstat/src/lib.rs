@@ -5,18 +5,10 @@
 //! through `common`, and pure output formatting tested byte for byte against s6's output.
 //! Messages always carry the s6 program name.
 //!
-//! Extensions (arguments s6 rejects, so no s6 behaviour changes): `--help` as the first
-//! argument of every program; `svstat --json DIR...` and `svstat --ready DIR...` (a health
-//! check), documented in [`svstat`].
-
-/// s6's tools die of SIGPIPE when stdout is a closed pipe; Rust's runtime ignores SIGPIPE
-/// (writes would fail with EPIPE and print a message instead). Restore the default.
-pub(crate) fn default_sigpipe() {
-    // SAFETY: setting a signal disposition to SIG_DFL at startup, before any other thread.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
+//! Extensions (arguments s6 rejects, so no s6 behaviour changes): `--help` and `--version`
+//! as the first argument of every program; the probes `svstat --ready [--up-for N] DIR...`
+//! and `svstat --json DIR...` (long options anywhere; a scan directory stands for its
+//! services), which agree on "ready" ([`common::health::is_ready`]), documented in [`svstat`].
 
 pub mod svdt;
 pub mod svok;

@@ -3,7 +3,8 @@
 
 use common::cli::{fatal_bytes, GetOpt, Opt};
 use common::dtally::{self, DeathRecord};
-use std::ffi::{OsStr, OsString};
+use common::msg::exit;
+use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -72,24 +73,15 @@ pub fn format(records: &[DeathRecord], numeric: bool) -> String {
     s
 }
 
-fn svdir(dir: &OsStr) -> &Path {
-    // s6 builds "<dir>/supervise/death_tally": for "" that is "/supervise/...".
-    if dir.is_empty() {
-        Path::new("/")
-    } else {
-        Path::new(dir)
-    }
-}
-
 /// Run `s6-svdt`; returns the exit code.
 pub fn run(req: Request) -> i32 {
     if req.max == 0 {
         return 0;
     }
-    let recs = dtally::read(svdir(&req.dir), req.max as usize).unwrap_or_else(|e| {
+    let recs = dtally::read(Path::new(&req.dir), req.max as usize).unwrap_or_else(|e| {
         fatal_bytes(
             PROG,
-            111,
+            exit::SYSTEM,
             &[
                 b"unable to read death tally for service ",
                 req.dir.as_bytes(),
@@ -101,7 +93,7 @@ pub fn run(req: Request) -> i32 {
     if let Err(e) = common::msg::write_stdout(&format(&recs, req.numeric)) {
         fatal_bytes(
             PROG,
-            111,
+            exit::SYSTEM,
             &[
                 b"unable to write to stdout: ",
                 common::msg::StrError(e).to_string().as_bytes(),
@@ -113,8 +105,8 @@ pub fn run(req: Request) -> i32 {
 
 /// Entry point of `s6-svdt` / `svdt`.
 pub fn main() -> ! {
-    crate::default_sigpipe();
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    common::cli::help_or_version(&args, HELP);
     let code = match parse_args(&args) {
         Ok(r) => run(r),
         Err(UsageError::Help) => {
@@ -129,6 +121,7 @@ pub fn main() -> ! {
 /// Entry point of `s6-svdt-clear` / `svdt-clear` (no option parsing, as s6).
 pub fn clear_main() -> ! {
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    common::cli::help_or_version(&args, CLEAR_HELP);
     let Some(dir) = args.first() else {
         common::Prog::new(CLEAR_PROG).usage(CLEAR_USAGE)
     };
@@ -136,10 +129,10 @@ pub fn clear_main() -> ! {
         let _ = common::msg::write_stdout(CLEAR_HELP);
         std::process::exit(0);
     }
-    if let Err(e) = dtally::clear(svdir(dir)) {
+    if let Err(e) = dtally::clear(Path::new(dir)) {
         fatal_bytes(
             CLEAR_PROG,
-            111,
+            exit::SYSTEM,
             &[
                 b"unable to clear death tally for service ",
                 dir.as_bytes(),

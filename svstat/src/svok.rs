@@ -3,6 +3,7 @@
 //! argument (an extension: summary on stdout, exit 0).
 
 use common::cli::fatal_bytes;
+use common::msg::exit;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
@@ -33,12 +34,12 @@ pub fn parse_args(args: &[OsString]) -> Request {
 
 /// The exit code for `dir`, printing s6's message on error.
 pub fn check(dir: &std::ffi::OsStr) -> i32 {
-    match common::lock::is_locked(&crate::svstat::subpath(dir, "supervise/lock")) {
+    match common::lock::is_locked(&common::layout::subpath(dir, common::layout::LOCK)) {
         Ok(true) => 0,
         Ok(false) => 1,
         Err(e) => fatal_bytes(
             PROG,
-            111,
+            exit::SYSTEM,
             &[
                 b"unable to check ",
                 dir.as_bytes(),
@@ -52,6 +53,7 @@ pub fn check(dir: &std::ffi::OsStr) -> i32 {
 /// Entry point of `s6-svok` / `svok`.
 pub fn main() -> ! {
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    common::cli::help_or_version(&args, HELP);
     let code = match parse_args(&args) {
         Request::Usage => common::Prog::new(PROG).usage(USAGE),
         Request::Help => {

@@ -1,25 +1,35 @@
 //! `s6-svstat` (2.15.1): print the status of a supervised service.
 //!
-//! Extensions (s6 rejects these arguments with a usage error, so no s6 behaviour changes);
-//! they are recognised only before any other argument:
-//! * `--help`: a summary on stdout, exit 0.
-//! * `--json DIR...`: one JSON object per line and per dir, with every `-o` field plus
-//!   `dir`, `notstarted`, `finishing`; `up`... are booleans, `pid`... numbers, `signal` a
-//!   string or `null`. A dir that cannot be read gives `{"dir":...,"error":"..."}` and the
-//!   exit code of the last such failure (1 not supervised, 111 other errors).
-//! * `--ready DIR...`: a health check for Docker/Kubernetes. Exit 0 iff every dir is
-//!   supervised, up, and ready — where a service without a `notification-fd` file counts as
-//!   ready as soon as it is up. Otherwise exit 1 (111 on a system error) with one warning
-//!   per dir that is not ready. Prints nothing on success.
+//! Extensions (long options, recognised anywhere on the command line before `--`; s6 rejects
+//! them as the first argument and ignores them after the servicedir, so no script that works
+//! on s6 changes behaviour except one passing such an ignored extra operand):
+//! * `--help`: a summary on stdout, exit 0; `--version` as the first argument.
+//! * `--json DIR...`: one JSON object per line and per service, with every `-o` field plus
+//!   `dir`, `notstarted`, `finishing`, `notified`; `up`... are booleans, `pid`... numbers,
+//!   `signal` a string or `null`. `ready` is the probe's readiness
+//!   ([`common::health::is_ready`]: up, and notified if the service has a `notification-fd`),
+//!   the same as `--ready`; `notified` is s6's own flag (`-o ready`). A dir that cannot be
+//!   read gives `{"dir":...,"error":"..."}` and the exit code of the last such failure (1 not
+//!   supervised, 111 other errors).
+//! * `--ready DIR...`: a health check for Docker/Kubernetes. Exit 0 iff every named service
+//!   is supervised, up, and ready (as above). Otherwise exit 1 (111 on a system error) with
+//!   one warning per service that is not. Prints nothing on success.
+//! * `--up-for SECONDS` (with `--ready`, or alone): also up for at least SECONDS since its
+//!   last start, so a crash-looping service that happens to be up fails a liveness probe.
+//! * A DIR that is a scan directory (a `.s6-svscan`, or no `run` nor `supervise`) stands for
+//!   its services and their `log/`: those down on purpose (wanted down, e.g. a `down` file)
+//!   pass `--ready`; a service named by its own directory must be up.
 
 use common::cli::{fatal_bytes, warn_bytes, GetOpt, Opt};
+use common::layout;
+use common::msg::exit;
 use common::status::StatusRecord;
 use common::tai::Tai64n;
 use common::wait::WaitStatus;
 use common::Errno;
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 pub const PROG: &str = "s6-svstat";
 pub const USAGE: &str = "s6-svstat [ -uwNrpgest | -o up,wantedup,normallyup,ready,paused,pid,pgid,exitcode,signal,signum,updownsince,readysince,updownfor,readyfor ] [ -n ] servicedir";
@@ -27,15 +37,19 @@ pub const MAX_FIELDS: usize = 16;
 
 pub const HELP: &str = "\
 s6-svstat [ -uwNrpgest | -o up,wantedup,normallyup,ready,paused,pid,pgid,exitcode,signal,signum,updownsince,readysince,updownfor,readyfor ] [ -n ] servicedir
-s6-svstat --json servicedir...
-s6-svstat --ready servicedir...
+s6-svstat --json servicedir|scandir...
+s6-svstat --ready [ --up-for seconds ] servicedir|scandir...
 Print the status of the service supervised in servicedir.
   (no field)  one human-readable line; -n prints signal numbers instead of names
   -o fields   the listed fields, space separated (at most 16 in all)
   -u -w -N -r -p -g -e -s -t  = up wantedup normallyup ready pid pgid exitcode signal updownfor
-  --json      one JSON object per servicedir (every field)
-  --ready     exit 0 iff every service is up and ready (health check; a service without
-              notification-fd is ready once up)
+  --json      one JSON object per servicedir (every field; ready as for --ready,
+              notified is s6's ready flag)
+  --ready     exit 0 iff every service is up and ready (health check; ready = up, and
+              readiness notified if the service has a notification-fd)
+  --up-for N  (implies --ready) and up for at least N seconds since its last start
+  scandir     its services and their log/; those wanted down pass --ready
+  long options are recognised anywhere before --
 Exit: 0 ok; 1 s6-supervise not running; 100 usage; 111 system error.
 ";
 
@@ -102,7 +116,10 @@ pub enum Mode {
         numeric: bool,
     },
     Json,
-    Ready,
+    /// `--ready`, with `--up-for` seconds.
+    Ready {
+        up_for: Option<u64>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,21 +166,8 @@ pub fn parse_field_list(list: &[u8], fields: &mut Vec<Field>) -> Result<(), Usag
 
 /// Parse the arguments (without the program name). Pure.
 pub fn parse_args(args: &[OsString]) -> Result<Request, UsageError> {
-    match args.first().map(|a| a.as_bytes()) {
-        Some(b"--help") => return Err(UsageError::Help),
-        Some(b"--json") | Some(b"--ready") => {
-            let mode = if args[0].as_bytes() == b"--json" {
-                Mode::Json
-            } else {
-                Mode::Ready
-            };
-            let dirs = args[1..].to_vec();
-            if dirs.is_empty() {
-                return Err(UsageError::Usage);
-            }
-            return Ok(Request { mode, dirs });
-        }
-        _ => {}
+    if let Some(r) = parse_long(args) {
+        return r;
     }
     let mut fields = Vec::new();
     let mut numeric = false;
@@ -201,6 +205,60 @@ pub fn parse_args(args: &[OsString]) -> Result<Request, UsageError> {
     })
 }
 
+/// Our long options, anywhere before `--`: `None` when there is none (s6's syntax applies).
+fn parse_long(args: &[OsString]) -> Option<Result<Request, UsageError>> {
+    let (mut json, mut ready, mut up_for, mut long) = (false, false, None, false);
+    let mut dirs = Vec::new();
+    let mut short = false;
+    let mut operands_only = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let b = a.as_bytes();
+        if operands_only || !b.starts_with(b"-") || b == b"-" {
+            dirs.push(a.clone());
+            continue;
+        }
+        let secs = |v: Option<&OsString>| v.and_then(|v| common::cli::uint0_scan(v)).map(u64::from);
+        match b {
+            b"--" => operands_only = true,
+            b"--help" => return Some(Err(UsageError::Help)),
+            b"--json" => json = true,
+            b"--ready" => ready = true,
+            b"--up-for" => match secs(it.next()) {
+                Some(n) => up_for = Some(n),
+                None => return Some(Err(UsageError::Usage)),
+            },
+            _ if b.starts_with(b"--up-for=") => {
+                match secs(Some(&OsString::from(OsStr::from_bytes(&b[9..])))) {
+                    Some(n) => up_for = Some(n),
+                    None => return Some(Err(UsageError::Usage)),
+                }
+            }
+            // s6's short options; a separate -o list is its value, not an option of ours.
+            _ => {
+                short = true;
+                if b.len() > 1 && b[1] != b'-' && b.ends_with(b"o") {
+                    it.next();
+                }
+                continue;
+            }
+        }
+        long = long || b != b"--";
+    }
+    if !long {
+        return None;
+    }
+    if short || dirs.is_empty() || (json && (ready || up_for.is_some())) {
+        return Some(Err(UsageError::Usage));
+    }
+    let mode = if json {
+        Mode::Json
+    } else {
+        Mode::Ready { up_for }
+    };
+    Some(Ok(Request { mode, dirs }))
+}
+
 /// Everything the formatters need, read at one instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct View {
@@ -227,10 +285,10 @@ impl View {
         self.status.pid_t()
     }
     pub fn is_up(&self) -> bool {
-        self.pid() != 0 && !self.status.finishing
+        self.status.is_up()
     }
     pub fn not_started(&self) -> bool {
-        self.pid() == 0 && !self.status.finishing && self.status.paused
+        self.status.not_started()
     }
     fn signaled(&self) -> Option<u8> {
         match WaitStatus::from_raw(self.status.wstat as i32) {
@@ -349,12 +407,14 @@ impl View {
         s
     }
 
-    /// The `--json` object (one line, with its newline).
-    pub fn json_line(&self, dir: &OsStr) -> String {
+    /// The `--json` object (one line, with its newline). `notifies`: the service has a
+    /// valid `notification-fd` (see [`common::health::is_ready`]).
+    pub fn json_line(&self, dir: &OsStr, notifies: bool) -> String {
         let mut s = format!("{{\"dir\":{}", json_string(dir.as_bytes()));
         for (name, f) in FIELD_NAMES {
             let v = self.field(f);
             let v = match f {
+                Field::Ready => common::health::is_ready(&self.status, notifies).to_string(),
                 Field::Signal if v == "NA" => "null".to_string(),
                 Field::Signal | Field::UpDownSince | Field::ReadySince => json_string(v.as_bytes()),
                 _ => v,
@@ -362,41 +422,17 @@ impl View {
             s += &format!(",\"{name}\":{v}");
         }
         s += &format!(
-            ",\"notstarted\":{},\"finishing\":{}}}\n",
+            ",\"notstarted\":{},\"finishing\":{},\"notified\":{}}}\n",
             self.not_started(),
-            self.status.finishing
+            self.status.finishing,
+            self.field(Field::Ready)
         );
         s
     }
 }
 
-/// A JSON string literal (invalid UTF-8 bytes become U+FFFD).
-pub fn json_string(b: &[u8]) -> String {
-    let text = String::from_utf8_lossy(b);
-    let mut s = String::with_capacity(text.len() + 2);
-    s.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => s += "\\\"",
-            '\\' => s += "\\\\",
-            '\n' => s += "\\n",
-            '\r' => s += "\\r",
-            '\t' => s += "\\t",
-            c if (c as u32) < 0x20 => s += &format!("\\u{:04x}", c as u32),
-            c => s.push(c),
-        }
-    }
-    s.push('"');
-    s
-}
-
-/// `<dir>/<sub>` as s6 builds it.
-pub fn subpath(dir: &OsStr, sub: &str) -> PathBuf {
-    let mut v = dir.as_bytes().to_vec();
-    v.push(b'/');
-    v.extend_from_slice(sub.as_bytes());
-    PathBuf::from(OsString::from_vec(v))
-}
+/// A JSON string literal (one implementation for every JSON output of ours).
+pub use common::json::string as json_string;
 
 /// Why a service's status could not be read (message without the program prefix, exit code).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -415,10 +451,10 @@ fn failure(code: i32, parts: &[&[u8]]) -> ReadFailure {
 /// The supervisor check, the status read, the clock and the `down` check, in s6's order.
 pub fn read_view(dir: &OsStr) -> Result<View, ReadFailure> {
     let d = dir.as_bytes();
-    match common::lock::is_locked(&subpath(dir, "supervise/lock")) {
+    match common::lock::is_locked(&layout::subpath(dir, layout::LOCK)) {
         Err(e) => {
             return Err(failure(
-                111,
+                exit::SYSTEM,
                 &[
                     b"unable to check ",
                     d,
@@ -429,7 +465,7 @@ pub fn read_view(dir: &OsStr) -> Result<View, ReadFailure> {
         }
         Ok(false) => {
             return Err(failure(
-                1,
+                exit::NOT_SUPERVISED,
                 &[
                     b"unable to read status for ",
                     d,
@@ -439,12 +475,11 @@ pub fn read_view(dir: &OsStr) -> Result<View, ReadFailure> {
         }
         Ok(true) => {}
     }
-    let mut buf = [0u8; common::status::STATUS_LEN];
-    let status = common::fsio::read_prefix(&subpath(dir, "supervise/status"), &mut buf)
-        .and_then(|n| StatusRecord::unpack(&buf[..n]).map_err(|e| e.errno()))
+    let status = StatusRecord::read(Path::new(dir))
+        .map_err(|e| e.errno())
         .map_err(|e| {
             failure(
-                111,
+                exit::SYSTEM,
                 &[
                     b"unable to read status for ",
                     d,
@@ -454,13 +489,13 @@ pub fn read_view(dir: &OsStr) -> Result<View, ReadFailure> {
             )
         })?;
     let now = Tai64n::now();
-    let down = subpath(dir, "down");
+    let down = layout::subpath(dir, layout::DOWN);
     let normally_up = match nix::unistd::access(&down, nix::unistd::AccessFlags::F_OK) {
         Ok(()) => false,
         Err(Errno::ENOENT) => true,
         Err(e) => {
             return Err(failure(
-                111,
+                exit::SYSTEM,
                 &[
                     b"unable to access ",
                     down.as_os_str().as_bytes(),
@@ -477,7 +512,7 @@ fn write_out(text: &str) {
     if let Err(e) = common::msg::write_stdout(text) {
         fatal_bytes(
             PROG,
-            111,
+            exit::SYSTEM,
             &[
                 b"unable to write to stdout: ",
                 common::msg::StrError(e).to_string().as_bytes(),
@@ -503,9 +538,10 @@ pub fn run(req: Request) -> i32 {
         Mode::Json => {
             let mut code = 0;
             let mut out = String::new();
-            for d in &req.dirs {
+            for (d, _) in expand(&req.dirs, &mut code) {
+                let d = d.as_os_str();
                 match read_view(d) {
-                    Ok(v) => out += &v.json_line(d),
+                    Ok(v) => out += &v.json_line(d, notifies(d)),
                     Err(f) => {
                         code = f.code;
                         out += &format!(
@@ -519,16 +555,18 @@ pub fn run(req: Request) -> i32 {
             write_out(&out);
             code
         }
-        Mode::Ready => {
+        Mode::Ready { up_for } => {
             let mut code = 0;
-            for d in &req.dirs {
+            for (d, named) in expand(&req.dirs, &mut code) {
+                let d = d.as_os_str();
                 match read_view(d) {
                     Err(f) => {
                         warn_bytes(PROG, &[&f.message]);
                         code = code.max(f.code);
                     }
+                    Ok(v) if !named && !v.status.want_up => {}
                     Ok(v) => {
-                        if let Some(why) = not_ready_reason(&v, d) {
+                        if let Some(why) = not_ready_reason(&v, notifies(d), up_for) {
                             warn_bytes(PROG, &[d.as_bytes(), b" is not ready: ", why.as_bytes()]);
                             code = code.max(1);
                         }
@@ -540,26 +578,60 @@ pub fn run(req: Request) -> i32 {
     }
 }
 
-/// `--ready`: why a service does not pass the health check, if it does not.
-pub fn not_ready_reason(v: &View, dir: &OsStr) -> Option<&'static str> {
+/// The services the extension modes look at, each with whether it was named: a scan
+/// directory stands for its services (not named); anything else is a named service dir.
+/// A scan directory that cannot be listed is reported and counts as a system error.
+fn expand(dirs: &[OsString], code: &mut i32) -> Vec<(PathBuf, bool)> {
+    let mut out = Vec::new();
+    for d in dirs {
+        let p = Path::new(d);
+        let scan = p.join(".s6-svscan").exists()
+            || (std::fs::metadata(p).is_ok_and(|m| m.is_dir())
+                && !common::scandir::is_service_dir(p));
+        if !scan {
+            out.push((p.to_path_buf(), true));
+            continue;
+        }
+        match common::scandir::services(p) {
+            Ok(v) => out.extend(v.into_iter().map(|e| (e.dir, false))),
+            Err(e) => {
+                let e = common::msg::StrError(common::msg::errno_of(&e)).to_string();
+                warn_bytes(
+                    PROG,
+                    &[b"unable to read ", d.as_bytes(), b": ", e.as_bytes()],
+                );
+                *code = 111;
+            }
+        }
+    }
+    out
+}
+
+/// Whether the service notifies readiness (a valid `notification-fd`).
+fn notifies(dir: &OsStr) -> bool {
+    common::ServiceDir::new(dir)
+        .notification_fd()
+        .value
+        .is_some()
+}
+
+/// `--ready` (`--up-for`): why a service does not pass the health check, if it does not.
+pub fn not_ready_reason(v: &View, notifies: bool, up_for: Option<u64>) -> Option<String> {
     if !v.is_up() {
-        return Some("down");
+        return Some("down".into());
     }
-    if v.status.ready {
-        return None;
+    if !common::health::is_ready(&v.status, notifies) {
+        return Some("up but readiness not notified yet".into());
     }
-    let has_notification = nix::unistd::access(
-        &subpath(dir, "notification-fd"),
-        nix::unistd::AccessFlags::F_OK,
-    )
-    .is_ok();
-    has_notification.then_some("up but readiness not notified yet")
+    let need = up_for?;
+    let have = common::health::up_for(&v.status, &v.now).unwrap_or(0);
+    (have < need).then(|| format!("up for {have} seconds only (--up-for {need})"))
 }
 
 /// Entry point of `s6-svstat` / `svstat`.
 pub fn main() -> ! {
-    crate::default_sigpipe();
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    common::cli::help_or_version(&args, HELP);
     let code = match parse_args(&args) {
         Ok(req) => run(req),
         Err(UsageError::Help) => {
@@ -567,10 +639,14 @@ pub fn main() -> ! {
             0
         }
         Err(UsageError::Usage) => common::Prog::new(PROG).usage(USAGE),
-        Err(UsageError::TooManyFields) => fatal_bytes(PROG, 100, &[b"too many option fields"]),
-        Err(UsageError::InvalidField(n)) => {
-            fatal_bytes(PROG, 100, &[b"invalid option field: ", n.as_bytes()])
+        Err(UsageError::TooManyFields) => {
+            fatal_bytes(PROG, exit::USAGE, &[b"too many option fields"])
         }
+        Err(UsageError::InvalidField(n)) => fatal_bytes(
+            PROG,
+            exit::USAGE,
+            &[b"invalid option field: ", n.as_bytes()],
+        ),
     };
     std::process::exit(code)
 }
@@ -818,22 +894,60 @@ mod tests {
         assert_eq!(p(&["--json", "a", "b"]).unwrap().mode, Mode::Json);
         assert_eq!(p(&["--ready"]), Err(UsageError::Usage));
         assert_eq!(p(&["-n", "--json", "a"]), Err(UsageError::Usage));
+        // Long options anywhere; --up-for implies --ready; -- ends them.
+        assert_eq!(p(&["a", "--json", "b"]).unwrap().dirs.len(), 2);
+        assert_eq!(p(&["a", "--help"]), Err(UsageError::Help));
+        assert_eq!(
+            p(&["a", "--ready", "--up-for", "5"]).unwrap().mode,
+            Mode::Ready { up_for: Some(5) }
+        );
+        assert_eq!(
+            p(&["--up-for=7", "a"]).unwrap().mode,
+            Mode::Ready { up_for: Some(7) }
+        );
+        assert_eq!(p(&["--up-for", "x", "a"]), Err(UsageError::Usage));
+        assert_eq!(p(&["--up-for"]), Err(UsageError::Usage));
+        assert_eq!(p(&["--json", "--ready", "a"]), Err(UsageError::Usage));
+        assert_eq!(p(&["--ready", "--", "--json"]).unwrap().dirs, ["--json"]);
+        // No long option of ours: s6's syntax, an -o list is not an option.
+        assert!(matches!(
+            p(&["-o", "up", "d"]).unwrap().mode,
+            Mode::Fields { .. }
+        ));
+        assert_eq!(
+            p(&["-o", "--json"]),
+            Err(UsageError::InvalidField("--json".into()))
+        );
     }
 
     #[test]
     fn json() {
         let v = view(100, 50, 77, 0, FLAG_WANTUP | FLAG_READY, true);
-        let j = v.json_line(OsStr::new("/srv/a \"b\""));
+        let j = v.json_line(OsStr::new("/srv/a \"b\""), true);
         assert!(j.starts_with("{\"dir\":\"/srv/a \\\"b\\\"\",\"up\":true,\"wantedup\":true,\"normallyup\":true,\"ready\":true,\"paused\":false,\"pid\":77,\"pgid\":77,\"exitcode\":-1,\"signal\":null,\"signum\":-1,\"updownsince\":\"@"), "{j}");
         assert!(
             j.ends_with(
-                ",\"updownfor\":100,\"readyfor\":50,\"notstarted\":false,\"finishing\":false}\n"
+                ",\"updownfor\":100,\"readyfor\":50,\"notstarted\":false,\"finishing\":false,\"notified\":true}\n"
             ),
             "{j}"
         );
         assert_eq!(json_string(b"a\n\x01\\"), "\"a\\n\\u0001\\\\\"");
-        let d = view(1, 1, 0, 15, 0, true).json_line(OsStr::new("x"));
+        let d = view(1, 1, 0, 15, 0, true).json_line(OsStr::new("x"), false);
         assert!(d.contains("\"signal\":\"SIGTERM\",\"signum\":15"), "{d}");
+        // Up without notification-fd: ready for the probe, not notified (s6's flag).
+        let u = view(5, 5, 9, 0, FLAG_WANTUP, true).json_line(OsStr::new("x"), false);
+        assert!(
+            u.contains("\"ready\":true") && u.contains("\"notified\":false"),
+            "{u}"
+        );
+        let n = view(5, 5, 9, 0, FLAG_WANTUP, true).json_line(OsStr::new("x"), true);
+        assert!(n.contains("\"ready\":false"), "{n}");
+        let v = view(5, 5, 9, 0, FLAG_WANTUP, true);
+        assert_eq!(not_ready_reason(&v, false, Some(5)), None);
+        assert_eq!(
+            not_ready_reason(&v, false, Some(6)).as_deref(),
+            Some("up for 5 seconds only (--up-for 6)")
+        );
     }
     /// Deterministic pseudo-random command lines never panic the parsers.
     #[test]

@@ -90,10 +90,10 @@ impl Sim {
     }
 }
 
-fn emits(a: &[Action]) -> Vec<&'static [u8]> {
+fn emits(a: &[Action]) -> Vec<Vec<u8>> {
     a.iter()
         .filter_map(|x| match x {
-            Action::Emit(e) => Some(*e),
+            Action::Emit(e) => Some(common::event::EventBytes::new(e).as_bytes().to_vec()),
             _ => None,
         })
         .collect()
@@ -127,7 +127,7 @@ fn startup_writes_not_started_marker_then_s() {
     assert_eq!(w.len(), 1);
     assert!(w[0].paused && w[0].want_up && w[0].ready && w[0].pid == 0);
     assert_eq!(w[0].stamp, w[0].ready_stamp);
-    assert_eq!(emits(&a), vec![b"s" as &[u8]]);
+    assert_eq!(emits(&a), vec![b"s".to_vec()]);
     // The marker is in the file only; in memory paused is clear.
     assert!(!s.st().paused);
     assert_eq!(s.core.deadline(), Some(Duration::ZERO));
@@ -158,7 +158,7 @@ fn down_timeout_starts_when_wanted() {
     assert_eq!(w.len(), 1);
     assert_eq!(w[0].flags(), common::status::FLAG_WANTUP);
     assert_eq!(w[0].pid, RUN);
-    assert_eq!(emits(&a), vec![b"u" as &[u8]]);
+    assert_eq!(emits(&a), vec![b"u".to_vec()]);
 }
 
 #[test]
@@ -419,7 +419,7 @@ fn run_death_spawns_finish() {
     assert_eq!(w[0].pid, FIN);
     assert!(w[0].finishing && !w[0].ready && !w[0].paused);
     assert_eq!(w[0].wstat, 0x0f);
-    assert_eq!(emits(&a), vec![b"d" as &[u8]]);
+    assert_eq!(emits(&a), vec![b"d".to_vec()]);
     assert_eq!(s.core.state(), State::Finish);
     assert_eq!(s.core.deadline(), Some(Duration::from_millis(5100)));
 }
@@ -429,7 +429,7 @@ fn run_death_without_finish_is_dD_and_throttled() {
     let mut s = Sim::up();
     s.finish_result = FinishStart::None;
     let a = s.feed(3000, Input::Child(0x0300));
-    assert_eq!(emits(&a), vec![b"dD" as &[u8]]);
+    assert_eq!(emits(&a), vec![b"dD".to_vec()]);
     let w = writes(&a);
     assert_eq!(w.len(), 1);
     assert!(w[0].ready && !w[0].finishing && w[0].pid == 0 && w[0].want_up);
@@ -466,7 +466,7 @@ fn readiness_sets_flag_and_emits_U_once() {
     let w = writes(&a);
     assert!(w[0].ready);
     assert_eq!(w[0].ready_stamp, at(200).wall);
-    assert_eq!(emits(&a), vec![b"U" as &[u8]]);
+    assert_eq!(emits(&a), vec![b"U".to_vec()]);
     assert!(a.contains(&Action::CloseNotify));
     // Readiness is meaningless when not up.
     let mut s = Sim::finishing();
@@ -477,13 +477,13 @@ fn readiness_sets_flag_and_emits_U_once() {
 fn finish_exit_125_is_OD_and_wanted_down() {
     let mut s = Sim::finishing();
     let a = s.feed(200, Input::Child(125 << 8));
-    assert_eq!(emits(&a), vec![b"OD" as &[u8]]);
+    assert_eq!(emits(&a), vec![b"OD".to_vec()]);
     assert!(!s.st().want_up);
     assert_eq!(s.core.state(), State::Down);
     // Killed by signal 125? Not an exit code: plain D.
     let mut s = Sim::finishing();
     let a = s.feed(200, Input::Child(9));
-    assert_eq!(emits(&a), vec![b"D" as &[u8]]);
+    assert_eq!(emits(&a), vec![b"D".to_vec()]);
     assert!(s.st().want_up);
 }
 
@@ -560,7 +560,7 @@ fn finish_term_hup_x_go_lastfinish() {
         assert_eq!(s.feed(1, i), vec![Action::CloseStdio]);
         assert_eq!(s.core.state(), State::LastFinish);
         let a = s.feed(2, Input::Child(0));
-        assert_eq!(emits(&a), vec![b"D" as &[u8]]);
+        assert_eq!(emits(&a), vec![b"D".to_vec()]);
         assert_eq!(*a.last().unwrap_or(&Action::SpawnRun), Action::Exit);
     }
 }
@@ -588,7 +588,7 @@ fn lastup_death_without_finish_exits() {
     s.finish_result = FinishStart::None;
     s.feed(1, Input::Command(C::Exit));
     let a = s.feed(2, Input::Child(0x0f));
-    assert_eq!(emits(&a), vec![b"dD" as &[u8]]);
+    assert_eq!(emits(&a), vec![b"dD".to_vec()]);
     assert_eq!(*a.last().unwrap_or(&Action::SpawnRun), Action::Exit);
     assert!(s.core.exiting());
 }
@@ -609,7 +609,7 @@ fn sigterm_while_up_full_sequence() {
     s.finish_result = FinishStart::None;
     s.feed(1, Input::Term);
     let a = s.feed(2, Input::Child(0x0f));
-    assert_eq!(emits(&a), vec![b"dD" as &[u8]]);
+    assert_eq!(emits(&a), vec![b"dD".to_vec()]);
     assert!(s.core.exiting());
     assert_eq!(s.st().flags(), common::status::FLAG_READY);
 }
