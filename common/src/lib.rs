@@ -18,6 +18,7 @@ pub mod signals;
 pub mod status;
 pub mod strerror;
 pub mod tai;
+pub mod unixmsg;
 pub mod wait;
 
 pub use control::{ControlError, SuperviseCommand, SvscanCommand};
