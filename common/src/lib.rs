@@ -5,6 +5,8 @@
 //! functions that touch the file system, which are kept at the edges of each module.
 //! Facts come from `shared/spec/` (s6 2.15.1, checked against 2.11.3.2).
 
+pub mod accessrules;
+pub mod cdb;
 pub mod cli;
 pub mod control;
 pub mod dtally;
