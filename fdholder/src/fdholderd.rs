@@ -114,6 +114,10 @@ impl Client {
 
     /// Send what can be sent now. Err: the connection is broken.
     fn flush(&mut self) -> Result<(), Errno> {
+        if self.out.is_empty() {
+            // Nothing was owed: a first request may still be awaited under its deadline.
+            return Ok(());
+        }
         while let Some(front) = self.out.front() {
             if self.sent == 0 && self.wire.is_empty() {
                 self.wire = unixmsg::encode(&front.data, front.fds.len())?;
@@ -352,14 +356,12 @@ fn tai_until(t: Tai64n, now: Tai64n) -> Duration {
     if t <= now {
         return Duration::ZERO;
     }
-    let mut secs = t.secs - now.secs;
-    let nanos = if t.nanos >= now.nanos {
-        t.nanos - now.nanos
-    } else {
-        secs -= 1;
-        t.nanos + 1_000_000_000 - now.nanos
-    };
-    Duration::new(secs, nanos.min(999_999_999))
+    // Nanoseconds as sent by a client may exceed 10^9: compute in u128.
+    let at = t.secs as u128 * 1_000_000_000 + t.nanos as u128;
+    let from = now.secs as u128 * 1_000_000_000 + now.nanos as u128;
+    let d = at.saturating_sub(from);
+    let secs = u64::try_from(d / 1_000_000_000).unwrap_or(u64::MAX);
+    Duration::new(secs, (d % 1_000_000_000) as u32)
 }
 
 pub fn main() -> ! {
@@ -494,8 +496,10 @@ pub fn main() -> ! {
         let now = Instant::now();
         let mut wake: Option<Instant> = lameduck;
         if let Some(t) = d.store.next_expiry() {
-            let at = now + tai_until(t, Tai64n::now());
-            wake = Some(wake.map_or(at, |w| w.min(at)));
+            // An expiry too far to represent is no wake-up at all.
+            if let Some(at) = now.checked_add(tai_until(t, Tai64n::now())) {
+                wake = Some(wake.map_or(at, |w| w.min(at)));
+            }
         }
         for c in d.clients.iter().flatten() {
             if let Some(cd) = c.deadline {
@@ -604,5 +608,10 @@ mod tests {
         };
         assert_eq!(tai_until(b, a), Duration::new(1, 999_999_200));
         assert_eq!(tai_until(a, b), Duration::ZERO);
+        let odd = Tai64n {
+            secs: u64::MAX,
+            nanos: u32::MAX,
+        };
+        assert!(tai_until(odd, a) > Duration::from_secs(1 << 62));
     }
 }

@@ -66,7 +66,7 @@ impl Store {
     /// Store as `S` does: the expiry is nudged by 1 ns until no other fd has it.
     pub fn insert_unique(&mut self, id: Vec<u8>, fd: OwnedFd, mut limit: Tai64n) {
         while self.entries.iter().any(|h| h.limit == limit) {
-            limit = limit.add(std::time::Duration::from_nanos(1));
+            limit = nudge(limit);
         }
         self.entries.push(Held { id, fd, limit });
     }
@@ -87,6 +87,21 @@ impl Store {
         let before = self.entries.len();
         self.entries.retain(|h| h.limit > now);
         before - self.entries.len()
+    }
+}
+
+/// One nanosecond later (wrapping, as skalibs' arithmetic does, whatever a client sent).
+fn nudge(t: Tai64n) -> Tai64n {
+    if t.nanos >= 999_999_999 {
+        Tai64n {
+            secs: t.secs.wrapping_add(1),
+            nanos: 0,
+        }
+    } else {
+        Tai64n {
+            secs: t.secs,
+            nanos: t.nanos + 1,
+        }
     }
 }
 
@@ -439,6 +454,19 @@ mod tests {
             libc::ENOENT as u8
         );
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn extreme_limits_do_not_overflow() {
+        let mut s = Store::new(10);
+        let max = Tai64n {
+            secs: u64::MAX,
+            nanos: u32::MAX,
+        };
+        s.insert_unique(b"a".to_vec(), pipe_fd(), max);
+        s.insert_unique(b"b".to_vec(), pipe_fd(), max);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.expire(Tai64n::now()), 1);
     }
 
     #[test]
