@@ -310,3 +310,51 @@ fn sigterm_exit_code_says_what_was_lost() {
     let st = e.proc.wait_timeout(SOON).expect("daemon did not exit");
     assert_eq!(st.code(), Some(0));
 }
+
+fn write_cdb(path: &Path, decision: common::accessrules::Decision) {
+    let mut w = common::cdb::Writer::new();
+    let data = common::accessrules::encode_rule(&decision).unwrap();
+    w.add(b"uid/0", &data).unwrap();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, w.finish().unwrap()).unwrap();
+    std::fs::rename(tmp, path).unwrap();
+}
+
+#[test]
+fn answer_timeout_drops_idle_clients_and_sighup_rereads_the_cdb() {
+    let t = Scratch::new("fdh-cdb");
+    let cdb = t.join("rules.cdb");
+    let allow = common::accessrules::Decision::Allow(common::accessrules::Params {
+        env: b"S6_FDHOLDER_LIST=\0".to_vec(),
+        exec: Vec::new(),
+    });
+    write_cdb(&cdb, allow);
+    let sock = t.join("s");
+    let out = t.join("out");
+    let mut cmd = Command::new(bin("s6-fdholder-daemon"));
+    cmd.args(["-1", "-t", "300", "-x"])
+        .arg(&cdb)
+        .arg(&sock)
+        .env("PATH", path_env())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap());
+    let d = Proc::spawn(&mut cmd);
+    assert!(wait_until(SOON, || std::fs::read(&out).unwrap_or_default() == b"\n"));
+    // A client that never asks anything is dropped once -t has passed.
+    let mut idle = UnixStream::connect(&sock).unwrap();
+    idle.set_read_timeout(Some(SOON)).unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        idle.read(&mut buf).ok(),
+        Some(0),
+        "the idle client was not dropped"
+    );
+    assert_eq!(list(false, &sock), Vec::<String>::new());
+    // A new cdb counts only after SIGHUP.
+    write_cdb(&cdb, common::accessrules::Decision::Deny);
+    assert_eq!(list(false, &sock), Vec::<String>::new());
+    d.signal(libc::SIGHUP);
+    assert!(wait_until(SOON, || {
+        run_client(&bin("s6-fdholder-list"), &[sock.to_str().unwrap()], &[]).0 == 1
+    }));
+}
