@@ -10,10 +10,41 @@
 
 use std::ffi::{c_char, c_int, CStr, OsString};
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicIsize, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicPtr, AtomicU8, Ordering};
 
 static ARGC: AtomicIsize = AtomicIsize::new(-1);
 static ARGV: AtomicPtr<*const c_char> = AtomicPtr::new(std::ptr::null_mut());
+/// Bit `fd` set: fd 0, 1 or 2 was closed when the program started and [`start`] reopened it
+/// on `/dev/null`.
+static REOPENED: AtomicU8 = AtomicU8::new(0);
+
+/// Whether fd 0, 1 or 2 was closed at start (and is now `/dev/null`): a program that checks
+/// its caller's descriptors (`s6-ipcserverd -1`) sees through the reopening.
+pub fn reopened_at_start(fd: i32) -> bool {
+    (0..3).contains(&fd) && REOPENED.load(Ordering::Relaxed) & (1 << fd) != 0
+}
+
+/// Whether SIGPIPE was already ignored when the program started (before [`start`] ignored
+/// it): a chain-loading program restores the disposition it was given, not the default.
+pub fn sigpipe_was_ignored() -> bool {
+    SIGPIPE_IGNORED.load(Ordering::Relaxed)
+}
+
+static SIGPIPE_IGNORED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Close again the standard descriptors [`start`] reopened, except those in `keep` (which
+/// the program has since reused): a chain-loading program hands its closed fds on closed.
+pub fn close_reopened(keep: &[i32]) {
+    for fd in 0..3 {
+        if reopened_at_start(fd) && !keep.contains(&fd) {
+            // SAFETY: closing a standard fd that this process opened on /dev/null itself.
+            unsafe {
+                libc::close(fd);
+            }
+        }
+    }
+    REOPENED.store(0, Ordering::Relaxed);
+}
 
 /// The program's arguments, `argv[0]` first: those `main` was given in a binary started
 /// through [`entry!`](crate::entry), std's otherwise (test harnesses, ordinary `main`s).
@@ -89,8 +120,11 @@ pub fn start(main: fn() -> !) -> ! {
         loop {
             if libc::poll(pfds.as_mut_ptr(), 3, 0) != -1 {
                 for p in &pfds {
-                    if p.revents & libc::POLLNVAL != 0 && !reopen_null() {
-                        libc::abort();
+                    if p.revents & libc::POLLNVAL != 0 {
+                        if !reopen_null() {
+                            libc::abort();
+                        }
+                        REOPENED.fetch_or(1 << p.fd, Ordering::Relaxed);
                     }
                 }
                 break;
@@ -103,9 +137,11 @@ pub fn start(main: fn() -> !) -> ! {
                     for fd in 0..3 {
                         if libc::fcntl(fd, libc::F_GETFD) == -1
                             && nix::errno::Errno::last() == nix::errno::Errno::EBADF
-                            && !reopen_null()
                         {
-                            libc::abort();
+                            if !reopen_null() {
+                                libc::abort();
+                            }
+                            REOPENED.fetch_or(1 << fd, Ordering::Relaxed);
                         }
                     }
                     break;
@@ -113,8 +149,12 @@ pub fn start(main: fn() -> !) -> ! {
                 _ => libc::abort(),
             }
         }
-        if libc::signal(libc::SIGPIPE, libc::SIG_IGN) == libc::SIG_ERR {
+        let previous = libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        if previous == libc::SIG_ERR {
             libc::abort();
+        }
+        if previous == libc::SIG_IGN {
+            SIGPIPE_IGNORED.store(true, Ordering::Relaxed);
         }
     }
     main()

@@ -1,0 +1,127 @@
+//! What every program of the family does the same way: messages with raw-byte operands,
+//! environment edits, and chain-loading into the next program (skalibs' `xexec`).
+
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+
+use common::cli::{fatal_bytes, write_stderr_bytes};
+use common::msg::{exit, StrError};
+use nix::errno::Errno;
+
+/// `PROG: usage: USAGE`, exit 100.
+pub fn usage(prog: &str, usage: &str) -> ! {
+    common::msg::Prog::new(prog).usage(usage)
+}
+
+/// `PROG: fatal: PARTS...: ERRNO-TEXT`, exit `code`.
+pub fn fatal_sys(prog: &str, code: i32, parts: &[&[u8]], e: Errno) -> ! {
+    let text = StrError(e).to_string();
+    let mut all: Vec<&[u8]> = parts.to_vec();
+    all.push(b": ");
+    all.push(text.as_bytes());
+    fatal_bytes(prog, code, &all)
+}
+
+/// `PROG: warning: PARTS...: ERRNO-TEXT`.
+pub fn warn_sys(prog: &str, parts: &[&[u8]], e: Errno) {
+    let text = StrError(e).to_string();
+    let mut all: Vec<&[u8]> = parts.to_vec();
+    all.push(b": ");
+    all.push(text.as_bytes());
+    common::cli::warn_bytes(prog, &all);
+}
+
+/// `PROG: info: PARTS...`.
+pub fn info(prog: &str, parts: &[&[u8]]) {
+    let mut all: Vec<&[u8]> = vec![prog.as_bytes(), b": info: "];
+    all.extend_from_slice(parts);
+    write_stderr_bytes(&common::cli::line(&all));
+}
+
+/// Set (`Some`) or unset (`None`) a variable of our own environment, before an exec.
+pub fn setenv(name: &[u8], value: Option<&[u8]>) {
+    let name = OsStr::from_bytes(name);
+    // Names with '=' or NUL, or empty ones, cannot be in an environment: skip them (std
+    // would panic).
+    if name.is_empty() || name.as_bytes().iter().any(|&b| b == b'=' || b == 0) {
+        return;
+    }
+    match value {
+        Some(v) if !v.contains(&0) => std::env::set_var(name, OsStr::from_bytes(v)),
+        Some(_) => {}
+        None => std::env::remove_var(name),
+    }
+}
+
+/// Exec `args` (PATH search, as skalibs' `xexec`): SIGPIPE back to the disposition we were
+/// given first (our runtime ignores it), and the standard fds our runtime reopened closed
+/// again, except those in `keep`.
+/// Failure: `PROG: fatal: unable to exec ARG0: REASON`, exit 127 (not found) or 126.
+pub fn exec(prog: &str, args: &[OsString], keep: &[i32]) -> ! {
+    let e = try_exec(args, keep);
+    let name = args.first().map(|a| a.as_bytes()).unwrap_or(b"");
+    let code = if e == Errno::ENOENT { 127 } else { 126 };
+    fatal_sys(prog, code, &[b"unable to exec ", name], e)
+}
+
+/// The exec of [`exec`], returning its error.
+pub fn try_exec(args: &[OsString], keep: &[i32]) -> Errno {
+    let Some(first) = args.first() else {
+        return Errno::EINVAL;
+    };
+    let mut cargs = Vec::with_capacity(args.len());
+    for a in args {
+        match CString::new(a.as_bytes()) {
+            Ok(c) => cargs.push(c),
+            Err(_) => return Errno::EINVAL,
+        }
+    }
+    let Ok(file) = CString::new(first.as_bytes()) else {
+        return Errno::EINVAL;
+    };
+    if !common::rt::sigpipe_was_ignored() {
+        // SAFETY: restoring the default disposition of SIGPIPE has no memory effects.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
+    common::rt::close_reopened(keep);
+    match nix::unistd::execvp(&file, &cargs) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    }
+}
+
+/// skalibs' `uint0_oscan`: all octal digits, fitting in 32 bits.
+pub fn octal_scan(s: &OsStr) -> Option<u32> {
+    let b = s.as_bytes();
+    if b.is_empty() || !b.iter().all(|c| (b'0'..=b'7').contains(c)) {
+        return None;
+    }
+    b.iter().try_fold(0u32, |acc, &d| {
+        acc.checked_mul(8)?.checked_add((d - b'0') as u32)
+    })
+}
+
+/// The value of an environment variable as bytes.
+pub fn getenv(name: &[u8]) -> Option<Vec<u8>> {
+    std::env::var_os(OsStr::from_bytes(name)).map(|v| v.as_bytes().to_vec())
+}
+
+/// `exit::USAGE`, re-exported for brevity.
+pub const USAGE: i32 = exit::USAGE;
+/// `exit::SYSTEM`.
+pub const SYSTEM: i32 = exit::SYSTEM;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn octal() {
+        assert_eq!(octal_scan(OsStr::new("0751")), Some(0o751));
+        assert_eq!(octal_scan(OsStr::new("8")), None);
+        assert_eq!(octal_scan(OsStr::new("")), None);
+        assert_eq!(octal_scan(OsStr::new("-1")), None);
+    }
+}
