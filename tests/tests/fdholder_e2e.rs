@@ -358,3 +358,62 @@ fn answer_timeout_drops_idle_clients_and_sighup_rereads_the_cdb() {
         run_client(&bin("s6-fdholder-list"), &[sock.to_str().unwrap()], &[]).0 == 1
     }));
 }
+
+#[test]
+fn setdump_and_getdump_beyond_one_message_of_fds() {
+    let t = Scratch::new("fdh-many");
+    let mut daemons = vec![start_daemon(&t, &bin("s6-fdholder-daemon"), "ours", &[])];
+    if have_debian() {
+        daemons.push(start_daemon(
+            &t,
+            &real_s6("s6-fdholder-daemon").unwrap(),
+            "theirs",
+            &[],
+        ));
+    }
+    let (_r, w) = nix::unistd::pipe().unwrap();
+    let n = 300;
+    for (k, d) in daemons.iter().enumerate() {
+        let mut cmd = Command::new(bin("s6-fdholder-setdump"));
+        cmd.arg(&d.sock).env("S6_FD#", n.to_string());
+        for i in 0..n {
+            cmd.env(format!("S6_FD_{i}"), w.as_raw_fd().to_string())
+                .env(format!("S6_FDID_{i}"), format!("pipe:{i}"));
+        }
+        let fd = w.as_raw_fd();
+        // SAFETY: clearing FD_CLOEXEC in the child before exec, async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::fcntl(fd, libc::F_SETFD, 0);
+                Ok(())
+            });
+        }
+        let out = cmd.stdin(Stdio::null()).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(list(false, &d.sock).len(), n);
+        if k > 0 {
+            // Debian's 2.11 daemon cannot send a dump of more than 253 fds itself.
+            continue;
+        }
+        // getdump brings all of them back (two messages of fds).
+        let (code, out, err) = run_client(
+            &bin("s6-fdholder-getdump"),
+            &[
+                d.sock.to_str().unwrap(),
+                "sh",
+                "-c",
+                "env | grep -c '^S6_FDID_'; echo $S6_FDID_299",
+            ],
+            &[],
+        );
+        assert_eq!((code, err.as_str()), (0, ""));
+        let mut words = out.split_whitespace();
+        assert_eq!(words.next(), Some("300"));
+        assert!(words.next().is_some_and(|id| id.starts_with("pipe:")));
+    }
+}
