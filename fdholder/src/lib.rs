@@ -18,6 +18,11 @@
 //! * A retrieved or dumped fd is sent as a duplicate, so deleting or expiring it while the
 //!   answer is still queued cannot close what is being sent.
 //! * An id containing NUL is malformed (s6 would cut it at the NUL).
+//!
+//! 2.11 / 2.15 and upstream bugs (the spec's §13): we behave as 2.15 — s6-fdholder-delete's
+//! error names the id (2.11 names the socket), and setdump of more than 253 fds is split
+//! correctly (2.11's client miscounts). Debian's 2.11 daemon also fails a getdump of more
+//! than 253 fds; ours sends it in as many messages as needed.
 
 pub mod client;
 pub mod clients;

@@ -12,7 +12,12 @@
 //! * s6-sudod marks every fd above 2 it inherited close-on-exec, so its program gets
 //!   exactly the three descriptors the client gave (s6 would pass on stray inherited fds).
 //! * The 2.15 behaviours are kept where 2.11 differs: a spawn failure is `unable to spawn
-//!   PROG` (111, no errno byte), and empty server and client argument lists are refused.
+//!   PROG` (111, no errno byte), and empty server and client argument lists are refused
+//!   (`client and server args both empty`, 100; 2.11 ran nothing and reported exit 0).
+//! * Short names: `sudoc` and `sudod` only; `s6-sudo` has none, so that installing the
+//!   short names never shadows the system's `sudo`.
+//! * s6-sudoc waits with blocking reads bounded by socket timeouts (SO_RCVTIMEO) instead of
+//!   making fds 6/7 non-blocking; the observable deadlines and messages are the same.
 
 pub mod proto;
 pub mod sudo;
