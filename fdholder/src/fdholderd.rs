@@ -214,9 +214,10 @@ impl Daemon {
                         String::from_utf8_lossy(&bad.value),
                         bad.error
                     ));
+                    // s6 appends a stale errno here, 0 on these systems.
                     self.prog.warn(format_args!(
                         "unable to parse_env: {}",
-                        StrError(Errno::EINVAL)
+                        StrError(Errno::from_raw(0))
                     ));
                 }
                 None

@@ -38,7 +38,10 @@ fn server_with(
     opts: &[&str],
     prog: &[&str],
 ) -> Proc {
-    let name = sock.file_name().and_then(|n| n.to_str()).unwrap_or("server");
+    let name = sock
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("server");
     let err = std::fs::File::create(t.join(format!("{name}.err"))).expect("log");
     let mut cmd = Command::new(binder);
     cmd.arg(sock)
