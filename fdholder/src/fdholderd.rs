@@ -208,12 +208,17 @@ impl Daemon {
             Ok(r) => Some(r),
             Err(bad) => {
                 if self.verbosity > 0 {
-                    self.prog.warn(format_args!(
-                        "invalid {} value: {}: {}",
-                        bad.var,
-                        String::from_utf8_lossy(&bad.value),
-                        bad.error
-                    ));
+                    common::cli::warn_bytes(
+                        self.prog.name(),
+                        &[
+                            b"invalid ",
+                            bad.var.as_bytes(),
+                            b" value: ",
+                            &bad.value,
+                            b": ",
+                            bad.error.as_bytes(),
+                        ],
+                    );
                     // s6 appends a stale errno here, 0 on these systems.
                     self.prog.warn(format_args!(
                         "unable to parse_env: {}",
