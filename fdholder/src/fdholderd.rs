@@ -436,13 +436,15 @@ pub fn main() -> ! {
     let cdb = match &rules {
         RulesArg::Cdb(p) => match Cdb::open(p) {
             Ok(c) => Some(c),
-            Err(e) => prog.fatal(
+            Err(e) => common::cli::fatal_bytes(
+                prog.name(),
                 exit::SYSTEM,
-                format_args!(
-                    "unable to cdb_init {}: {}",
-                    String::from_utf8_lossy(p.as_os_str().as_bytes()),
-                    StrError(e)
-                ),
+                &[
+                    b"unable to cdb_init ",
+                    p.as_os_str().as_bytes(),
+                    b": ",
+                    common::strerror::text(e as i32).as_bytes(),
+                ],
             ),
         },
         RulesArg::Dir(_) => None,

@@ -216,13 +216,15 @@ pub fn main() -> ! {
         .stderr(stderr);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => prog.fatal(
+        Err(e) => common::cli::fatal_bytes(
+            prog.name(),
             exit::SYSTEM,
-            format_args!(
-                "unable to spawn {}: {}",
-                String::from_utf8_lossy(argv[0].as_bytes()),
-                StrError(common::msg::errno_of(&e))
-            ),
+            &[
+                b"unable to spawn ",
+                argv[0].as_bytes(),
+                b": ",
+                common::strerror::text(common::msg::errno_of(&e) as i32).as_bytes(),
+            ],
         ),
     };
     // The Command holds the child's copies of the client's fds: drop them now.
