@@ -34,6 +34,9 @@ const HELP: &str = "s6-fdholderd [ -v verbosity ] [ -1 ] [ -c maxconn ] [ -n max
   -i rulesdir        access rules in a directory, read at every connection
   -x rulesfile       access rules in a cdb, reread on SIGHUP";
 
+/// Reads (of up to 8 KiB) one client gets before the others have their turn.
+const READS_PER_TURN: usize = 16;
+
 /// Most answers queued for one client.
 const MAX_QUEUED: usize = 1024;
 
@@ -300,13 +303,14 @@ impl Daemon {
         }
     }
 
-    /// Read and serve what client `i` sent. Err: drop it.
-    fn serve_client(&mut self, i: usize) -> Result<(), Errno> {
+    /// Read and serve what client `i` sent: Ok(true) if it may have more (its turn is
+    /// over: the others are served first). Err: drop it.
+    fn serve_client(&mut self, i: usize) -> Result<bool, Errno> {
         let timeout = self.timeout;
         let Some(c) = self.clients.get_mut(i).and_then(Option::as_mut) else {
-            return Ok(());
+            return Ok(false);
         };
-        loop {
+        for _ in 0..READS_PER_TURN {
             while let Some(m) = c.rx.next_message()? {
                 let req = proto::decode(&m.data, m.fds.len(), c.dumping)?;
                 let answers =
@@ -322,10 +326,11 @@ impl Daemon {
             match c.rx.fill(c.sock.as_fd()) {
                 Ok(0) => return Err(Errno::EPIPE),
                 Ok(_) => {}
-                Err(Errno::EAGAIN) => return Ok(()),
+                Err(Errno::EAGAIN) => return Ok(false),
                 Err(e) => return Err(e),
             }
         }
+        Ok(true)
     }
 
     fn reload_cdb(&mut self) {
@@ -492,6 +497,10 @@ pub fn main() -> ! {
     let mut listener_ready = true;
     let mut running = true;
     let mut lameduck: Option<Instant> = None;
+    // Clients whose turn ended before they had been read dry (edge-triggered: no new
+    // event would come for what they already sent).
+    let mut more_to_read: Vec<usize> = Vec::new();
+    let mut still: Vec<usize> = Vec::new();
     loop {
         if !running && d.clients.iter().flatten().all(|c| c.out.is_empty()) {
             break;
@@ -514,7 +523,11 @@ pub fn main() -> ! {
                 wake = Some(wake.map_or(cd, |w| w.min(cd)));
             }
         }
-        let timeout = wake.map(|w| w.saturating_duration_since(now));
+        let timeout = if more_to_read.is_empty() {
+            wake.map(|w| w.saturating_duration_since(now))
+        } else {
+            Some(Duration::ZERO)
+        };
         if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 d.prog.fatal(
@@ -553,7 +566,11 @@ pub fn main() -> ! {
                         && running
                         && (ev.is_readable() || ev.is_read_closed() || ev.is_error())
                     {
-                        broken = d.serve_client(i).is_err();
+                        match d.serve_client(i) {
+                            Ok(true) => still.push(i),
+                            Ok(false) => {}
+                            Err(_) => broken = true,
+                        }
                     }
                     if broken {
                         d.remove(&poll, i);
@@ -561,6 +578,17 @@ pub fn main() -> ! {
                 }
             }
         }
+        for i in std::mem::take(&mut more_to_read) {
+            if !running || still.contains(&i) {
+                continue;
+            }
+            match d.serve_client(i) {
+                Ok(true) => still.push(i),
+                Ok(false) => {}
+                Err(_) => d.remove(&poll, i),
+            }
+        }
+        std::mem::swap(&mut more_to_read, &mut still);
         // Expired fds and clients that were not answered in time.
         d.store.expire(Tai64n::now());
         let now = Instant::now();

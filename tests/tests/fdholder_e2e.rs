@@ -417,3 +417,28 @@ fn setdump_and_getdump_beyond_one_message_of_fds() {
         assert!(words.next().is_some_and(|id| id.starts_with("pipe:")));
     }
 }
+
+#[test]
+fn a_flooding_client_does_not_starve_the_others() {
+    let t = Scratch::new("fdh-flood");
+    let d = start_daemon(&t, &bin("s6-fdholder-daemon"), "d", &[]);
+    let mut flood = UnixStream::connect(&d.sock).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    // Valid list requests, sent as fast as possible, answers never read.
+    let writer = std::thread::spawn(move || {
+        let one = common::unixmsg::encode(b"L", 0).unwrap();
+        let many: Vec<u8> = one.iter().copied().cycle().take(one.len() * 4096).collect();
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            if flood.write_all(&many).is_err() {
+                break;
+            }
+        }
+    });
+    for _ in 0..5 {
+        assert_eq!(list(false, &d.sock), Vec::<String>::new());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    // The flooder is dropped once its unread answers pile up, which ends the writer.
+    writer.join().unwrap();
+}
