@@ -75,6 +75,21 @@ fn parse_timeout_opts<'a>(
 // --- s6-fdholder-daemon -------------------------------------------------------------------
 
 const DAEMON_USAGE: &str = "s6-fdholder-daemon [ -v verbosity ] [ -d | -D ] [ -1 ] [ -c maxconn ] [ -n maxfds ] [ -b backlog ] [ -G gid,gid,... ] [ -g gid ] [ -u uid ] [ -U ] [ -t timeout ] [ -T lameducktimeout ] [ -i rulesdir | -x rulesfile ] path";
+const DAEMON_HELP: &str = "s6-fdholder-daemon [ -v verbosity ] [ -d | -D ] [ -1 ] [ -c maxconn ] [ -n maxfds ] [ -b backlog ] [ -G gid,gid,... ] [ -g gid ] [ -u uid ] [ -U ] [ -t timeout ] [ -T lameducktimeout ] [ -i rulesdir | -x rulesfile ] path
+  -v verbosity       s6-fdholderd's verbosity
+  -d / -D            replace an existing socket (default) / refuse to
+  -1                 write a newline to stdout when ready
+  -c maxconn         most concurrent clients
+  -n maxfds          most held fds
+  -b backlog         listen() backlog
+  -G gid,gid,...     supplementary groups to run with
+  -g gid             gid to run with
+  -u uid             uid to run with
+  -U                 take uid, gid and groups from UID, GID and GIDLIST
+  -t timeout         ms a client has to get each answer
+  -T lameducktimeout ms to finish answering after SIGTERM
+  -i rulesdir        access rules in a directory
+  -x rulesfile       access rules in a cdb";
 
 /// What s6-fdholder-daemon execs; Err(true) for a usage error, Err(false) for missing rules.
 pub fn daemon_argv(args: &[OsString]) -> Result<Vec<OsString>, bool> {
@@ -177,7 +192,7 @@ pub fn daemon_argv(args: &[OsString]) -> Result<Vec<OsString>, bool> {
 
 pub fn daemon_main() -> ! {
     let prog = Prog::new("s6-fdholder-daemon");
-    let args = args_and_help(DAEMON_USAGE);
+    let args = args_and_help(DAEMON_HELP);
     match daemon_argv(&args) {
         Ok(argv) => client::exec_or_die(prog.name(), &argv, &[]),
         Err(true) => prog.usage(DAEMON_USAGE),
@@ -188,10 +203,14 @@ pub fn daemon_main() -> ! {
 // --- s6-fdholder-store --------------------------------------------------------------------
 
 const STORE_USAGE: &str = "s6-fdholder-store [ -d fd ] [ -t timeout ] [ -T fdtimeout ] socket id";
+const STORE_HELP: &str = "s6-fdholder-store [ -d fd ] [ -t timeout ] [ -T fdtimeout ] socket id
+  -d fd         the fd to store (default 0)
+  -t timeout    overall deadline in ms (0: none)
+  -T fdtimeout  the fd expires this many ms from now (0: never)";
 
 pub fn store_main() -> ! {
     let prog = Prog::new("s6-fdholder-store");
-    let args = args_and_help(STORE_USAGE);
+    let args = args_and_help(STORE_HELP);
     let (mut fd, mut fdtimeout) = (0u32, 0u32);
     let parsed = parse_timeout_opts(&args, "d:t:T:", |o| {
         match o {
@@ -220,10 +239,13 @@ pub fn store_main() -> ! {
 // --- s6-fdholder-retrieve -----------------------------------------------------------------
 
 const RETRIEVE_USAGE: &str = "s6-fdholder-retrieve [ -D ] [ -t timeout ] socket id prog...";
+const RETRIEVE_HELP: &str = "s6-fdholder-retrieve [ -D ] [ -t timeout ] socket id prog...
+  -D          also delete the fd from the holder
+  -t timeout  overall deadline in ms (0: none)";
 
 pub fn retrieve_main() -> ! {
     let prog = Prog::new("s6-fdholder-retrieve");
-    let args = args_and_help(RETRIEVE_USAGE);
+    let args = args_and_help(RETRIEVE_HELP);
     let mut delete = false;
     let parsed = parse_timeout_opts(&args, "Dt:", |o| {
         match o {
@@ -272,10 +294,12 @@ fn die_sys(prog: &str, what: &str, e: Errno) -> ! {
 // --- s6-fdholder-delete -------------------------------------------------------------------
 
 const DELETE_USAGE: &str = "s6-fdholder-delete [ -t timeout ] socket id";
+const DELETE_HELP: &str = "s6-fdholder-delete [ -t timeout ] socket id
+  -t timeout  overall deadline in ms (0: none)";
 
 pub fn delete_main() -> ! {
     let prog = Prog::new("s6-fdholder-delete");
-    let args = args_and_help(DELETE_USAGE);
+    let args = args_and_help(DELETE_HELP);
     let Some((t, [path, id, ..])) = parse_timeout_opts(&args, "t:", |_| None) else {
         prog.usage(DELETE_USAGE)
     };
@@ -289,10 +313,12 @@ pub fn delete_main() -> ! {
 // --- s6-fdholder-list ---------------------------------------------------------------------
 
 const LIST_USAGE: &str = "s6-fdholder-list [ -t timeout ] socket";
+const LIST_HELP: &str = "s6-fdholder-list [ -t timeout ] socket
+  -t timeout  overall deadline in ms (0: none)";
 
 pub fn list_main() -> ! {
     let prog = Prog::new("s6-fdholder-list");
-    let args = args_and_help(LIST_USAGE);
+    let args = args_and_help(LIST_HELP);
     let Some((t, [path, ..])) = parse_timeout_opts(&args, "t:", |_| None) else {
         prog.usage(LIST_USAGE)
     };
@@ -315,10 +341,12 @@ pub fn list_main() -> ! {
 // --- s6-fdholder-getdump ------------------------------------------------------------------
 
 const GETDUMP_USAGE: &str = "s6-fdholder-getdump [ -t timeout ] socket prog...";
+const GETDUMP_HELP: &str = "s6-fdholder-getdump [ -t timeout ] socket prog...
+  -t timeout  overall deadline in ms (0: none)";
 
 pub fn getdump_main() -> ! {
     let prog = Prog::new("s6-fdholder-getdump");
-    let args = args_and_help(GETDUMP_USAGE);
+    let args = args_and_help(GETDUMP_HELP);
     let Some((t, [path, cmd @ ..])) = parse_timeout_opts(&args, "t:", |_| None) else {
         prog.usage(GETDUMP_USAGE)
     };
@@ -352,6 +380,8 @@ pub fn getdump_main() -> ! {
 // --- s6-fdholder-setdump ------------------------------------------------------------------
 
 const SETDUMP_USAGE: &str = "s6-fdholder-setdump [ -t timeout ] socket";
+const SETDUMP_HELP: &str = "s6-fdholder-setdump [ -t timeout ] socket
+  -t timeout  overall deadline in ms (0: none)";
 
 /// skalibs' `timestamp_scan`: `@` and 24 hex digits (what follows is ignored).
 pub fn timestamp_scan(s: &[u8]) -> Option<Tai64n> {
@@ -399,7 +429,7 @@ fn dump_from_env(prog: &Prog, n: u32) -> Vec<(i32, Vec<u8>, Tai64n)> {
 
 pub fn setdump_main() -> ! {
     let prog = Prog::new("s6-fdholder-setdump");
-    let args = args_and_help(SETDUMP_USAGE);
+    let args = args_and_help(SETDUMP_HELP);
     let Some((t, [path, ..])) = parse_timeout_opts(&args, "t:", |_| None) else {
         prog.usage(SETDUMP_USAGE)
     };
@@ -421,10 +451,13 @@ pub fn setdump_main() -> ! {
 
 const TRANSFER_USAGE: &str =
     "s6-fdholder-transferdump [ -t timeoutfrom:timeoutto ] socketfrom socketto";
+const TRANSFER_HELP: &str =
+    "s6-fdholder-transferdump [ -t timeoutfrom:timeoutto ] socketfrom socketto
+  -t from:to  deadlines in ms for the source and the destination (empty or 0: none)";
 
 pub fn transferdump_main() -> ! {
     let prog = Prog::new("s6-fdholder-transferdump");
-    let args = args_and_help(TRANSFER_USAGE);
+    let args = args_and_help(TRANSFER_HELP);
     let (mut from, mut to) = (0u32, 0u32);
     let mut g = GetOpt::new(&args, "t:");
     while let Some(o) = g.next_opt() {
