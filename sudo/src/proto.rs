@@ -35,12 +35,15 @@ pub enum RequestError {
     BadEnv,
 }
 
+/// One environment variable: (name, value).
+pub type EnvVar = (Vec<u8>, Vec<u8>);
+
 /// A decoded request.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Request {
     pub args: Vec<Vec<u8>>,
     /// `NAME=value` strings, split: (name, value).
-    pub env: Vec<(Vec<u8>, Vec<u8>)>,
+    pub env: Vec<EnvVar>,
 }
 
 /// The request message's data: banner, argc, envc, arglen, envlen, args, env.
@@ -79,8 +82,18 @@ fn split_strings(b: &[u8], n: u32) -> Option<Vec<Vec<u8>>> {
     Some(out)
 }
 
-/// Decode a request's data, checking it in s6-sudod's order.
-pub fn decode_request(data: &[u8]) -> Result<Request, RequestError> {
+/// A request whose framing checked out; its strings are split by [`Header::args`] and
+/// [`Header::env`], in that order, as s6-sudod does (after its "both empty" check).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Header<'a> {
+    pub argc: u32,
+    pub envc: u32,
+    args: &'a [u8],
+    env: &'a [u8],
+}
+
+/// The framing checks of a request, in s6-sudod's order.
+pub fn decode_header(data: &[u8]) -> Result<Header<'_>, RequestError> {
     let hl = BANNER_CLIENT.len();
     if data.len() < hl + 16 {
         return Err(RequestError::WrongMessage);
@@ -96,26 +109,49 @@ pub fn decode_request(data: &[u8]) -> Result<Request, RequestError> {
     if argc > MAX_ITEMS || envc > MAX_ITEMS {
         return Err(RequestError::TooMany);
     }
-    let body = &data[hl + 16..];
-    let (argb, envb) = body.split_at(arglen as usize);
-    let args = split_strings(argb, argc).ok_or(RequestError::BadArgv)?;
-    let env = split_strings(envb, envc).ok_or(RequestError::BadEnvp)?;
-    let env = env
-        .into_iter()
-        .map(|s| {
-            let eq = s
-                .iter()
-                .position(|&c| c == b'=')
-                .ok_or(RequestError::BadEnv)?;
-            Ok((s[..eq].to_vec(), s[eq + 1..].to_vec()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Request { args, env })
+    let (args, env) = data[hl + 16..].split_at(arglen as usize);
+    Ok(Header {
+        argc,
+        envc,
+        args,
+        env,
+    })
+}
+
+impl Header<'_> {
+    /// The client's arguments.
+    pub fn args(&self) -> Result<Vec<Vec<u8>>, RequestError> {
+        split_strings(self.args, self.argc).ok_or(RequestError::BadArgv)
+    }
+
+    /// The client's environment, split at the first `=` of each string.
+    pub fn env(&self) -> Result<Vec<EnvVar>, RequestError> {
+        let env = split_strings(self.env, self.envc).ok_or(RequestError::BadEnvp)?;
+        env.into_iter()
+            .map(|s| {
+                let eq = s
+                    .iter()
+                    .position(|&c| c == b'=')
+                    .ok_or(RequestError::BadEnv)?;
+                Ok((s[..eq].to_vec(), s[eq + 1..].to_vec()))
+            })
+            .collect()
+    }
+}
+
+/// Decode a whole request, checking it in s6-sudod's order (without the "both empty"
+/// check, which needs the server's arguments).
+pub fn decode_request(data: &[u8]) -> Result<Request, RequestError> {
+    let h = decode_header(data)?;
+    Ok(Request {
+        args: h.args()?,
+        env: h.env()?,
+    })
 }
 
 /// s6-sudod's environment rule: a server variable that is set but empty takes the value the
 /// client sent for it (the first server entry of that name only); nothing else changes.
-pub fn merge_env(server: &mut [(Vec<u8>, Vec<u8>)], client: &[(Vec<u8>, Vec<u8>)]) {
+pub fn merge_env(server: &mut [EnvVar], client: &[EnvVar]) {
     for (name, value) in client {
         if let Some(slot) = server.iter_mut().find(|(n, _)| n == name) {
             if slot.1.is_empty() {

@@ -160,19 +160,11 @@ pub fn main() -> ! {
     let send_einval = || {
         let _ = write_to_client(wr, &[libc::EINVAL as u8], deadline);
     };
-    let req = match proto::decode_request(&msg.data) {
-        Ok(r) => r,
-        Err(e @ (RequestError::BadArgv | RequestError::BadEnvp)) => {
-            send_einval();
-            die_sys(&prog, e, Errno::EINVAL)
-        }
-        Err(e @ RequestError::BadEnv) => {
-            send_einval();
-            prog.fatal(exit::USAGE, e)
-        }
+    let header = match proto::decode_header(&msg.data) {
+        Ok(h) => h,
         Err(e) => prog.fatal(exit::USAGE, e),
     };
-    if opts.args.is_empty() && req.args.is_empty() {
+    if opts.args.is_empty() && header.argc == 0 {
         prog.fatal(exit::USAGE, "client and server args both empty");
     }
     let mut fds = msg.fds.into_iter();
@@ -192,12 +184,24 @@ pub fn main() -> ! {
         Stdio::from(fd2)
     };
 
+    let parsed = header.args().and_then(|a| Ok((a, header.env()?)));
+    let (client_args, client_env) = match parsed {
+        Ok(x) => x,
+        Err(e @ (RequestError::BadArgv | RequestError::BadEnvp)) => {
+            send_einval();
+            die_sys(&prog, e, Errno::EINVAL)
+        }
+        Err(e) => {
+            send_einval();
+            prog.fatal(exit::USAGE, e)
+        }
+    };
     let mut env: Vec<(Vec<u8>, Vec<u8>)> = std::env::vars_os()
         .map(|(k, v)| (k.into_vec(), v.into_vec()))
         .collect();
-    proto::merge_env(&mut env, &req.env);
+    proto::merge_env(&mut env, &client_env);
     let mut argv: Vec<OsString> = opts.args.clone();
-    argv.extend(req.args.into_iter().map(OsString::from_vec));
+    argv.extend(client_args.into_iter().map(OsString::from_vec));
 
     // Trap SIGCHLD before the child exists, so that its death cannot be missed.
     let mut signals = match Signals::new([SIGCHLD]) {
