@@ -207,6 +207,19 @@ fn bad_requests_get_clean_refusals_and_the_server_goes_on() {
         still_serves(&server);
     }
 
+    // An environment string without `=`: the EINVAL byte, then a refusal.
+    let mut s = raw_client(&server.sock);
+    let data = sudo::proto::encode_request(&["x"], &["NOEQUALS"]);
+    let fd = std::io::stdin().as_raw_fd();
+    common::unixmsg::send_all(s.as_fd(), &data, &[fd, fd, fd], None).unwrap();
+    let mut byte = [0u8; 1];
+    s.read_exact(&mut byte).unwrap();
+    assert_eq!(byte[0] as i32, libc::EINVAL);
+    assert!(wait_until(SOON, || server_err(&server)
+        .contains("s6-sudod: fatal: bad environment from client")));
+    drop(s);
+    still_serves(&server);
+
     // A truncated message, then a hangup mid-request.
     let mut s = raw_client(&server.sock);
     s.write_all(&common::unixmsg::pack_header(100, 0)).unwrap();
@@ -218,6 +231,26 @@ fn bad_requests_get_clean_refusals_and_the_server_goes_on() {
         >= 2));
     still_serves(&server);
     assert!(server.proc.child.id() > 0);
+}
+
+#[test]
+fn empty_server_and_client_args_are_refused() {
+    let t = Scratch::new("sudo-empty");
+    let Some(server) = start_server(&t, &bin("s6-sudod"), &[], &[], &[]) else {
+        return;
+    };
+    let (code, _, err) = sudo(&bin("s6-sudo"), &[], &server.sock, &[], &[]);
+    assert_eq!(code, 111, "{err}");
+    assert!(
+        err.starts_with("s6-sudoc: fatal: unable to get confirmation from server: "),
+        "{err}"
+    );
+    assert!(wait_until(SOON, || server_err(&server).contains(
+        "s6-sudod: fatal: client and server args both empty\n"
+    )));
+    // Client arguments alone are enough.
+    let (code, out, _) = sudo(&bin("s6-sudo"), &[], &server.sock, &["echo", "hi"], &[]);
+    assert_eq!((code, out.as_str()), (0, "hi\n"));
 }
 
 #[test]
