@@ -12,6 +12,9 @@ use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Instant;
 
+/// skalibs' `IPCPATH_MAX`: the longest Unix socket path (`sun_path` less its NUL).
+pub const IPCPATH_MAX: usize = 107;
+
 /// Length of the header.
 pub const HEADER_LEN: usize = 6;
 /// skalibs' `UNIXMESSAGE_MAXFDS`.

@@ -39,6 +39,14 @@ pub fn no_expiry() -> Tai64n {
 
 impl Conn {
     pub fn connect(path: &Path, deadline: Option<Instant>) -> Result<Conn, Errno> {
+        // std refuses these itself, without an errno: say what skalibs says.
+        let bytes = path.as_os_str().as_bytes();
+        if bytes.len() > unixmsg::IPCPATH_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        if bytes.contains(&0) {
+            return Err(Errno::EINVAL);
+        }
         let sock = UnixStream::connect(path).map_err(|e| common::msg::errno_of(&e))?;
         Ok(Conn {
             sock,
