@@ -14,7 +14,10 @@
 //!
 //! Deliberate differences from s6 (none observable by a well-behaved client):
 //! * A client that queues more than 1024 answers without reading them is dropped (s6
-//!   would let its buffers grow).
+//!   would let its buffers grow), and each client gets at most 16 reads of 8 KiB per turn
+//!   of the loop, so one flooding client cannot starve the others.
+//! * The clients connect with a blocking connect (the deadline bounds the exchange, not a
+//!   connect to a full backlog).
 //! * A retrieved or dumped fd is sent as a duplicate, so deleting or expiring it while the
 //!   answer is still queued cannot close what is being sent.
 //! * An id containing NUL is malformed (s6 would cut it at the NUL).
