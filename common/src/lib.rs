@@ -31,6 +31,7 @@ pub mod strerror;
 pub mod tai;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod unixmsg;
 pub mod wait;
 
 pub use control::{ControlError, SuperviseCommand, SvscanCommand};
