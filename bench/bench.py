@@ -3,9 +3,11 @@
 
 Python 3 standard library only.  See bench/README.md for what each scenario measures.
 
-Both suites run in scratch scan directories under /tmp with identical service
-directories; repetitions alternate the two sides (ours, s6, s6, ours, ...) to spread
-machine noise; every svscan runs in its own session and is torn down with
+Three builds: ours (scripts/install), Debian's s6 (--s6, /usr/bin) and, when a directory of
+it is given (--static-s6 or $S6RS_STATIC_S6_BINDIR), skarnet's static musl s6.  They run
+in scratch scan directories under /tmp with identical service directories; repetitions
+alternate the sides (ours, s6, static, static, s6, ours, ...) to spread machine noise;
+every svscan runs in its own session and is torn down with
 `s6-svscanctl -t`, then SIGKILL of its process group and of every service session
 still alive; a final scan of /proc checks that no process of the run is left.
 """
@@ -738,7 +740,7 @@ def target11_check(r, sides):
         if val == 1:
             want = "≤ static s6"
         if "static" not in sides:
-            return want + " (no static s6 in this run)"
+            return want + " (not run)"
         ratio, rtxt = ratio_of(r, "static")
         if ratio is None:
             ss = summarize(r["static"])
