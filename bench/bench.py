@@ -3,9 +3,11 @@
 
 Python 3 standard library only.  See bench/README.md for what each scenario measures.
 
-Both suites run in scratch scan directories under /tmp with identical service
-directories; repetitions alternate the two sides (ours, s6, s6, ours, ...) to spread
-machine noise; every svscan runs in its own session and is torn down with
+Three builds: ours (scripts/install), Debian's s6 (--s6, /usr/bin) and, when a directory of
+it is given (--static-s6 or $S6RS_STATIC_S6_BINDIR), skarnet's static musl s6.  They run
+in scratch scan directories under /tmp with identical service directories; repetitions
+alternate the sides (ours, s6, static, static, s6, ours, ...) to spread machine noise;
+every svscan runs in its own session and is torn down with
 `s6-svscanctl -t`, then SIGKILL of its process group and of every service session
 still alive; a final scan of /proc checks that no process of the run is left.
 """
@@ -17,6 +19,7 @@ import errno
 import json
 import os
 import platform
+import re
 import select
 import shutil
 import signal
@@ -33,11 +36,16 @@ ROOT = os.path.dirname(HERE)
 # The static build (scripts/build-static): musl, else static glibc.
 TARGETS = ("x86_64-unknown-linux-musl", "x86_64-unknown-linux-gnu")
 
-SCENARIOS = ["sizes", "memory", "idle", "svc", "crash", "scale"]
+SCENARIOS = ["sizes", "memory", "instructions", "idle", "svc", "crash", "rescan", "scale"]
 PROGRAMS = ["s6-svscan", "s6-supervise", "s6-svscanctl", "s6-svc", "s6-svstat", "s6-svok",
             "s6-svwait", "s6-svlisten1", "s6-svlisten", "s6-svdt", "s6-svdt-clear"]
 SIZE_LIMIT = 1000 * 1000  # "< 1 MB" (issue 7), in bytes
-SIDES = ("ours", "s6")
+# The three builds: ours (scripts/install), Debian's dynamic s6 (--s6), skarnet's static musl s6
+# (--static-s6, when given).  Ratios are ours / each other side.
+ALL_SIDES = ("ours", "s6", "static")
+SIDE_LABEL = {"ours": "ours", "s6": "Debian s6", "static": "static s6"}
+INSTALL_LIMIT = 1000 * 1000  # "install ≤ 1.0 MB" (issue 11), in bytes
+SUPERVISE_USS_LIMIT = 20  # "USS per supervisor ≤ 20 KiB" (issue 11)
 
 MARK_VAR = "S6BENCH_MARK"
 RUN_ID = "s6bench-%d-%d" % (os.getpid(), int(time.time()))
@@ -114,6 +122,13 @@ def smaps_rollup(pid):
 
 def cpu_ns(pid):
     return int(read_file("/proc/%d/schedstat" % pid).split()[0])
+
+
+def voluntary_switches(pid):
+    for line in read_file("/proc/%d/status" % pid).splitlines():
+        if line.startswith("voluntary_ctxt_switches"):
+            return int(line.split()[1])
+    return 0
 
 
 def ctxt_switches(pid):
@@ -598,25 +613,36 @@ class Instance:
 
 
 class Results:
-    def __init__(self):
+    """Rows of samples per side.  `target` is issue 7's goal (a ratio to Debian's s6, or an
+    absolute bound on ours), `target11` issue 11's (a ratio to the static s6, or an absolute
+    bound on ours)."""
+
+    def __init__(self, sides):
+        self.sides = sides
         self.rows = {}  # key -> row
 
-    def row(self, scenario, metric, unit, target=None, note=None):
+    def row(self, scenario, metric, unit, target=None, note=None, target11=None):
         key = (scenario, metric)
         if key not in self.rows:
             self.rows[key] = {"scenario": scenario, "metric": metric, "unit": unit, "target": target,
-                              "note": note, "ours": [], "s6": [], "na": {}, "text": None}
-        return self.rows[key]
+                              "target11": target11, "note": note, "na": {}, "text": None}
+            for s in ALL_SIDES:
+                self.rows[key][s] = []
+        r = self.rows[key]
+        if target11 is not None:
+            r["target11"] = target11
+        return r
 
-    def add(self, scenario, metric, side, value, unit, target=None, note=None):
-        self.row(scenario, metric, unit, target, note)[side].append(value)
+    def add(self, scenario, metric, side, value, unit, target=None, note=None, target11=None):
+        self.row(scenario, metric, unit, target, note, target11)[side].append(value)
 
-    def na(self, scenario, metric, side, reason, unit="", target=None):
-        self.row(scenario, metric, unit, target)["na"][side] = reason
+    def na(self, scenario, metric, side, reason, unit="", target=None, target11=None):
+        self.row(scenario, metric, unit, target, target11=target11)["na"][side] = reason
 
-    def text(self, scenario, metric, ours, s6, target=None):
-        r = self.row(scenario, metric, "text", target)
-        r["text"] = {"ours": ours, "s6": s6}
+    def text(self, scenario, metric, texts, target=None, target11=None):
+        """texts: side -> cell text."""
+        r = self.row(scenario, metric, "text", target, target11=target11)
+        r["text"] = dict(texts)
 
 
 IQR_FROM = 8  # from this many samples the table shows the interquartile range, not min–max
@@ -666,13 +692,14 @@ def fmt(v, div, dec):
     return "{:,.{}f}".format(x, dec)
 
 
-def ratio_of(r):
-    so, ss = summarize(r["ours"]), summarize(r["s6"])
+def ratio_of(r, ref="s6"):
+    """ours / ref side, on the medians."""
+    so, ss = summarize(r["ours"]), summarize(r[ref])
     if not so or not ss:
         return None, ""
     a, b = so["median"], ss["median"]
     if b == 0:
-        return None, ("both 0" if a == 0 else "∞ (s6 = 0)")
+        return None, ("both 0" if a == 0 else "∞ (%s = 0)" % SIDE_LABEL[ref])
     return a / b, "%.2f×" % (a / b)
 
 
@@ -699,26 +726,67 @@ def target_check(r, ratio):
     return ""
 
 
+def target11_check(r, sides):
+    """Issue 11's goal: `≤ 1.5× static s6 ✅ (0.83×)`, `≤ 20 KiB ❌ (1.80×)`."""
+    t = r.get("target11")
+    if not t:
+        return ""
+    kind, val = t
+    if kind == "text":
+        return val
+    so = summarize(r["ours"])
+    if kind == "ratio_static":
+        want = "≤ %s× static s6" % ("%.2g" % val if val != 1 else "1")
+        if val == 1:
+            want = "≤ static s6"
+        if "static" not in sides:
+            return want + " (not run)"
+        ratio, rtxt = ratio_of(r, "static")
+        if ratio is None:
+            ss = summarize(r["static"])
+            if so and ss and ss["median"] == 0:
+                return want + (" ✅ (both 0)" if so["median"] == 0 else " ❌ (static s6 = 0)")
+            return want
+        return "%s %s (%.2f×)" % (want, "✅" if ratio <= val else "❌", ratio)
+    if kind in ("max", "max_bytes"):
+        if kind == "max_bytes":
+            want = "≤ %.1f MB" % (val / 1e6)
+        else:
+            div, u, dec = scale_for(r["unit"], val)
+            want = "≤ %s %s" % (fmt(val, div, dec), u)
+        if not so:
+            return want
+        x = so["median"] if r["unit"] != "B" else so["max"]
+        if val == 0:
+            return want + (" ✅" if x == 0 else " ❌")
+        return "%s %s (%.2f×)" % (want, "✅" if x <= val else "❌", x / val)
+    return ""
+
+
 def markdown(results):
-    out = ["| Scenario | Metric | ours: median [spread] | s6: median [spread] | ours/s6 | Target |",
-           "|---|---|---|---|---|---|"]
+    sides = results.sides
+    head = ["Scenario", "Metric"] + ["%s: median [spread]" % SIDE_LABEL[s] for s in sides]
+    refs = [s for s in sides if s != "ours"]
+    head += ["ours/%s" % SIDE_LABEL[s] for s in refs] + ["issue 7 target", "issue 11 target"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results.rows.values():
         if r["text"]:
-            out.append("| %s | %s | %s | %s | | %s |" % (r["scenario"], r["metric"], r["text"]["ours"],
-                                                         r["text"]["s6"], target_check(r, None)))
+            cells = [r["scenario"], r["metric"]] + [r["text"].get(s, "—") for s in sides] + ["" for _ in refs]
+            cells += [target_check(r, None), target11_check(r, sides)]
+            out.append("| " + " | ".join(cells) + " |")
             continue
-        sums = {s: summarize(r[s]) for s in SIDES}
-        ref = max([sums[s]["median"] for s in SIDES if sums[s]] or [0])
+        sums = {s: summarize(r[s]) for s in sides}
+        ref = max([sums[s]["median"] for s in sides if sums[s]] or [0])
         div, u, dec = scale_for(r["unit"], ref)
         cells = []
-        for s in SIDES:
+        for s in sides:
             if s in r["na"] and not sums[s]:
                 cells.append("n/a (%s)" % r["na"][s])
             elif not sums[s]:
                 cells.append("—")
             else:
                 x = sums[s]
-                c = "%s %s" % (fmt(x["median"], div, dec), u)
+                c = ("%s %s" % (fmt(x["median"], div, dec), u)).rstrip()
                 if x["n"] >= IQR_FROM:
                     c += " [IQR %s–%s]" % (fmt(x["q1"], div, dec), fmt(x["q3"], div, dec))
                 elif x["n"] > 1:
@@ -726,10 +794,12 @@ def markdown(results):
                 if s in r["na"]:
                     c += " (partial: %s)" % r["na"][s]
                 cells.append(c.replace("  ", " "))
-        ratio, rtxt = ratio_of(r)
-        metric = r["metric"] + (" (n=%d)" % sums["s6"]["n"] if sums["s6"] and sums["s6"]["n"] > 1 else "")
-        out.append("| %s | %s | %s | %s | %s | %s |" % (r["scenario"], metric, cells[0], cells[1], rtxt,
-                                                       target_check(r, ratio)))
+        ratio, _ = ratio_of(r)
+        ns = [sums[s]["n"] for s in sides if sums[s]]
+        metric = r["metric"] + (" (n=%d)" % max(ns) if ns and max(ns) > 1 else "")
+        row = [r["scenario"], metric] + cells + [ratio_of(r, s)[1] for s in refs]
+        row += [target_check(r, ratio), target11_check(r, sides)]
+        out.append("| " + " | ".join(row) + " |")
     return "\n".join(out)
 
 
@@ -742,7 +812,10 @@ class Bench:
         self.args = args
         self.quick = args.quick
         self.suites = {"ours": Suite("ours", args.ours), "s6": Suite("s6", args.s6)}
-        self.results = Results()
+        if args.static_s6:
+            self.suites["static"] = Suite("static", args.static_s6)
+        self.sides = tuple(s for s in ALL_SIDES if s in self.suites)
+        self.results = Results(self.sides)
         self.instances = set()
         self.leaks = []
         self.reaper = Reaper()
@@ -757,10 +830,9 @@ class Bench:
             self.ino = None
             log("inotify unavailable (%s): svc scenario disabled" % e)
 
-    # one ABBA order: ours first on even repetitions, s6 first on odd ones
-    @staticmethod
-    def order(rep):
-        return SIDES if rep % 2 == 0 else SIDES[::-1]
+    # ABBA order over the sides: ours first on even repetitions, last on odd ones
+    def order(self, rep):
+        return self.sides if rep % 2 == 0 else self.sides[::-1]
 
     def spawn(self, argv, env, errfd, setsid=False):
         fa = [(os.POSIX_SPAWN_DUP2, self.devnull, 0), (os.POSIX_SPAWN_DUP2, self.devnull, 1),
@@ -796,11 +868,59 @@ class Bench:
 
     # -- scenarios
 
+    def install_files(self, side):
+        """(programs, names, helpers) of a side's install, as paths.  Ours: the s6 names and
+        the short names of multicall/programs.list found in the bindir (what scripts/install
+        makes, without --aliases).  Debian's s6 in /usr/bin: the package's own files
+        (`dpkg -L s6`), helpers under /usr/lib.  Any other bindir (skarnet's static build): its
+        executables except the runit / daemontools faces (s6-alias*, and every name resolving
+        to one), helpers in ../libexec."""
+        suite = self.suites[side]
+        bindir = suite.bindir
+        if side == "ours":
+            progs, names = [], []
+            try:
+                lines = read_file(os.path.join(ROOT, "multicall", "programs.list")).splitlines()
+            except OSError:
+                lines = []
+            for line in lines:
+                f = line.split("#", 1)[0].split()
+                if len(f) < 2:
+                    continue
+                for i, nm in enumerate(f[1:3]):
+                    path = os.path.join(bindir, nm)
+                    if nm != "-" and os.path.exists(path):
+                        names.append(path)
+                        if i == 0:
+                            progs.append(path)
+            return progs, names, []
+        if os.path.realpath(bindir) in ("/usr/bin", "/bin"):
+            try:
+                out = subprocess.run(["dpkg", "-L", "s6"], capture_output=True, text=True, timeout=20).stdout
+            except Exception:
+                out = ""
+            paths = [l for l in out.splitlines() if os.path.isfile(l) and not os.path.islink(l)]
+            progs = [p for p in paths if os.path.dirname(p) in ("/usr/bin", "/bin")]
+            helpers = [p for p in paths if p.startswith(("/usr/lib/", "/usr/libexec/")) and os.access(p, os.X_OK)
+                       and not p.endswith((".so",)) and ".so." not in p]
+            if progs:
+                return progs, progs, helpers
+        progs = []
+        for ent in sorted(os.listdir(bindir)) if os.path.isdir(bindir) else []:
+            path = os.path.join(bindir, ent)
+            if (os.path.isfile(path) and os.access(path, os.X_OK) and not ent.startswith("s6-alias")
+                    and not os.path.basename(os.path.realpath(path)).startswith("s6-alias")):
+                progs.append(path)
+        libexec = os.path.join(os.path.dirname(bindir), "libexec")
+        helpers = [os.path.join(libexec, e) for e in sorted(os.listdir(libexec))] if os.path.isdir(libexec) else []
+        return progs, progs, [h for h in helpers if os.path.isfile(h)]
+
     def sc_sizes(self):
         R = self.results
-        info = {s: {} for s in SIDES}
+        sides = self.sides
+        info = {s: {} for s in sides}
         for name in PROGRAMS:
-            for s in SIDES:
+            for s in sides:
                 p = self.suites[s].prog(name)
                 if os.path.exists(p):
                     real = os.path.realpath(p)
@@ -808,7 +928,7 @@ class Bench:
                     R.add("binary size", name, s, info[s][name]["size"], "B", target=("size", SIZE_LIMIT))
                 else:
                     R.na("binary size", name, s, "missing", "B", target=("size", SIZE_LIMIT))
-        for s in SIDES:
+        for s in sides:
             if info[s]:
                 R.add("binary size", "total of the above", s, sum(x["size"] for x in info[s].values()), "B")
 
@@ -816,17 +936,64 @@ class Bench:
             n = sum(1 for x in info[s].values() if x[key])
             return "%d/%d" % (n, len(info[s])) if info[s] else "—"
 
-        R.text("binary size", "static (no ELF interpreter)", flags("ours", "static"), flags("s6", "static"),
+        R.text("binary size", "static (no ELF interpreter)", {s: flags(s, "static") for s in sides},
                target=("text", "all (ours)"))
-        R.text("binary size", "stripped (no .symtab / .debug)", flags("ours", "stripped"), flags("s6", "stripped"),
+        R.text("binary size", "stripped (no .symtab / .debug)", {s: flags(s, "stripped") for s in sides},
                target=("text", "all (ours)"))
         # Dynamic s6 binaries also map skalibs/libs6: show what they need besides libc.
-        for s in SIDES:
+        for s in sides:
             if info[s] and not all(x["static"] for x in info[s].values()):
                 libs = shared_libs(self.suites[s].prog("s6-supervise"))
                 if libs:
                     R.add("binary size", "shared libs of s6-supervise except libc (%s)" % ", ".join(
                         os.path.basename(l) for l in libs), s, sum(os.stat(l).st_size for l in libs), "B")
+
+        # The whole install: every program under every name it is installed as, each distinct
+        # file (inode) counted once, so hard links are free.
+        scen = "install"
+        counts, disk, disk_libs, disk_stripped = {}, {}, {}, {}
+        strip = shutil.which("strip")
+        for s in sides:
+            progs, names, helpers = self.install_files(s)
+            if not names:
+                R.na(scen, "on disk: Σ of distinct files (every name, helpers)", s, "no program found", "B")
+                continue
+            files = {}
+            for p in names + helpers:
+                real = os.path.realpath(p)
+                st = os.stat(real)
+                files[(st.st_dev, st.st_ino)] = (real, st.st_size)
+            counts[s] = "%d programs, %d names, %d file%s%s" % (
+                len(progs), len(names), len(files), "" if len(files) == 1 else "s",
+                " (incl. %d helper%s)" % (len(helpers), "" if len(helpers) == 1 else "s") if helpers else "")
+            disk[s] = sum(sz for _, sz in files.values())
+            libs = set()
+            for real, _ in files.values():
+                if elf_info(real)["static"] is False:
+                    libs.update(shared_libs(real))
+            disk_libs[s] = disk[s] + sum(os.stat(l).st_size for l in libs)
+            if strip:
+                total = 0
+                tmp = tempfile.mkdtemp(prefix="strip-", dir=self.scratch)
+                try:
+                    for i, (real, sz) in enumerate(files.values()):
+                        if elf_info(real)["stripped"] is False:
+                            cp = os.path.join(tmp, str(i))
+                            shutil.copyfile(real, cp)
+                            subprocess.run([strip, "--strip-all", cp], capture_output=True, timeout=60)
+                            sz = os.stat(cp).st_size
+                        total += sz
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                disk_stripped[s] = total
+        R.text(scen, "programs (s6 names), names installed, distinct files", counts)
+        for s, v in disk.items():
+            R.add(scen, "on disk: Σ of distinct files (every name, helpers)", s, v, "B",
+                  target11=("max_bytes", INSTALL_LIMIT))
+        for s, v in disk_libs.items():
+            R.add(scen, "on disk + shared libraries except libc", s, v, "B")
+        for s, v in disk_stripped.items():
+            R.add(scen, "on disk if stripped (`strip --strip-all` of a copy)", s, v, "B")
 
     def sc_memory(self):
         ns = self.args.memory_n
@@ -835,6 +1002,7 @@ class Bench:
         metrics = ["PSS per service (all supervise + svscan) / N", "USS per service (all supervise + svscan) / N",
                    "s6-supervise PSS (median process)", "s6-supervise USS (median process)", "s6-svscan PSS",
                    "s6-svscan USS"]
+        totals = {}  # (n, side) -> [Σ USS of svscan and every supervise]
         for n in ns:
             scen = "memory, N=%d" % n
             failed = {}
@@ -864,14 +1032,31 @@ class Bench:
                         spss, suss = smaps_rollup(inst.pid)
                         vals = [(sum(pss) + spss) / n, (sum(uss) + suss) / n, statistics.median(pss),
                                 statistics.median(uss), spss, suss]
+                        totals.setdefault((n, side), []).append(sum(uss) + suss)
                         for m, v in zip(metrics, vals):
                             R_target = ("ratio", 0.75) if "USS per service" in m else None
-                            self.results.add(scen, m, side, v, "KiB", target=R_target)
+                            t11 = {"s6-supervise USS (median process)": ("max", SUPERVISE_USS_LIMIT),
+                                   "s6-svscan USS": ("ratio_static", 1.0)}.get(m)
+                            self.results.add(scen, m, side, v, "KiB", target=R_target, target11=t11)
                     except ScenarioError as e:
                         self.skip_side(failed, n, side, scen, metrics, e)
                     finally:
                         inst.teardown()
                 log("%s: repetition %d/%d done" % (scen, rep + 1, reps))
+        # What one more service costs: the slope between N=1 and each larger N, on the medians
+        # (every N is its own svscan, so there is no per-repetition pairing).
+        if 1 in ns:
+            for n in ns:
+                if n == 1:
+                    continue
+                for side in self.sides:
+                    a, b = totals.get((1, side)), totals.get((n, side))
+                    m = "marginal USS per added service: (Σ at N=%d − Σ at N=1) / %d" % (n, n - 1)
+                    if a and b:
+                        self.results.add("memory, marginal", m, side,
+                                         (statistics.median(b) - statistics.median(a)) / (n - 1), "KiB")
+                    else:
+                        self.results.na("memory, marginal", m, side, "no sample", "KiB")
 
     def sc_idle(self):
         n = self.args.idle_n
@@ -914,7 +1099,7 @@ class Bench:
         scen = "client calls"
         if self.ino is None:
             for m in ("svc",):
-                for s in SIDES:
+                for s in self.sides:
                     self.results.na(scen, m, s, "no inotify")
             return
         pairs = self.args.reps or (10 if self.quick else 100)
@@ -939,7 +1124,7 @@ class Bench:
         insts = {}
         failed = {}
         try:
-            for side in SIDES:
+            for side in self.sides:
                 suite = self.suites[side]
                 try:
                     suite.require("s6-svc", "s6-svstat", "s6-svok", "s6-svlisten1")
@@ -1026,7 +1211,8 @@ class Bench:
         window = self.args.crash_seconds or (4.0 if self.quick else 5.0)
         reps = self.args.reps or (1 if self.quick else 3)
         scen = "crash loop (run exits at once), %.0f s" % window
-        metrics = ["starts per second", "median interval between starts"]
+        metrics = ["starts per second", "median interval between starts",
+                   "s6-supervise CPU per restart cycle (utime+stime, from schedstat)"]
         failed = {}
         for rep in range(reps):
             for side in self.order(rep):
@@ -1043,12 +1229,18 @@ class Bench:
                             raise ScenarioError("run never started%s" % inst.log_tail())
                         time.sleep(0.002)
                     last = size()
+                    # The supervisor's CPU time (schedstat: ns on CPU, user + system) at each
+                    # start seen: what one cycle (reap, status, the 1 s throttle, fork) costs it.
+                    sup = inst.supervise_pids(1, 10)[0]
                     stamps = [time.monotonic()] * last
+                    cpus = [cpu_ns(sup)]
                     end = stamps[0] + window
                     while time.monotonic() < end + 0.01:
                         s = size()
                         if s != last:
                             now = time.monotonic()
+                            if now <= end:
+                                cpus.append(cpu_ns(sup))
                             stamps.extend([now] * (s - last))
                             last = s
                         time.sleep(0.002)
@@ -1060,8 +1252,136 @@ class Bench:
                     self.results.add(scen, metrics[0], side, (len(stamps) - 1) / span, "/s",
                                      target=("text", "≈ 1/s, as s6"))
                     self.results.add(scen, metrics[1], side, statistics.median(ivals), "s")
+                    if len(cpus) >= 2 and len(stamps) >= 2:
+                        self.results.add(scen, metrics[2], side, (cpus[-1] - cpus[0]) / (len(stamps) - 1), "ns",
+                                         target11=("ratio_static", 1.0))
                 except ScenarioError as e:
                     self.skip_side(failed, "crash", side, scen, metrics, e)
+                finally:
+                    inst.teardown()
+            log("%s: repetition %d/%d done" % (scen, rep + 1, reps))
+
+    def sc_instructions(self):
+        """Instructions (callgrind's "Collected" total: every instruction the process ran,
+        dynamic loader and libc included, no noise) of s6-svstat, s6-svok and s6-svc -h on a
+        live service; then the same calls timed, interleaved round-robin over the sides."""
+        scen_i = "instructions (callgrind)"
+        scen_w = "client calls, interleaved"
+        calls = [("svstat", "`s6-svstat DIR`", "s6-svstat", []), ("svok", "`s6-svok DIR`", "s6-svok", []),
+                 ("h", "`s6-svc -h DIR`", "s6-svc", ["-h"])]
+        m_ir = {k: "%s: instructions" % label for k, label, _, _ in calls}
+        m_wall = {k: "%s: wall time" % label for k, label, _, _ in calls}
+        m_cpu = {k: "%s: client CPU (user+sys)" % label for k, label, _, _ in calls}
+        valgrind = shutil.which("valgrind")
+        creps = self.args.reps or (1 if self.quick else 3)
+        nwall = self.args.calls or (20 if self.quick else 200)
+        insts, failed = {}, {}
+        try:
+            for side in self.sides:
+                suite = self.suites[side]
+                try:
+                    suite.require("s6-svc", "s6-svstat", "s6-svok")
+                    inst = Instance(self, suite, "instr", [("idle", {"run": RUN_SLEEP})])
+                    insts[side] = inst
+                    inst.start()
+                    inst.supervise_pids(1, 10)
+                    inst.wait_all_up(["idle"], 10)
+                except ScenarioError as e:
+                    self.skip_side(failed, "instr", side, scen_w, list(m_wall.values()) + list(m_cpu.values()), e)
+            if not valgrind:
+                for side in self.sides:
+                    for m in m_ir.values():
+                        self.results.na(scen_i, m, side, "valgrind not installed")
+            for rep in range(creps if valgrind else 0):
+                for side in self.order(rep):
+                    if side not in insts or ("instr", side) in failed:
+                        continue
+                    inst = insts[side]
+                    for key, _, prog, opts in calls:
+                        argv = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                                inst.suite.prog(prog)] + opts + [inst.sdir("idle")]
+                        try:
+                            p = subprocess.run(argv, env=inst.env, stdin=subprocess.DEVNULL,
+                                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+                        except subprocess.TimeoutExpired:
+                            self.results.na(scen_i, m_ir[key], side, "valgrind timed out")
+                            continue
+                        err = p.stderr.decode("utf-8", "replace")
+                        found = re.search(r"Collected\s*:\s*([0-9,]+)", err)
+                        if p.returncode != 0 or not found:
+                            self.results.na(scen_i, m_ir[key], side, "exit %d under valgrind" % p.returncode)
+                            continue
+                        self.results.add(scen_i, m_ir[key], side, int(found.group(1).replace(",", "")), "",
+                                         target11=("ratio_static", 1.5))
+                log("%s: repetition %d/%d done" % (scen_i, rep + 1, creps))
+            for rep in range(-1, nwall):  # rep -1: warm-up, not recorded
+                for side in self.order(max(rep, 0)):
+                    if side not in insts or ("instr", side) in failed:
+                        continue
+                    inst = insts[side]
+                    try:
+                        for key, _, prog, opts in calls:
+                            ns, cpu = inst.check_call([inst.suite.prog(prog)] + opts + [inst.sdir("idle")])
+                            if rep >= 0:
+                                self.results.add(scen_w, m_wall[key], side, ns, "ns", target11=("ratio_static", 1.0))
+                                self.results.add(scen_w, m_cpu[key], side, cpu, "ns")
+                    except ScenarioError as e:
+                        self.skip_side(failed, "instr", side, scen_w, list(m_wall.values()) + list(m_cpu.values()), e)
+                if rep % 50 == 49 or rep == nwall - 1:
+                    log("%s: round %d/%d done" % (scen_w, rep + 1, nwall))
+        finally:
+            for inst in insts.values():
+                inst.teardown()
+
+    def wait_quiet(self, pid, vcs_before, timeout=5.0):
+        """Wait until pid has gone back to sleep after a wake-up: its voluntary context
+        switches moved past vcs_before, it is sleeping, and its CPU time stays put for 2 ms."""
+        deadline = time.monotonic() + timeout
+        prev = None
+        while True:
+            try:
+                state = read_file("/proc/%d/stat" % pid)
+                state = state[state.rfind(")") + 2:].split()[0]
+                vcs = voluntary_switches(pid)
+                cpu = cpu_ns(pid)
+            except OSError:
+                raise ScenarioError("s6-svscan exited during a rescan")
+            if vcs > vcs_before and state == "S" and cpu == prev:
+                return
+            prev = cpu
+            if time.monotonic() > deadline:
+                raise ScenarioError("s6-svscan did not go back to sleep %.0f s after svscanctl -a" % timeout)
+            time.sleep(0.002)
+
+    def sc_rescan(self):
+        """svscan's CPU per rescan: N services up, then `s6-svscanctl -a` K times, each time
+        waiting until svscan has handled it and gone back to sleep; Δ schedstat / K."""
+        n = self.args.rescan_n
+        k = self.args.rescans or (20 if self.quick else 100)
+        reps = self.args.reps or (1 if self.quick else 3)
+        scen = "rescan, N=%d" % n
+        metrics = ["s6-svscan CPU per `s6-svscanctl -a` (utime+stime, from schedstat)"]
+        failed = {}
+        for rep in range(reps):
+            for side in self.order(rep):
+                if side in failed:
+                    continue
+                suite = self.suites[side]
+                inst = Instance(self, suite, "rescan", [("s%05d" % i, {"run": RUN_SLEEP}) for i in range(n)])
+                try:
+                    inst.start(suite.cap_args(self, n))
+                    inst.wait_all_up(inst.services, 60 + n * 0.05)
+                    inst.supervise_pids(n, 10)
+                    time.sleep(0.5)
+                    c0 = cpu_ns(inst.pid)
+                    for _ in range(k):
+                        before = voluntary_switches(inst.pid)
+                        inst.check_call([suite.prog("s6-svscanctl"), "-a", inst.scandir])
+                        self.wait_quiet(inst.pid, before)
+                    c1 = cpu_ns(inst.pid)
+                    self.results.add(scen, metrics[0], side, (c1 - c0) / k, "ns", target11=("ratio_static", 1.0))
+                except ScenarioError as e:
+                    self.skip_side(failed, "rescan", side, scen, metrics, e)
                 finally:
                     inst.teardown()
             log("%s: repetition %d/%d done" % (scen, rep + 1, reps))
@@ -1226,12 +1546,19 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated scenarios: " + ",".join(SCENARIOS))
     ap.add_argument("--ours", default=default_ours, help="our bindir (default: %(default)s)")
     ap.add_argument("--s6", default="/usr/bin", help="s6's bindir (default: %(default)s)")
+    ap.add_argument("--static-s6", default=os.environ.get("S6RS_STATIC_S6_BINDIR", ""),
+                    help="bindir of skarnet's static musl s6 2.15.1, the third build (default: $S6RS_STATIC_S6_BINDIR;"
+                         " without it the third column is skipped)")
     ap.add_argument("--reps", type=int, default=0, help="override the repetitions of every scenario")
     ap.add_argument("--memory-n", type=parse_ns, default=None, help="service counts for memory (default 1,100,1000)")
     ap.add_argument("--scale-n", type=parse_ns, default=None, help="service counts for scale (default 100,1000,10000)")
     ap.add_argument("--idle-n", type=int, default=100)
     ap.add_argument("--idle-seconds", type=float, default=0)
     ap.add_argument("--crash-seconds", type=float, default=0)
+    ap.add_argument("--rescan-n", type=int, default=100, help="services under svscan for rescan (default 100)")
+    ap.add_argument("--rescans", type=int, default=0, help="s6-svscanctl -a calls per repetition (default 100, 20 quick)")
+    ap.add_argument("--calls", type=int, default=0,
+                    help="interleaved timed calls per side and program in instructions (default 200, 20 quick)")
     ap.add_argument("--scratch-base", default="/tmp",
                     help="where the scratch scan directories go (default: %(default)s; a tmpfs such as /dev/shm "
                          "makes writing and removing thousands of service dirs much faster)")
@@ -1249,8 +1576,10 @@ def main():
     if args.keep_logs:
         os.makedirs(args.keep_logs, exist_ok=True)
 
-    for side, d in (("ours", args.ours), ("s6", args.s6)):
-        if not os.path.isdir(d):
+    if not args.static_s6:
+        log("note: no --static-s6 DIR (nor S6RS_STATIC_S6_BINDIR): skarnet's static s6 column skipped")
+    for side, d in (("ours", args.ours), ("s6", args.s6), ("static", args.static_s6)):
+        if d and not os.path.isdir(d):
             log("warning: %s bindir %s does not exist: its scenarios will be n/a" % (side, d))
 
     stopping = []
@@ -1273,8 +1602,9 @@ def main():
     bench = Bench(args)
     if not bench.reaper.subreaper:
         log("warning: could not become a child subreaper; orphans go to pid 1")
-    log("run %s: ours=%s s6=%s scratch=%s scenarios=%s%s" % (RUN_ID, bench.suites["ours"].bindir,
-        bench.suites["s6"].bindir, bench.scratch, ",".join(only), " (quick)" if args.quick else ""))
+    log("run %s: %s scratch=%s scenarios=%s%s" % (RUN_ID, " ".join(
+        "%s=%s" % (s, bench.suites[s].bindir) for s in bench.sides), bench.scratch, ",".join(only),
+        " (quick)" if args.quick else ""))
     t0 = time.monotonic()
     interrupted = None
     try:
@@ -1289,9 +1619,12 @@ def main():
     table = markdown(bench.results)
     clean = not final and not scratch_left
     header = ["## Results %s" % started.strftime("%Y-%m-%d %H:%M UTC"), "",
-              "Machine: %s, %s CPUs, kernel %s; load average at start %s, at end %s. s6 package %s; ours %s (%s)." % (
+              "Machine: %s, %s CPUs, kernel %s; load average at start %s, at end %s. Ours %s (%s); Debian s6 "
+              "package %s (%s); %s." % (
                   info["cpu_model"], info["nproc"], info["kernel"], info["loadavg_start"].split()[0],
-                  info["loadavg_end"].split()[0], info["s6_package"], info["ours_git"], bench.suites["ours"].bindir),
+                  info["loadavg_end"].split()[0], info["ours_git"], bench.suites["ours"].bindir, info["s6_package"],
+                  bench.suites["s6"].bindir, "static s6: %s" % bench.suites["static"].bindir if "static" in bench.suites
+                  else "no static s6 (--static-s6)"),
               "Mode: %s; %.0f s; scratch directories in %s (%s)." % (
                   "--quick" if args.quick else "full", elapsed, args.scratch_base, info["scratch_fs"]), ""]
     footer = ["", "Processes killed after an svscan had exited: %d. Final /proc scan: %s." % (
@@ -1305,13 +1638,21 @@ def main():
     base = os.path.join(args.results, "%s-%s%s" % (stamp, info["hostname"], "-quick" if args.quick else ""))
     rows = []
     for r in bench.results.rows.values():
-        ratio, rtxt = ratio_of(r) if not r["text"] else (None, "")
-        rows.append({"scenario": r["scenario"], "metric": r["metric"], "unit": r["unit"], "target": r["target"],
-                     "ours": r["ours"], "s6": r["s6"], "ours_summary": summarize(r["ours"]),
-                     "s6_summary": summarize(r["s6"]), "na": r["na"], "text": r["text"], "ratio": ratio})
+        row = {"scenario": r["scenario"], "metric": r["metric"], "unit": r["unit"], "target": r["target"],
+               "target11": r["target11"], "na": r["na"], "text": r["text"]}
+        for s in bench.sides:
+            row[s] = r[s]
+            row[s + "_summary"] = summarize(r[s])
+        if not r["text"]:
+            row["ratio"] = ratio_of(r)[0]  # ours / Debian s6
+            if "static" in bench.sides:
+                row["ratio_static"] = ratio_of(r, "static")[0]
+        rows.append(row)
     doc = {"date": started.isoformat(), "elapsed_s": elapsed, "run_id": RUN_ID, "machine": info,
            "args": vars(args), "scenarios": only, "ours_bindir": bench.suites["ours"].bindir,
-           "s6_bindir": bench.suites["s6"].bindir, "interrupted": interrupted, "leaks": bench.leaks,
+           "s6_bindir": bench.suites["s6"].bindir,
+           "static_s6_bindir": bench.suites["static"].bindir if "static" in bench.suites else None,
+           "interrupted": interrupted, "leaks": bench.leaks,
            "final_scan_left": final, "scratch_left": scratch_left, "results": rows}
     with open(base + ".json", "w") as f:
         json.dump(doc, f, indent=1, default=str)
