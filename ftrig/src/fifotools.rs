@@ -63,6 +63,11 @@ pub fn notify_main(args: &[OsString]) -> ! {
     let [dir, msg, ..] = args else {
         exit_usage(PROG, NOTIFY_USAGE)
     };
+    // A subscriber that goes away between our open and our write must not kill us (s6's
+    // ftrigw_notifyb ignores SIGPIPE around the writes).
+    if let Err(e) = common::signals::alt_ignore(nix::sys::signal::Signal::SIGPIPE) {
+        die_sys(PROG, 111, &[b"ignore SIGPIPE"], e);
+    }
     if let Err(e) = common::fifodir::try_notify(Path::new(dir), msg.as_bytes()) {
         die_sys(PROG, 111, &[b"notify ", dir.as_bytes()], e);
     }

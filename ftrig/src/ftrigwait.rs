@@ -285,9 +285,11 @@ pub fn main(kind: Kind, args: &[OsString]) -> ! {
         (req.timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(req.timeout_ms.into()));
     let mut signals = None;
     if kind != Kind::Wait {
-        // A prog that closes its end of a pipe we write to must not kill us.
-        // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
-        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+        // A prog that closes its end of a pipe we write to must not kill us; the prog itself
+        // gets SIGPIPE at its default (s6's sig_altignore).
+        if let Err(e) = common::signals::alt_ignore(nix::sys::signal::Signal::SIGPIPE) {
+            die_sys(prog, 111, &[b"ignore SIGPIPE"], e);
+        }
         match Signals::new([libc::SIGCHLD]) {
             Ok(s) => signals = Some(s),
             Err(e) => die_sys(prog, 111, &[b"selfpipe_trap"], common::msg::errno_of(&e)),

@@ -305,6 +305,11 @@ pub fn main() -> ! {
     let Some(o) = parse_args(rest) else {
         usage(PROG, USAGE)
     };
+    // A peer that goes away makes writes fail with EPIPE, not kill us (s6: sig_ignore).
+    // SAFETY: setting SIGPIPE's disposition to SIG_IGN has no memory effects.
+    if unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) } == libc::SIG_ERR {
+        fatal_sys(PROG, SYSTEM, &[b"unable to ignore SIGPIPE"], Errno::last());
+    }
     // s6's order: stdin, fdw, fdr, stdout.
     let mut socks = [false; 4];
     for (i, fd) in [0, o.fdw, o.fdr, 1].into_iter().enumerate() {

@@ -403,6 +403,10 @@ pub fn main() -> ! {
     } else {
         null_on(1);
     }
+    // s6: sig_altignore(SIGPIPE): harmless to us, at its default in every child.
+    if let Err(e) = common::signals::alt_ignore(nix::sys::signal::Signal::SIGPIPE) {
+        fatal_sys(PROG, SYSTEM, &[b"unable to ignore SIGPIPE"], e);
+    }
     let mut poll = match Poll::new() {
         Ok(p) => p,
         Err(e) => fatal_sys(

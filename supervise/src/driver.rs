@@ -505,11 +505,19 @@ impl Driver {
 
     fn close_stdio(&self) {
         // As s6, a failed dup2 is not reported (the old fd stays).
-        match open("/dev/null", OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+        match open(
+            "/dev/null",
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
             Ok(n) => drop(nix::unistd::dup2_stdin(n)),
             Err(e) => self.prog.warn(Warning::DevNull("reading", e)),
         }
-        match open("/dev/null", OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+        match open(
+            "/dev/null",
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
             Ok(n) => drop(nix::unistd::dup2_stdout(n)),
             Err(e) => self.prog.warn(Warning::DevNull("writing", e)),
         }
