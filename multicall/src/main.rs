@@ -5,6 +5,8 @@
 //! `global-allocator` feature of `common`).
 
 #![cfg_attr(not(test), no_main)]
+// Under `cargo test` there is no `main` (the harness brings its own), so nothing is called.
+#![cfg_attr(test, allow(dead_code))]
 
 /// Which installed name set a name belongs to (`scripts/install` chooses the sets).
 #[allow(dead_code)] // the sets are read by scripts/install from programs.list; kept for `s6-rs --list`
