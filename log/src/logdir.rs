@@ -162,8 +162,8 @@ impl Logdir {
                 common::lock::LockError::Io(e) => e,
             })
         })?;
-        let period_at = (spec.period_secs != 0)
-            .then(|| start + Duration::from_secs(spec.period_secs as u64));
+        let period_at =
+            (spec.period_secs != 0).then(|| start + Duration::from_secs(spec.period_secs as u64));
         let mut ld = Logdir {
             spec,
             dir,
@@ -189,17 +189,21 @@ impl Logdir {
                 unlink_soft(&p).map_err(init_err("unlink", &p))?;
             }
             let processed = ld.path("processed");
-            let done = matches!(nix::sys::stat::stat(&processed), Ok(st) if st.st_mode & 0o100 != 0);
+            let done =
+                matches!(nix::sys::stat::stat(&processed), Ok(st) if st.st_mode & 0o100 != 0);
             if done {
                 let p = ld.path("previous");
                 unlink_soft(&p).map_err(init_err("unlink", &p))?;
-                ld.archive("processed", b's').map_err(init_err("rename", &processed))?;
+                ld.archive("processed", b's')
+                    .map_err(init_err("rename", &processed))?;
             } else {
                 unlink_soft(&processed).map_err(init_err("unlink", &processed))?;
                 let p = ld.path("previous");
-                ld.archive("previous", b'u').map_err(init_err("rename", &p))?;
+                ld.archive("previous", b'u')
+                    .map_err(init_err("rename", &p))?;
             }
-            ld.archive("current", b'u').map_err(init_err("rename", &curp))?;
+            ld.archive("current", b'u')
+                .map_err(init_err("rename", &curp))?;
             let statep = ld.path("state");
             open(
                 &statep,

@@ -50,8 +50,13 @@ pub struct Options {
     pub lastline_ms: u32,
 }
 
-/// Parse the options; `Err(())` means usage. Returns the options and the script's index.
-pub fn parse_options(args: &[OsString]) -> Result<(Options, usize), ()> {
+/// Parse the options; `Err(UsageError)` means usage. Returns the options and the script's index.
+/// A bad command line (the usage message follows).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("usage")]
+pub struct UsageError;
+
+pub fn parse_options(args: &[OsString]) -> Result<(Options, usize), UsageError> {
     let mut o = Options {
         notif: None,
         verbosity: 1,
@@ -62,22 +67,24 @@ pub fn parse_options(args: &[OsString]) -> Result<(Options, usize), ()> {
     };
     let mut g = GetOpt::new(args, "d:qvbpl:t:");
     while let Some(opt) = g.next_opt() {
-        match opt.map_err(|_| ())? {
+        match opt.map_err(|_| UsageError)? {
             Opt::Flag(b'q') => o.verbosity = o.verbosity.saturating_sub(1),
             Opt::Flag(b'v') => o.verbosity += 1,
             Opt::Flag(b'b') => o.blocking = true,
             Opt::Flag(b'p') => o.protect = true,
-            Opt::Arg(b'd', v) => o.notif = Some(common::cli::uint0_scan(v).ok_or(())? as i32),
-            Opt::Arg(b'l', v) => {
-                o.line_limit = core::effective_limit(common::cli::uint0_scan(v).ok_or(())?)
+            Opt::Arg(b'd', v) => {
+                o.notif = Some(common::cli::uint0_scan(v).ok_or(UsageError)? as i32)
             }
-            Opt::Arg(b't', v) => o.lastline_ms = common::cli::uint0_scan(v).ok_or(())?,
-            _ => return Err(()),
+            Opt::Arg(b'l', v) => {
+                o.line_limit = core::effective_limit(common::cli::uint0_scan(v).ok_or(UsageError)?)
+            }
+            Opt::Arg(b't', v) => o.lastline_ms = common::cli::uint0_scan(v).ok_or(UsageError)?,
+            _ => return Err(UsageError),
         }
     }
     let rest = g.rest();
     if rest.is_empty() {
-        return Err(());
+        return Err(UsageError);
     }
     Ok((o, args.len() - rest.len()))
 }
@@ -288,7 +295,10 @@ impl Driver {
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => fatal(exit::SYSTEM, format_args!("unable to poll: {}", StrError(errno(&e)))),
+                Err(e) => fatal(
+                    exit::SYSTEM,
+                    format_args!("unable to poll: {}", StrError(errno(&e))),
+                ),
             }
             for ev in events.iter() {
                 match ev.token() {
@@ -314,7 +324,11 @@ impl Driver {
         let mut ok = true;
         for l in &mut self.out.logdirs {
             if let Err(e) = l.finalize() {
-                warn(&format!("unable to finalize logdir {}: {}", l.name(), StrError(e)));
+                warn(&format!(
+                    "unable to finalize logdir {}: {}",
+                    l.name(),
+                    StrError(e)
+                ));
                 ok = false;
             }
         }
@@ -414,8 +428,12 @@ impl Driver {
         use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
         loop {
             match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) => self.child_done(pid.as_raw(), code == 0, false, now),
-                Ok(WaitStatus::Signaled(pid, _, _)) => self.child_done(pid.as_raw(), false, true, now),
+                Ok(WaitStatus::Exited(pid, code)) => {
+                    self.child_done(pid.as_raw(), code == 0, false, now)
+                }
+                Ok(WaitStatus::Signaled(pid, _, _)) => {
+                    self.child_done(pid.as_raw(), false, true, now)
+                }
                 Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
                 Ok(_) => continue,
                 Err(Errno::EINTR) => continue,
@@ -490,7 +508,10 @@ impl Driver {
             }
             Err(Errno::EAGAIN) => self.stdin_ready = false,
             Err(Errno::EINTR) => {}
-            Err(e) => fatal(exit::SYSTEM, format_args!("unable to read from stdin: {}", StrError(e))),
+            Err(e) => fatal(
+                exit::SYSTEM,
+                format_args!("unable to read from stdin: {}", StrError(e)),
+            ),
         }
     }
 

@@ -316,7 +316,10 @@ mod tests {
         assert_eq!(err(&["+[", "1"]), ScriptError::Unrecognized(b"+[".to_vec()));
         assert_eq!(err(&["n5", "s5000"]), ScriptError::NoAction);
         assert_eq!(err(&["logs"]), ScriptError::NoAction);
-        assert_eq!(err(&["logs", "1"]), ScriptError::Unrecognized(b"logs".to_vec()));
+        assert_eq!(
+            err(&["logs", "1"]),
+            ScriptError::Unrecognized(b"logs".to_vec())
+        );
         assert_eq!(
             err(&["s100000", "l60000", "1"]),
             ScriptError::Conflict(b"l60000".to_vec())
@@ -338,7 +341,9 @@ mod tests {
     #[test]
     fn groups_and_sticky_settings() {
         let s = parse(
-            &args(&["n1", "s1", "./a", "t", "pX", "1", "-b", "2", "n3", "!gzip", "/b", "+x"]),
+            &args(&[
+                "n1", "s1", "./a", "t", "pX", "1", "-b", "2", "n3", "!gzip", "/b", "+x",
+            ]),
             DEFAULT_DIALECT,
         )
         .unwrap();

@@ -58,9 +58,7 @@ pub fn parse_ip_port(s: &[u8]) -> Option<SocketAddr> {
     let (ip, port) = match s.rfind('_') {
         Some(i) => (&s[..i], Some(&s[i + 1..])),
         None => match s.rfind(':') {
-            Some(i) if s[..i].parse::<std::net::Ipv4Addr>().is_ok() => {
-                (&s[..i], Some(&s[i + 1..]))
-            }
+            Some(i) if s[..i].parse::<std::net::Ipv4Addr>().is_ok() => (&s[..i], Some(&s[i + 1..])),
             _ => (s, None),
         },
     };
@@ -81,7 +79,8 @@ fn parse_gidlist(s: &[u8]) -> Option<Vec<u32>> {
         .collect()
 }
 
-pub fn parse_options(args: &[std::ffi::OsString]) -> Result<Options, ()> {
+pub fn parse_options(args: &[std::ffi::OsString]) -> Result<Options, crate::s6log::UsageError> {
+    use crate::s6log::UsageError;
     let mut o = Options {
         notif: None,
         raw: false,
@@ -93,21 +92,23 @@ pub fn parse_options(args: &[std::ffi::OsString]) -> Result<Options, ()> {
         lameduck_ms: 0,
         listen: Listen::Unix(PathBuf::from("/dev/log")),
     };
-    let num = |v: &OsStr| common::cli::uint0_scan(v).ok_or(());
+    let num = |v: &OsStr| common::cli::uint0_scan(v).ok_or(UsageError);
     let mut g = GetOpt::new(args, "d:rUu:g:G:l:t:x:i:");
     while let Some(opt) = g.next_opt() {
-        match opt.map_err(|_| ())? {
+        match opt.map_err(|_| UsageError)? {
             Opt::Arg(b'd', v) => o.notif = Some(num(v)? as i32),
             Opt::Flag(b'r') => o.raw = true,
             Opt::Flag(b'U') => o.env_ids = true,
             Opt::Arg(b'u', v) => o.uid = Some(num(v)?),
             Opt::Arg(b'g', v) => o.gid = Some(num(v)?),
-            Opt::Arg(b'G', v) => o.gids = Some(parse_gidlist(v.as_bytes()).ok_or(())?),
+            Opt::Arg(b'G', v) => o.gids = Some(parse_gidlist(v.as_bytes()).ok_or(UsageError)?),
             Opt::Arg(b'l', v) => o.linelen = (num(v)? as usize).clamp(76, 1_048_576),
             Opt::Arg(b't', v) => o.lameduck_ms = num(v)?,
             Opt::Arg(b'x', v) => o.listen = Listen::Unix(PathBuf::from(v)),
-            Opt::Arg(b'i', v) => o.listen = Listen::Udp(parse_ip_port(v.as_bytes()).ok_or(())?),
-            _ => return Err(()),
+            Opt::Arg(b'i', v) => {
+                o.listen = Listen::Udp(parse_ip_port(v.as_bytes()).ok_or(UsageError)?)
+            }
+            _ => return Err(UsageError),
         }
     }
     Ok(o)
@@ -124,7 +125,11 @@ pub fn format_datagram(d: &[u8], full: bool, raw: bool, from: Option<&str>, out:
         out.extend_from_slice(f.as_bytes());
         out.extend_from_slice(b": ");
     }
-    let skip = if raw { 0 } else { crate::syslog::decode(d, out) };
+    let skip = if raw {
+        0
+    } else {
+        crate::syslog::decode(d, out)
+    };
     out.extend(
         d[skip..]
             .iter()
@@ -148,7 +153,11 @@ fn bind_unix(prog: &Prog, path: &Path) -> (OwnedFd, OwnedFd) {
     let bindfail = |e: Errno| -> ! {
         prog.fatal(
             exit::SYSTEM,
-            format_args!("unable to bind socket to {}: {}", path.display(), StrError(e)),
+            format_args!(
+                "unable to bind socket to {}: {}",
+                path.display(),
+                StrError(e)
+            ),
         )
     };
     let mut lockp = path.as_os_str().as_bytes().to_vec();
@@ -169,7 +178,12 @@ fn bind_unix(prog: &Prog, path: &Path) -> (OwnedFd, OwnedFd) {
         SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
         None,
     )
-    .unwrap_or_else(|e| prog.fatal(exit::SYSTEM, format_args!("unable to create socket: {}", StrError(e))));
+    .unwrap_or_else(|e| {
+        prog.fatal(
+            exit::SYSTEM,
+            format_args!("unable to create socket: {}", StrError(e)),
+        )
+    });
     let addr = UnixAddr::new(path).unwrap_or_else(|e| bindfail(e));
     let old = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     let r = bind(fd.as_raw_fd(), &addr);
@@ -203,7 +217,12 @@ fn bind_udp(prog: &Prog, sa: SocketAddr) -> OwnedFd {
         SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
         None,
     )
-    .unwrap_or_else(|e| prog.fatal(exit::SYSTEM, format_args!("unable to create socket: {}", StrError(e))));
+    .unwrap_or_else(|e| {
+        prog.fatal(
+            exit::SYSTEM,
+            format_args!("unable to create socket: {}", StrError(e)),
+        )
+    });
     let r = match sa {
         SocketAddr::V4(a) => bind(fd.as_raw_fd(), &SockaddrIn::from(a)),
         SocketAddr::V6(a) => bind(fd.as_raw_fd(), &SockaddrIn6::from(a)),
@@ -216,7 +235,7 @@ fn bind_udp(prog: &Prog, sa: SocketAddr) -> OwnedFd {
 
 fn sender(ss: &SockaddrStorage) -> Option<String> {
     if let Some(a) = ss.as_sockaddr_in() {
-        return Some(format!("{}_{}", std::net::Ipv4Addr::from(a.ip()), a.port()));
+        return Some(format!("{}_{}", a.ip(), a.port()));
     }
     if let Some(a) = ss.as_sockaddr_in6() {
         return Some(format!("{}_{}", a.ip(), a.port()));
@@ -245,8 +264,14 @@ pub fn main() -> ! {
             prog.fatal(exit::USAGE, "notification fd must be 3 or more");
         }
         // SAFETY: only probed with F_GETFD.
-        if let Err(e) = nix::fcntl::fcntl(unsafe { BorrowedFd::borrow_raw(fd) }, nix::fcntl::FcntlArg::F_GETFD) {
-            prog.fatal(exit::USAGE, format_args!("invalid notification fd: {}", StrError(e)));
+        if let Err(e) = nix::fcntl::fcntl(
+            unsafe { BorrowedFd::borrow_raw(fd) },
+            nix::fcntl::FcntlArg::F_GETFD,
+        ) {
+            prog.fatal(
+                exit::USAGE,
+                format_args!("invalid notification fd: {}", StrError(e)),
+            );
         }
     }
     let (uid, gid, gids) = if opts.env_ids {
@@ -271,34 +296,64 @@ pub fn main() -> ! {
     if let Some(g) = &gids {
         let g: Vec<nix::unistd::Gid> = g.iter().map(|&x| nix::unistd::Gid::from_raw(x)).collect();
         if let Err(e) = nix::unistd::setgroups(&g) {
-            prog.fatal(exit::SYSTEM, format_args!("unable to setgroups: {}", StrError(e)));
+            prog.fatal(
+                exit::SYSTEM,
+                format_args!("unable to setgroups: {}", StrError(e)),
+            );
         }
     }
     if let Some(g) = gid {
         if let Err(e) = nix::unistd::setgid(nix::unistd::Gid::from_raw(g)) {
-            prog.fatal(exit::SYSTEM, format_args!("unable to setgid: {}", StrError(e)));
+            prog.fatal(
+                exit::SYSTEM,
+                format_args!("unable to setgid: {}", StrError(e)),
+            );
         }
     }
     if let Some(u) = uid {
         if let Err(e) = nix::unistd::setuid(nix::unistd::Uid::from_raw(u)) {
-            prog.fatal(exit::SYSTEM, format_args!("unable to setuid: {}", StrError(e)));
+            prog.fatal(
+                exit::SYSTEM,
+                format_args!("unable to setuid: {}", StrError(e)),
+            );
         }
     }
     let mut poll = Poll::new().unwrap_or_else(|e| {
-        prog.fatal(exit::SYSTEM, format_args!("unable to create poll: {}", StrError(common::msg::errno_of(&e))))
+        prog.fatal(
+            exit::SYSTEM,
+            format_args!(
+                "unable to create poll: {}",
+                StrError(common::msg::errno_of(&e))
+            ),
+        )
     });
     let mut signals = Signals::new([SIGTERM]).unwrap_or_else(|e| {
-        prog.fatal(exit::SYSTEM, format_args!("unable to trap signals: {}", StrError(common::msg::errno_of(&e))))
+        prog.fatal(
+            exit::SYSTEM,
+            format_args!(
+                "unable to trap signals: {}",
+                StrError(common::msg::errno_of(&e))
+            ),
+        )
     });
     let reg = poll
         .registry()
         .register(&mut signals, Token(2), Interest::READABLE)
         .and_then(|_| {
-            poll.registry()
-                .register(&mut SourceFd(&sock.as_raw_fd()), Token(0), Interest::READABLE)
+            poll.registry().register(
+                &mut SourceFd(&sock.as_raw_fd()),
+                Token(0),
+                Interest::READABLE,
+            )
         });
     if let Err(e) = reg {
-        prog.fatal(exit::SYSTEM, format_args!("unable to register: {}", StrError(common::msg::errno_of(&e))));
+        prog.fatal(
+            exit::SYSTEM,
+            format_args!(
+                "unable to register: {}",
+                StrError(common::msg::errno_of(&e))
+            ),
+        );
     }
     // SAFETY: fcntl on fd 1 (open: the runtime guarantees it).
     unsafe {
@@ -324,19 +379,35 @@ pub fn main() -> ! {
     let mut events = Events::with_capacity(4);
     loop {
         // Read while the buffer has room for one more line.
-        while stopping.is_none() && sock_ready && cap.saturating_sub(out.len() - pos) >= linelen + 80 {
+        while stopping.is_none()
+            && sock_ready
+            && cap.saturating_sub(out.len() - pos) >= linelen + 80
+        {
             match recvfrom::<SockaddrStorage>(sock.as_raw_fd(), &mut dgram) {
                 Ok((0, _)) => prog.fatal(
                     exit::SYSTEM,
                     format_args!("unable to recv: {}", StrError(Errno::EPIPE)),
                 ),
                 Ok((n, from)) => {
-                    let who = if udp { from.as_ref().and_then(sender) } else { None };
-                    format_datagram(&dgram[..n], n == linelen + 1, opts.raw, who.as_deref(), &mut out);
+                    let who = if udp {
+                        from.as_ref().and_then(sender)
+                    } else {
+                        None
+                    };
+                    format_datagram(
+                        &dgram[..n],
+                        n == linelen + 1,
+                        opts.raw,
+                        who.as_deref(),
+                        &mut out,
+                    );
                 }
                 Err(Errno::EAGAIN) => sock_ready = false,
                 Err(Errno::EINTR) => {}
-                Err(e) => prog.fatal(exit::SYSTEM, format_args!("unable to recv: {}", StrError(e))),
+                Err(e) => prog.fatal(
+                    exit::SYSTEM,
+                    format_args!("unable to recv: {}", StrError(e)),
+                ),
             }
         }
         while out_ready && pos < out.len() {
@@ -345,7 +416,10 @@ pub fn main() -> ! {
                 Ok(n) => pos += n,
                 Err(Errno::EAGAIN) => out_ready = false,
                 Err(Errno::EINTR) => {}
-                Err(e) => prog.fatal(exit::SYSTEM, format_args!("unable to write to stdout: {}", StrError(e))),
+                Err(e) => prog.fatal(
+                    exit::SYSTEM,
+                    format_args!("unable to write to stdout: {}", StrError(e)),
+                ),
             }
         }
         if pos == out.len() {
@@ -363,11 +437,16 @@ pub fn main() -> ! {
                 std::process::exit(exit::TIMEOUT);
             }
         }
-        let timeout = stopping.flatten().map(|d| d.saturating_duration_since(Instant::now()));
+        let timeout = stopping
+            .flatten()
+            .map(|d| d.saturating_duration_since(Instant::now()));
         match poll.poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => prog.fatal(exit::SYSTEM, format_args!("unable to poll: {}", StrError(common::msg::errno_of(&e)))),
+            Err(e) => prog.fatal(
+                exit::SYSTEM,
+                format_args!("unable to poll: {}", StrError(common::msg::errno_of(&e))),
+            ),
         }
         for ev in events.iter() {
             match ev.token() {
@@ -405,9 +484,18 @@ mod tests {
 
     #[test]
     fn ip_ports() {
-        assert_eq!(parse_ip_port(b"127.0.0.1_99"), Some("127.0.0.1:99".parse().unwrap()));
-        assert_eq!(parse_ip_port(b"127.0.0.1:99"), Some("127.0.0.1:99".parse().unwrap()));
-        assert_eq!(parse_ip_port(b"127.0.0.1"), Some("127.0.0.1:514".parse().unwrap()));
+        assert_eq!(
+            parse_ip_port(b"127.0.0.1_99"),
+            Some("127.0.0.1:99".parse().unwrap())
+        );
+        assert_eq!(
+            parse_ip_port(b"127.0.0.1:99"),
+            Some("127.0.0.1:99".parse().unwrap())
+        );
+        assert_eq!(
+            parse_ip_port(b"127.0.0.1"),
+            Some("127.0.0.1:514".parse().unwrap())
+        );
         assert_eq!(parse_ip_port(b"::1_7"), Some("[::1]:7".parse().unwrap()));
         assert_eq!(parse_ip_port(b"nonsense"), None);
     }

@@ -2,8 +2,8 @@
 //! with the C library's first name for each value.
 
 const FACILITIES: [&str; 12] = [
-    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
-    "authpriv", "ftp",
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
+    "ftp",
 ];
 const PRIORITIES: [&str; 8] = [
     "emerg", "alert", "crit", "err", "warn", "notice", "info", "debug",

@@ -105,7 +105,11 @@ mod tests {
     #[test]
     fn records() {
         let mut o = Vec::new();
-        format_record(b"@400000006553f125075bcd15 <14>x", &[b"IP".to_vec()], &mut o);
+        format_record(
+            b"@400000006553f125075bcd15 <14>x",
+            &[b"IP".to_vec()],
+            &mut o,
+        );
         assert_eq!(o, b"@400000006553f125075bcd15 IP: user.info: x\n");
         o.clear();
         format_record(b"", &[], &mut o);
