@@ -329,7 +329,11 @@ impl Logdir {
             let Some(cur) = self.current.as_ref() else {
                 return false;
             };
-            match nix::unistd::write(cur.as_fd(), &self.buf[self.pos..]) {
+            let chunk = write_chunk(
+                &self.buf[self.pos..],
+                (self.spec.size as u64).saturating_sub(self.cur_size),
+            );
+            match nix::unistd::write(cur.as_fd(), chunk) {
                 Ok(0) | Err(Errno::ENOSPC) | Err(Errno::EDQUOT) => {
                     self.retry_at = Some(now + self.retry_delay());
                     return false;
@@ -575,6 +579,23 @@ impl Logdir {
     }
 }
 
+/// What to write of `pending` (whole records) when `room` bytes are left before the
+/// rotation size: the whole lines that fit, or the first line if none does, so that an
+/// archive is not much bigger than `s` however much input arrived at once.
+pub fn write_chunk(pending: &[u8], room: u64) -> &[u8] {
+    let room = usize::try_from(room).unwrap_or(usize::MAX);
+    if pending.len() <= room {
+        return pending;
+    }
+    if let Some(i) = pending[..room].iter().rposition(|&c| c == b'\n') {
+        return &pending[..=i];
+    }
+    match pending.iter().position(|&c| c == b'\n') {
+        Some(i) => &pending[..=i],
+        None => pending,
+    }
+}
+
 fn dup_high(fd: &OwnedFd) -> Result<OwnedFd, Errno> {
     let raw: RawFd = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(10))?;
     // SAFETY: F_DUPFD_CLOEXEC returned a new fd that nothing else owns.
@@ -598,6 +619,14 @@ mod tests {
         assert!(is_archive_name(b"@400000006553F125075bcd15.u"));
         assert!(!is_archive_name(b"@400000006553f125075bcd15.x"));
         assert!(!is_archive_name(b"current"));
+    }
+
+    #[test]
+    fn chunks_stop_at_the_rotation_size() {
+        assert_eq!(write_chunk(b"aa\nbb\ncc\n", 100), b"aa\nbb\ncc\n");
+        assert_eq!(write_chunk(b"aa\nbb\ncc\n", 7), b"aa\nbb\n");
+        assert_eq!(write_chunk(b"aaaa\nbb\n", 2), b"aaaa\n");
+        assert_eq!(write_chunk(b"aa\nbb\n", 0), b"aa\n");
     }
 
     #[test]
