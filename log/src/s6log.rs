@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 use std::io::ErrorKind;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{BorrowedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -185,12 +185,22 @@ fn set_nonblock(fd: RawFd) {
     }
 }
 
-fn set_block(fd: RawFd) {
-    // SAFETY: as set_nonblock.
-    unsafe {
-        let fl = libc::fcntl(fd, libc::F_GETFL);
-        if fl != -1 {
-            libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
+/// Write all of `data` to `fd`, waiting for it to be writable if it is non-blocking (stderr
+/// may share its file description with our non-blocking stdout): alerts are written at once,
+/// blocking, as s6 does. Errors other than EAGAIN drop the rest (nobody to tell).
+fn write_waiting(fd: RawFd, mut data: &[u8]) {
+    // SAFETY: fd 2 is open for the whole life of the process.
+    let bfd = unsafe { BorrowedFd::borrow_raw(fd) };
+    while !data.is_empty() {
+        match nix::unistd::write(bfd, data) {
+            Ok(0) => return,
+            Ok(n) => data = &data[n..],
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => {
+                let mut p = [nix::poll::PollFd::new(bfd, nix::poll::PollFlags::POLLOUT)];
+                let _ = nix::poll::poll(&mut p, nix::poll::PollTimeout::NONE);
+            }
+            Err(_) => return,
         }
     }
 }
@@ -566,9 +576,7 @@ impl Driver {
             ActionKind::Alert(e) => {
                 out.scratch.clear();
                 core::push_alert(&mut out.scratch, &out.stamps, a, *e, line);
-                let stderr = std::io::stderr();
-                set_block(stderr.as_raw_fd());
-                let _ = common::fsio::write_all(stderr.as_fd(), &out.scratch);
+                write_waiting(2, &out.scratch);
             }
             ActionKind::Status { path, size } => {
                 out.scratch.clear();

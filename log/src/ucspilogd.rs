@@ -12,11 +12,13 @@ use common::Errno;
 const USAGE: &str = "ucspilogd [ -D default ] [ var... ]";
 
 /// Format one record (without its separator) into `out`; `vals` are the variables' values.
-pub fn format_record(rec: &[u8], vals: &[Vec<u8>], out: &mut Vec<u8>) {
+pub fn format_record(rec: &[u8], terminated: bool, vals: &[Vec<u8>], out: &mut Vec<u8>) {
     let mut rest = rec;
     // A stamp is `@` then a space at offset 25 (the first space among 26 bytes); the record
     // counting its separator must be longer than 26 bytes.
-    if rec.len() + 1 > 26 && rec[0] == b'@' && rec[..26].iter().position(|&c| c == b' ') == Some(25)
+    if rec.len() + usize::from(terminated) > 26
+        && rec[0] == b'@'
+        && rec[..26].iter().position(|&c| c == b' ') == Some(25)
     {
         out.extend_from_slice(&rec[..26]);
         rest = &rec[26..];
@@ -76,11 +78,11 @@ pub fn main() -> ! {
         len += n;
         let mut start = 0;
         while let Some(i) = buf[start..len].iter().position(|&c| c == b'\n' || c == 0) {
-            format_record(&buf[start..start + i], &vals, &mut out);
+            format_record(&buf[start..start + i], true, &vals, &mut out);
             start += i + 1;
         }
         if n == 0 && start < len {
-            format_record(&buf[start..len], &vals, &mut out);
+            format_record(&buf[start..len], false, &vals, &mut out);
             start = len;
         }
         buf.copy_within(start..len, 0);
@@ -107,12 +109,13 @@ mod tests {
         let mut o = Vec::new();
         format_record(
             b"@400000006553f125075bcd15 <14>x",
+            true,
             &[b"IP".to_vec()],
             &mut o,
         );
         assert_eq!(o, b"@400000006553f125075bcd15 IP: user.info: x\n");
         o.clear();
-        format_record(b"", &[], &mut o);
+        format_record(b"", true, &[], &mut o);
         assert_eq!(o, b"\n");
     }
 }
