@@ -184,26 +184,29 @@ impl Logdir {
             Err(e) => return Err(init_err("stat", &curp)(e)),
         };
         if !clean {
+            // s6 ignores these unlink errors.
             for f in ["state", "newstate"] {
-                let p = ld.path(f);
-                unlink_soft(&p).map_err(init_err("unlink", &p))?;
+                let _ = unlink_soft(&ld.path(f));
             }
             let processed = ld.path("processed");
-            let done =
-                matches!(nix::sys::stat::stat(&processed), Ok(st) if st.st_mode & 0o100 != 0);
+            let done = match nix::sys::stat::stat(&processed) {
+                Ok(st) => st.st_mode & 0o100 != 0,
+                Err(Errno::ENOENT) => false,
+                Err(e) => return Err(init_err("stat", &processed)(e)),
+            };
+            let dir_for_msg = ld.dir.clone();
+            let finish_err = |what: &'static str| init_err(what, &dir_for_msg);
             if done {
-                let p = ld.path("previous");
-                unlink_soft(&p).map_err(init_err("unlink", &p))?;
+                let _ = unlink_soft(&ld.path("previous"));
                 ld.archive("processed", b's')
-                    .map_err(init_err("rename", &processed))?;
+                    .map_err(finish_err("finish processed .s for logdir"))?;
             } else {
-                unlink_soft(&processed).map_err(init_err("unlink", &processed))?;
-                let p = ld.path("previous");
+                let _ = unlink_soft(&processed);
                 ld.archive("previous", b'u')
-                    .map_err(init_err("rename", &p))?;
+                    .map_err(finish_err("finish previous .u for logdir"))?;
             }
             ld.archive("current", b'u')
-                .map_err(init_err("rename", &curp))?;
+                .map_err(finish_err("finish current .u for logdir"))?;
             let statep = ld.path("state");
             open(
                 &statep,
@@ -410,7 +413,7 @@ impl Logdir {
             Step::Fsync => {
                 if let Some(cur) = &self.current {
                     nix::unistd::fsync(cur.as_fd())
-                        .map_err(|e| fail(&format!("fsync {}/current", d.display()), e))?;
+                        .map_err(|e| fail(&format!("fd_sync {}/current", d.display()), e))?;
                 }
                 Step::Rename
             }
@@ -436,16 +439,18 @@ impl Logdir {
                 after_chmod
             }
             Step::ArchivePrevious => {
-                self.archive("previous", b's')
-                    .map_err(|e| fail(&format!("archive {}/previous", d.display()), e))?;
+                self.archive("previous", b's').map_err(|e| {
+                    fail(&format!("finish previous .s to logdir {}", d.display()), e)
+                })?;
                 return Ok(None);
             }
             Step::Spawn => match self.spawn() {
                 Ok(pid) => Step::Running(pid),
-                Err(_) => {
+                Err(e) => {
                     return Err(format!(
-                        "unable to spawn processor for logdir {}",
-                        self.name()
+                        "unable to spawn processor for logdir {}: {}",
+                        self.name(),
+                        StrError(e)
                     ))
                 }
             },
@@ -455,32 +460,31 @@ impl Logdir {
                 let f = File::options()
                     .append(true)
                     .open(&p)
-                    .map_err(|e| fail(&format!("open {}", p.display()), errno(&e)))?;
+                    .map_err(|e| fail(&format!("open_append {}", p.display()), errno(&e)))?;
                 nix::unistd::fsync(f.as_fd())
-                    .map_err(|e| fail(&format!("fsync {}", p.display()), e))?;
+                    .map_err(|e| fail(&format!("fd_sync {}", p.display()), e))?;
                 fchmod(&f, xmode(self.mask))
-                    .map_err(|e| fail(&format!("fchmod {}", p.display()), e))?;
+                    .map_err(|e| fail(&format!("fd_chmod {}", p.display()), e))?;
                 Step::FsyncNewstate
             }
             Step::FsyncNewstate => {
                 let p = self.path("newstate");
                 match File::options().append(true).open(&p) {
                     Ok(f) => nix::unistd::fsync(f.as_fd())
-                        .map_err(|e| fail(&format!("fsync {}", p.display()), e))?,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(fail(&format!("open {}", p.display()), errno(&e))),
+                        .map_err(|e| fail(&format!("fd_sync {}", p.display()), e))?,
+                    Err(e) => return Err(fail(&format!("open_append {}", p.display()), errno(&e))),
                 }
                 Step::UnlinkPrevious
             }
             Step::UnlinkPrevious => {
                 let p = self.path("previous");
-                unlink_soft(&p).map_err(|e| fail(&format!("unlink {}", p.display()), e))?;
+                // s6 words this failure "open_append" too.
+                unlink_soft(&p).map_err(|e| fail(&format!("open_append {}", p.display()), e))?;
                 Step::RenameState
             }
             Step::RenameState => {
                 match std::fs::rename(self.path("newstate"), self.path("state")) {
                     Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => {
                         return Err(fail(
                             &format!("rename {0}/newstate to {0}/state", d.display()),
@@ -491,8 +495,9 @@ impl Logdir {
                 Step::ArchiveProcessed
             }
             Step::ArchiveProcessed => {
-                self.archive("processed", b's')
-                    .map_err(|e| fail(&format!("archive {}/processed", d.display()), e))?;
+                self.archive("processed", b's').map_err(|e| {
+                    fail(&format!("finish processed .s to logdir {}", d.display()), e)
+                })?;
                 return Ok(None);
             }
         }))

@@ -518,10 +518,18 @@ impl Driver {
             }
             Err(Errno::EAGAIN) => self.stdin_ready = false,
             Err(Errno::EINTR) => {}
-            Err(e) => fatal(
-                exit::SYSTEM,
-                format_args!("unable to read from stdin: {}", StrError(e)),
-            ),
+            Err(e) => {
+                // As s6: a warning, then the end of input (a partial last line counts only
+                // when completing it after SIGTERM).
+                warn(&format!("unable to read from stdin: {}", StrError(e)));
+                self.stdin_ready = false;
+                if lastline {
+                    self.end_with_partial();
+                } else {
+                    self.inlen = 0;
+                    self.input = Input::Done;
+                }
+            }
         }
     }
 
