@@ -566,11 +566,15 @@ impl Driver {
         let saved = self.inbuf[end];
         self.inbuf[end] = 0;
         let out = &mut self.out;
-        if self.script.needs_clock {
+        if self.script.needs_tai || self.script.needs_iso {
             let (secs, nanos) = timefmt::now();
-            out.stamps.label = timefmt::label(&Tai64n::from_unix(secs.max(0) as u64, nanos));
-            if let Some(iso) = timefmt::iso(secs, nanos, false) {
-                out.stamps.iso = iso;
+            if self.script.needs_tai {
+                out.stamps.label = timefmt::label(&Tai64n::from_unix(secs.max(0) as u64, nanos));
+            }
+            if self.script.needs_iso {
+                if let Some(iso) = timefmt::iso(secs, nanos, false) {
+                    out.stamps.iso = iso;
+                }
             }
         }
         let line_nul = &self.inbuf[start..=end];

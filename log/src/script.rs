@@ -78,8 +78,10 @@ pub struct Script {
     pub logdirs: Vec<LogdirSpec>,
     /// Selection directives after the last action (s6 warns, then ignores them).
     pub extraneous: bool,
-    /// Whether any action wants a timestamp (the clock is read once per line only then).
-    pub needs_clock: bool,
+    /// Whether any action wants a TAI64N / a local-time stamp (the clock is read once per
+    /// line only then, and the local time computed only for `T`).
+    pub needs_tai: bool,
+    pub needs_iso: bool,
 }
 
 /// Errors of the script, with s6's wording (`s6-log: fatal: ` + Display), all exit 100
@@ -274,7 +276,8 @@ pub fn parse(args: &[OsString], dialect: Dialect) -> Result<Script, Pass2Error> 
             }
         }
         if let Some(kind) = action {
-            script.needs_clock |= tai || iso;
+            script.needs_tai |= tai;
+            script.needs_iso |= iso;
             cur.actions.push(Action {
                 kind,
                 tai,
@@ -359,7 +362,7 @@ mod tests {
             Some(Processor::Execline(b"gzip".to_vec()))
         );
         assert_eq!(s.groups[1].actions[0].prefix.as_deref(), Some(&b"X"[..]));
-        assert!(s.extraneous && s.needs_clock);
+        assert!(s.extraneous && s.needs_tai && !s.needs_iso);
         let s = parse(&args(&["1", "n5"]), DEFAULT_DIALECT).unwrap();
         assert!(!s.extraneous);
     }
