@@ -22,6 +22,13 @@
 //! * the last line after SIGTERM is cut at exactly L bytes and ends at a NUL (2.15).
 //! * an empty datagram is fatal for s6-socklog (both versions do so).
 //!
+//! Deliberate differences from s6 (none changes a byte of what is logged):
+//! * stdin is read in 64 KiB chunks (s6: 8 KiB); so that archives stay near `s` however
+//!   much arrives at once, a write to `current` carries the whole lines that fit before `s`
+//!   (at least one line), then the size check runs, as s6's does after each write.
+//! * a label whose nanoseconds exceed 10^9 - 1 is printed as skalibs does (the first nine
+//!   of the ten digits) by s6-tai64nlocal and `T`.
+//!
 //! Extensions: `--help` / `--version` as the first argument (s6 rejects both).
 
 pub mod core;

@@ -83,7 +83,13 @@ pub fn iso(secs: i64, nanos: u32, utc: bool) -> Option<[u8; ISO_LEN]> {
     put2(&mut out[11..13], tm.tm_hour);
     put2(&mut out[14..16], tm.tm_min);
     put2(&mut out[17..19], tm.tm_sec);
-    let mut n = nanos.min(999_999_999);
+    // A label's nanoseconds can exceed 10^9 - 1; skalibs then prints the first nine of the
+    // ten digits.
+    let mut n = if nanos >= 1_000_000_000 {
+        nanos / 10
+    } else {
+        nanos
+    };
     for i in (20..29).rev() {
         out[i] = b'0' + (n % 10) as u8;
         n /= 10;
@@ -119,6 +125,10 @@ mod tests {
         assert_eq!(
             &iso(1_700_000_000, 123_456_789, true).unwrap(),
             b"2023-11-14 22:13:20.123456789"
+        );
+        assert_eq!(
+            &iso(1_700_000_000, u32::MAX, true).unwrap()[20..],
+            b"429496729"
         );
     }
 }
