@@ -681,4 +681,14 @@ mod tests {
         let (o, i) = parse_options(&a(&["-l", "10", "-", "1"])).unwrap();
         assert_eq!((o.line_limit, i), (48, 2));
     }
+
+    #[test]
+    fn options_never_panic() {
+        for args in common::cli::pseudo_random_argv(3000) {
+            if let Ok((_, i)) = parse_options(&args) {
+                assert!(i < args.len());
+            }
+            let _ = crate::socklog::parse_options(&args);
+        }
+    }
 }

@@ -366,4 +366,32 @@ mod tests {
         let s = parse(&args(&["1", "n5"]), DEFAULT_DIALECT).unwrap();
         assert!(!s.extraneous);
     }
+
+    #[test]
+    fn never_panics() {
+        for args in common::cli::pseudo_random_argv(3000) {
+            let _ = parse(&args, DEFAULT_DIALECT);
+        }
+        // Script-shaped pieces too.
+        let pieces = [
+            "+[", "-", "f", "n", "s0", "l9999", "^", "=", "=x", "1", "2", "t", "!", "?", "./d",
+            "R", "E5",
+        ];
+        let mut seed = 12345u64;
+        for _ in 0..3000 {
+            let mut v = Vec::new();
+            for _ in 0..(seed % 6) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                v.push(OsString::from(
+                    pieces[(seed % pieces.len() as u64) as usize],
+                ));
+            }
+            seed = seed.wrapping_add(0x9e3779b97f4a7c15);
+            if let Ok(s) = parse(&v, DEFAULT_DIALECT) {
+                assert!(s.groups.iter().map(|g| g.actions.len()).sum::<usize>() > 0);
+            }
+        }
+    }
 }
