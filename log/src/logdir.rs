@@ -571,10 +571,14 @@ impl Logdir {
     }
 
     /// At exit: fsync `current` and give it the user-x bit.
-    pub fn finalize(&mut self) -> Result<(), Errno> {
+    /// On failure, the warning to print (s6's wording).
+    pub fn finalize(&mut self) -> Result<(), String> {
         if let Some(cur) = &self.current {
-            nix::unistd::fsync(cur.as_fd())?;
-            fchmod(cur, xmode(self.mask))?;
+            let d = self.dir.display();
+            nix::unistd::fsync(cur.as_fd())
+                .map_err(|e| format!("unable to fd_sync {d}/current: {}", StrError(e)))?;
+            fchmod(cur, xmode(self.mask))
+                .map_err(|e| format!("unable to fd_chmod {d}/current: {}", StrError(e)))?;
         }
         Ok(())
     }

@@ -333,12 +333,8 @@ impl Driver {
         }
         let mut ok = true;
         for l in &mut self.out.logdirs {
-            if let Err(e) = l.finalize() {
-                warn(&format!(
-                    "unable to finalize logdir {}: {}",
-                    l.name(),
-                    StrError(e)
-                ));
+            if let Err(msg) = l.finalize() {
+                warn(&msg);
                 ok = false;
             }
         }
