@@ -20,14 +20,16 @@
 //! * the processor's fd 5 is always `newstate` (2.15; Debian's 2.11 closes it).
 //! * empty files are never archived (2.15); SIGALRM with an empty `current` rotates (2.15).
 //! * the last line after SIGTERM is cut at exactly L bytes and ends at a NUL (2.15).
-//! * an empty datagram is fatal for s6-socklog (both versions do so).
+//! * an empty datagram is fatal for s6-socklog, `unable to recv: Broken pipe` (both versions
+//!   do so; kept, the supervisor restarts it).
 //!
 //! Deliberate differences from s6 (none changes a byte of what is logged):
 //! * stdin is read in 64 KiB chunks (s6: 8 KiB); so that archives stay near `s` however
 //!   much arrives at once, a write to `current` carries the whole lines that fit before `s`
 //!   (at least one line), then the size check runs, as s6's does after each write.
-//! * a label whose nanoseconds exceed 10^9 - 1 is printed as skalibs does (the first nine
-//!   of the ten digits) by s6-tai64nlocal and `T`.
+//!
+//! Shared with other families: the fcntl lock of `DIR/lock` is `common::lock::try_lock_fd`
+//! (s6 reports the open and the lock failures apart).
 //!
 //! Extensions: `--help` / `--version` as the first argument (s6 rejects both).
 
