@@ -39,6 +39,17 @@ pub fn next_line(buf: &[u8], limit: usize) -> Option<(usize, usize)> {
     }
 }
 
+/// The size rule: after a write ending at a line boundary, rotate once
+/// `bytes_in_current + tolerance >= s`.
+pub fn size_rotation_due(
+    written_ends_line: bool,
+    cur_size: u64,
+    tolerance: u32,
+    size: u32,
+) -> bool {
+    written_ends_line && cur_size + tolerance as u64 >= size as u64
+}
+
 /// The stamps of one line, read once.
 pub struct Stamps {
     pub label: [u8; LABEL_LEN],
@@ -155,6 +166,9 @@ mod tests {
         assert_eq!(next_line(b"abc", 4), None);
         assert_eq!(next_line(b"abcd", 4), None);
         assert_eq!(effective_limit(10), 48);
+        assert!(size_rotation_due(true, 2096, 2000, 4096));
+        assert!(!size_rotation_due(true, 2095, 2000, 4096));
+        assert!(!size_rotation_due(false, 9999, 2000, 4096));
         assert_eq!(effective_limit(0), 0);
     }
 

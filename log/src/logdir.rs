@@ -345,9 +345,12 @@ impl Logdir {
                     self.pos += n;
                     self.cur_size += n as u64;
                     let boundary = self.buf[self.pos - 1] == b'\n';
-                    if boundary
-                        && self.cur_size + self.spec.tolerance as u64 >= self.spec.size as u64
-                    {
+                    if crate::core::size_rotation_due(
+                        boundary,
+                        self.cur_size,
+                        self.spec.tolerance,
+                        self.spec.size,
+                    ) {
                         self.compact();
                         self.rotate(now);
                         return true;
