@@ -20,8 +20,9 @@
 //! * the processor's fd 5 is always `newstate` (2.15; Debian's 2.11 closes it).
 //! * empty files are never archived (2.15); SIGALRM with an empty `current` rotates (2.15).
 //! * the last line after SIGTERM is cut at exactly L bytes and ends at a NUL (2.15).
-//! * an empty datagram is fatal for s6-socklog, `unable to recv: Broken pipe` (both versions
-//!   do so; kept, the supervisor restarts it).
+//! * an empty datagram, fatal for s6-socklog in both versions (`unable to recv: Broken
+//!   pipe`, 111: any local user could stop the system logger), is an empty message here: it
+//!   gives an empty line (a server never dies on bad input).
 //!
 //! Deliberate differences from s6 (none changes a byte of what is logged):
 //! * stdin is read in 64 KiB chunks (s6: 8 KiB); so that archives stay near `s` however

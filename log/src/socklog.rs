@@ -384,10 +384,6 @@ pub fn main() -> ! {
             && cap.saturating_sub(out.len() - pos) >= linelen + 80
         {
             match recvfrom::<SockaddrStorage>(sock.as_raw_fd(), &mut dgram) {
-                Ok((0, _)) => prog.fatal(
-                    exit::SYSTEM,
-                    format_args!("unable to recv: {}", StrError(Errno::EPIPE)),
-                ),
                 Ok((n, from)) => {
                     let who = if udp {
                         from.as_ref().and_then(sender)
@@ -477,6 +473,9 @@ mod tests {
         o.clear();
         format_datagram(b"<13>hi", false, false, Some("1.2.3.4_5"), &mut o);
         assert_eq!(o, b"1.2.3.4_5: user.notice: hi\n");
+        o.clear();
+        format_datagram(b"", false, false, None, &mut o);
+        assert_eq!(o, b"\n");
         o.clear();
         format_datagram(b"<13>hi", true, true, None, &mut o);
         assert_eq!(o, b"<13>hi...\n");
