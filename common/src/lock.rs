@@ -44,6 +44,17 @@ pub fn acquire(path: &Path, mode: u32) -> Result<OwnedFd, LockError> {
     }
 }
 
+/// Take the whole-file write lock on an already open `fd` without blocking (for callers that
+/// report the open and the lock failures apart, as s6-log does for `DIR/lock`).
+pub fn try_lock_fd<F: std::os::fd::AsFd>(fd: F) -> Result<(), LockError> {
+    let fl = whole_file(libc::F_WRLCK as libc::c_short);
+    match fcntl(fd, FcntlArg::F_SETLK(&fl)) {
+        Ok(_) => Ok(()),
+        Err(Errno::EACCES | Errno::EAGAIN) => Err(LockError::Busy),
+        Err(e) => Err(LockError::Io(e)),
+    }
+}
+
 /// Whether some other process holds a lock on `path` (`F_GETLK` with a read-lock probe).
 /// A missing file (or path component) means no.
 pub fn is_locked(path: &Path) -> Result<bool, Errno> {
