@@ -31,13 +31,15 @@ static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 /// The caught signals of this process, readable in `mio` when one has arrived.
 pub struct SignalSet {
     read: OwnedFd,
-    signals: &'static [i32],
+    /// The caught signals, in the order given; `len` of them are used.
+    signals: [i32; NSIG],
+    len: usize,
 }
 
 impl SignalSet {
     /// Catch `signals` (each in 1..=64, none of SIGKILL, SIGSTOP, SIGSEGV, SIGILL, SIGFPE,
     /// SIGBUS, which signal-hook refuses: an `InvalidInput` error).
-    pub fn new(signals: &'static [i32]) -> io::Result<SignalSet> {
+    pub fn new(signals: &[i32]) -> io::Result<SignalSet> {
         let mut slots = [0usize; NSIG];
         for (slot, &sig) in slots.iter_mut().zip(signals) {
             *slot = usize::try_from(sig)
@@ -61,7 +63,15 @@ impl SignalSet {
             // raw fd, both async-signal-safe; it allocates nothing and takes no lock.
             unsafe { signal_hook::low_level::register(sig, move || wake(slot)) }?;
         }
-        Ok(SignalSet { read, signals })
+        let mut set = [0; NSIG];
+        for (slot, &sig) in set.iter_mut().zip(signals) {
+            *slot = sig;
+        }
+        Ok(SignalSet {
+            read,
+            signals: set,
+            len: signals.len(),
+        })
     }
 
     /// The signals that arrived since the last call, in signal-number order (several
@@ -70,7 +80,8 @@ impl SignalSet {
     pub fn pending(&mut self) -> impl Iterator<Item = i32> + '_ {
         let mut buf = [0u8; 64];
         while matches!(nix::unistd::read(&self.read, &mut buf), Ok(n) if n > 0) {}
-        self.signals.iter().copied().filter(|&sig| {
+        let caught = self.signals.get(..self.len).unwrap_or(&[]);
+        caught.iter().copied().filter(|&sig| {
             usize::try_from(sig)
                 .ok()
                 .and_then(|s| PENDING.get(s))

@@ -15,7 +15,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::errno::Errno;
 use signal_hook::consts::{SIGHUP, SIGTERM};
-use signal_hook_mio::v1_0::Signals;
+use common::sigwake::SignalSet as Signals;
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -428,7 +428,7 @@ pub fn main() -> ! {
     // SAFETY: ignoring SIGPIPE (a client gone mid-answer must not kill us; sends use
     // MSG_NOSIGNAL anyway).
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    let mut signals = match Signals::new([SIGTERM, SIGHUP]) {
+    let mut signals = match Signals::new(&[SIGTERM, SIGHUP]) {
         Ok(s) => s,
         Err(e) => prog.fatal(
             exit::SYSTEM,

@@ -13,7 +13,7 @@ use common::regex::Regex;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::errno::Errno;
-use signal_hook_mio::v1_0::Signals;
+use common::sigwake::SignalSet as Signals;
 use std::ffi::OsString;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
@@ -290,7 +290,7 @@ pub fn main(kind: Kind, args: &[OsString]) -> ! {
         if let Err(e) = common::signals::alt_ignore(nix::sys::signal::Signal::SIGPIPE) {
             die_sys(prog, 111, &[b"ignore SIGPIPE"], e);
         }
-        match Signals::new([libc::SIGCHLD]) {
+        match Signals::new(&[libc::SIGCHLD]) {
             Ok(s) => signals = Some(s),
             Err(e) => die_sys(prog, 111, &[b"selfpipe_trap"], common::msg::errno_of(&e)),
         }

@@ -23,7 +23,7 @@ use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
-use signal_hook_mio::v1_0::Signals;
+use common::sigwake::SignalSet as Signals;
 use std::ffi::{OsStr, OsString};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
@@ -332,7 +332,7 @@ fn checker_main(
     let io = |e: std::io::Error| common::msg::errno_of(&e);
     let listener = Listener::subscribe(Path::new("event"), LISTENER_FIFO_MODE)
         .unwrap_or_else(|e| die_sys(p, 111, &[b"ftrigr_subscribe to event fifodir"], e));
-    let mut signals = Signals::new([libc::SIGCHLD])
+    let mut signals = Signals::new(&[libc::SIGCHLD])
         .unwrap_or_else(|e| die_sys(p, 111, &[b"trap SIGCHLD"], io(e)));
     let mut poll = Poll::new().unwrap_or_else(|e| die_sys(p, 111, &[b"create poll"], io(e)));
     let raw = listener.fd().as_raw_fd();

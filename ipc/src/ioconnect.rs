@@ -15,7 +15,7 @@ use common::cli::{uint0_scan, GetOpt, Opt};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::errno::Errno;
-use signal_hook_mio::v1_0::Signals;
+use common::sigwake::SignalSet as Signals;
 
 use crate::util::{fatal_sys, usage, warn_sys, SYSTEM};
 
@@ -333,7 +333,7 @@ pub fn main() -> ! {
             common::msg::errno_of(&e),
         ),
     };
-    let mut signals = match Signals::new([libc::SIGTERM]) {
+    let mut signals = match Signals::new(&[libc::SIGTERM]) {
         Ok(s) => s,
         Err(e) => fatal_sys(
             PROG,

@@ -18,7 +18,7 @@ use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use signal_hook_mio::v1_0::Signals;
+use common::sigwake::SignalSet as Signals;
 
 use crate::util::{fatal_sys, info, usage, warn_sys, SYSTEM, USAGE as EXIT_USAGE};
 
@@ -423,7 +423,7 @@ pub fn main() -> ! {
         libc::SIGQUIT,
         libc::SIGABRT,
     ];
-    let mut signals = match Signals::new(sigs) {
+    let mut signals = match Signals::new(&sigs) {
         Ok(s) => s,
         Err(e) => fatal_sys(
             PROG,

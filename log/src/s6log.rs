@@ -16,7 +16,7 @@ use common::Errno;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGALRM, SIGCHLD, SIGHUP, SIGTERM};
-use signal_hook_mio::v1_0::Signals;
+use common::sigwake::SignalSet;
 
 use crate::core::{self, Stamps};
 use crate::logdir::Logdir;
@@ -228,7 +228,7 @@ struct Driver {
     opts: Options,
     out: Outputs,
     poll: Poll,
-    signals: Signals,
+    signals: SignalSet,
     inbuf: Vec<u8>,
     inlen: usize,
     input: Input,
@@ -242,7 +242,12 @@ struct Driver {
 impl Driver {
     fn new(script: Script, logdirs: Vec<Logdir>, opts: Options) -> Result<Driver, String> {
         let poll = Poll::new().map_err(|e| format!("create poll: {}", StrError(errno(&e))))?;
-        let mut signals = Signals::new([SIGTERM, SIGHUP, SIGALRM, SIGCHLD])
+        // s6: sig_altignore(SIGPIPE): a processor or a stdout reader that goes away makes
+        // our writes fail, not kill us; the processors get SIGPIPE at its default.
+        common::signals::alt_ignore(nix::sys::signal::Signal::SIGPIPE)
+            .map_err(|e| format!("ignore SIGPIPE: {}", StrError(e)))?;
+        static CAUGHT: [i32; 4] = [SIGTERM, SIGHUP, SIGALRM, SIGCHLD];
+        let mut signals = SignalSet::new(&CAUGHT)
             .map_err(|e| format!("trap signals: {}", StrError(errno(&e))))?;
         poll.registry()
             .register(&mut signals, TOK_SIGNALS, Interest::READABLE)

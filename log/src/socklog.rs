@@ -19,7 +19,7 @@ use nix::sys::socket::{
     SockaddrStorage, UnixAddr,
 };
 use signal_hook::consts::SIGTERM;
-use signal_hook_mio::v1_0::Signals;
+use common::sigwake::SignalSet;
 
 const USAGE: &str = "s6-socklog [ -d notif ] [ -r ] [ -U | -u uid -g gid -G gidlist ] [ -l linelen ] [ -t lameducktimeout ] [ -x socket | -i ip_port ]";
 
@@ -327,7 +327,15 @@ pub fn main() -> ! {
             ),
         )
     });
-    let mut signals = Signals::new([SIGTERM]).unwrap_or_else(|e| {
+    // s6: sig_altignore(SIGPIPE): a stdout reader that goes away must not kill the logger.
+    if let Err(e) = common::signals::alt_ignore(nix::sys::signal::Signal::SIGPIPE) {
+        prog.fatal(
+            exit::SYSTEM,
+            format_args!("unable to ignore SIGPIPE: {}", StrError(e)),
+        )
+    }
+    static CAUGHT: [i32; 1] = [SIGTERM];
+    let mut signals = SignalSet::new(&CAUGHT).unwrap_or_else(|e| {
         prog.fatal(
             exit::SYSTEM,
             format_args!(

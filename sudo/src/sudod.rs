@@ -12,7 +12,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::errno::Errno;
 use signal_hook::consts::SIGCHLD;
-use signal_hook_mio::v1_0::Signals;
+use common::sigwake::SignalSet as Signals;
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -204,7 +204,7 @@ pub fn main() -> ! {
     argv.extend(client_args.into_iter().map(OsString::from_vec));
 
     // Trap SIGCHLD before the child exists, so that its death cannot be missed.
-    let mut signals = match Signals::new([SIGCHLD]) {
+    let mut signals = match Signals::new(&[SIGCHLD]) {
         Ok(s) => s,
         Err(e) => die_sys(&prog, "trap SIGCHLD", common::msg::errno_of(&e)),
     };

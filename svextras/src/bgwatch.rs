@@ -9,7 +9,7 @@ use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use signal_hook_mio::v1_0::Signals;
+use common::sigwake::SignalSet as Signals;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
@@ -101,7 +101,7 @@ pub fn main() -> ! {
     }
     let pidfile = &ops[0];
     let prog = ops[1].as_bytes();
-    let mut signals = match Signals::new(catchable()) {
+    let mut signals = match Signals::new(&catchable()) {
         Ok(s) => s,
         Err(e) => die_sys(PROG, 111, &[b"trap all signals"], common::msg::errno_of(&e)),
     };
