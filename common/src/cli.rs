@@ -184,6 +184,29 @@ pub fn fatal_bytes(prog: &str, code: i32, parts: &[&[u8]]) -> ! {
     std::process::exit(code)
 }
 
+/// `unable to WHAT: ERRNO-TEXT` as message parts (`what` concatenated), for the `_sys`
+/// helpers below.
+fn sys_parts<'a>(what: &[&'a [u8]], err: &'a str) -> Vec<&'a [u8]> {
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(what.len() + 3);
+    parts.push(b"unable to ");
+    parts.extend_from_slice(what);
+    parts.push(b": ");
+    parts.push(err.as_bytes());
+    parts
+}
+
+/// `PROG: fatal: unable to WHAT: ERRNO-TEXT` (skalibs' `strerr_diefu*sys`), exit `code`.
+pub fn fatal_sys_bytes(prog: &str, code: i32, what: &[&[u8]], e: nix::errno::Errno) -> ! {
+    let err = crate::msg::StrError(e).to_string();
+    fatal_bytes(prog, code, &sys_parts(what, &err))
+}
+
+/// `PROG: warning: unable to WHAT: ERRNO-TEXT` (skalibs' `strerr_warnwu*sys`).
+pub fn warn_sys_bytes(prog: &str, what: &[&[u8]], e: nix::errno::Errno) {
+    let err = crate::msg::StrError(e).to_string();
+    warn_bytes(prog, &sys_parts(what, &err))
+}
+
 /// A command line from raw bytes, arguments split at NUL (none for empty input): how the
 /// `argv_*` fuzz targets turn their input into arguments.
 pub fn argv_from_nul_split(data: &[u8]) -> Vec<OsString> {

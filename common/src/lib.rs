@@ -9,6 +9,7 @@ pub mod alloc;
 pub mod cli;
 pub mod control;
 pub mod dtally;
+pub mod exec;
 pub mod fifodir;
 pub mod fsio;
 pub mod gol;

@@ -10,10 +10,18 @@
 
 use std::ffi::{c_char, c_int, CStr, OsString};
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicIsize, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, Ordering};
 
 static ARGC: AtomicIsize = AtomicIsize::new(-1);
 static ARGV: AtomicPtr<*const c_char> = AtomicPtr::new(std::ptr::null_mut());
+/// SIGPIPE was already ignored when the process started (inherited from the parent).
+static SIGPIPE_INHERITED_IGNORED: AtomicBool = AtomicBool::new(false);
+
+/// Whether SIGPIPE was ignored before [`start`] ignored it: what a program that execs
+/// another must give it back (see `common::exec`).
+pub fn sigpipe_inherited_ignored() -> bool {
+    SIGPIPE_INHERITED_IGNORED.load(Ordering::Relaxed)
+}
 
 /// The program's arguments, `argv[0]` first: those `main` was given in the multi-call
 /// binary, std's otherwise (test harnesses, ordinary `main`s).
@@ -113,8 +121,10 @@ pub fn start(main: fn() -> !) -> ! {
                 _ => libc::abort(),
             }
         }
-        if libc::signal(libc::SIGPIPE, libc::SIG_IGN) == libc::SIG_ERR {
-            libc::abort();
+        match libc::signal(libc::SIGPIPE, libc::SIG_IGN) {
+            libc::SIG_ERR => libc::abort(),
+            libc::SIG_IGN => SIGPIPE_INHERITED_IGNORED.store(true, Ordering::Relaxed),
+            _ => {}
         }
     }
     main()

@@ -6,7 +6,7 @@
 //! since subscribing are accumulated and the regexp is tried on the whole buffer after each
 //! read (of up to 32 bytes); on a match the whole buffer is the result.
 
-use crate::util::{die, die_sys, exit_usage};
+use common::cli::{fatal_bytes, fatal_sys_bytes};
 use common::fifodir::{Listener, LISTENER_FIFO_MODE};
 use common::gol::{self, Item, Spec};
 use common::regex::Regex;
@@ -278,8 +278,8 @@ pub fn main(kind: Kind, args: &[OsString]) -> ! {
     let prog = kind.prog();
     let req = match parse(kind, args) {
         Ok(r) => r,
-        Err(ParseError::Usage) => exit_usage(prog, kind.usage()),
-        Err(ParseError::Fatal(t)) => die(prog, 100, &[t.as_bytes()]),
+        Err(ParseError::Usage) => common::Prog::new(prog).usage(kind.usage()),
+        Err(ParseError::Fatal(t)) => fatal_bytes(prog, 100, &[t.as_bytes()]),
     };
     let deadline =
         (req.timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(req.timeout_ms.into()));
@@ -290,7 +290,7 @@ pub fn main(kind: Kind, args: &[OsString]) -> ! {
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
         match Signals::new([libc::SIGCHLD]) {
             Ok(s) => signals = Some(s),
-            Err(e) => die_sys(prog, 111, &[b"selfpipe_trap"], common::msg::errno_of(&e)),
+            Err(e) => fatal_sys_bytes(prog, 111, &[b"selfpipe_trap"], common::msg::errno_of(&e)),
         }
     }
     let mut subs = Vec::with_capacity(req.pairs.len());
@@ -299,7 +299,7 @@ pub fn main(kind: Kind, args: &[OsString]) -> ! {
             Ok(s) => subs.push(s),
             Err(e) => {
                 drop(subs);
-                die_sys(
+                fatal_sys_bytes(
                     prog,
                     111,
                     &[
@@ -316,7 +316,7 @@ pub fn main(kind: Kind, args: &[OsString]) -> ! {
     if !req.prog.is_empty() {
         if let Err(e) = spawn(&req.prog) {
             drop(subs);
-            die_sys(prog, 111, &[b"spawn ", req.prog[0].as_bytes()], e);
+            fatal_sys_bytes(prog, 111, &[b"spawn ", req.prog[0].as_bytes()], e);
         }
     }
     let r = wait_all(&mut subs, req.or, deadline, signals.as_mut());
@@ -333,14 +333,14 @@ pub fn main(kind: Kind, args: &[OsString]) -> ! {
         Ok(true) => {}
         Ok(false) if kind == Kind::Wait => {
             let re = req.pairs[0].1.as_bytes();
-            die_sys(prog, 99, &[b"match regexp on ", re], Errno::ETIMEDOUT)
+            fatal_sys_bytes(prog, 99, &[b"match regexp on ", re], Errno::ETIMEDOUT)
         }
-        Ok(false) => die_sys(prog, 1, &[b"get expected event"], Errno::ETIMEDOUT),
-        Err(e) => die_sys(prog, 111, &[b"read events"], e),
+        Ok(false) => fatal_sys_bytes(prog, 1, &[b"get expected event"], Errno::ETIMEDOUT),
+        Err(e) => fatal_sys_bytes(prog, 111, &[b"read events"], e),
     }
     if let Some(out) = out {
         if let Err(e) = common::fsio::write_all(std::io::stdout(), &out) {
-            die_sys(prog, 111, &[b"write to stdout"], e);
+            fatal_sys_bytes(prog, 111, &[b"write to stdout"], e);
         }
     }
     std::process::exit(0)

@@ -36,7 +36,6 @@ pub mod ftrigwait;
 pub mod notifyoncheck;
 pub mod permafailon;
 pub mod sdnotify;
-mod util;
 
 use std::ffi::OsString;
 
