@@ -154,6 +154,23 @@ pub fn uint0_scan(s: &OsStr) -> Option<u32> {
     })
 }
 
+/// skalibs' `uint640_scan` as s6 uses it on options: the whole argument decimal digits,
+/// fitting in 64 bits.
+pub fn uint640_scan(s: &OsStr) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    b.iter().try_fold(0u64, |acc, &d| {
+        acc.checked_mul(10)?.checked_add((d - b'0') as u64)
+    })
+}
+
+/// The deadline of s6's `-t millisecs` options: `ms` from now, 0 meaning none (infinite).
+pub fn deadline_ms(ms: u32) -> Option<std::time::Instant> {
+    (ms != 0).then(|| std::time::Instant::now() + std::time::Duration::from_millis(ms.into()))
+}
+
 /// Concatenate byte strings into one message line.
 pub fn line(parts: &[&[u8]]) -> Vec<u8> {
     let mut v = Vec::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 1);
@@ -245,6 +262,11 @@ const ARGV_PIECES: &[&[u8]] = &[
     b"d",
     b"-uwd",
 ];
+
+/// A command line from string literals, for the parser tests of every program.
+pub fn os_args(v: &[&str]) -> Vec<OsString> {
+    v.iter().map(OsString::from).collect()
+}
 
 /// `count` deterministic pseudo-random command lines (0 to 5 arguments of 1 to 3 pieces of
 /// [`ARGV_PIECES`] each, xorshift64), for the "parser never panics" tests of every program;

@@ -102,17 +102,7 @@ pub fn make_with_mode(path: &Path, gid: Option<Gid>, force: bool) -> Result<(), 
 /// (ENXIO on open, EPIPE on write) have their FIFO removed; a full FIFO loses the event for
 /// that reader only. Errors are ignored, as s6-supervise does.
 pub fn notify(dir: &Path, event: &[u8]) {
-    let _ = for_each_subscriber(dir, |dirfd, name| match open_subscriber(dirfd, name) {
-        Ok(fd) => {
-            if let Err(Errno::EPIPE) = write(&fd, event) {
-                let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
-            }
-        }
-        Err(Errno::ENXIO) => {
-            let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
-        }
-        Err(_) => {}
-    });
+    let _ = try_notify(dir, event);
 }
 
 /// [`notify`], reporting a fifodir that cannot be opened or read (s6-ftrig-notify's
@@ -142,11 +132,7 @@ pub fn try_clean(dir: &Path) -> Result<(), Errno> {
 
 /// Remove subscriber FIFOs nobody reads (s6-supervise's startup cleaning).
 pub fn clean(dir: &Path) {
-    let _ = for_each_subscriber(dir, |dirfd, name| {
-        if let Err(Errno::ENXIO) = open_subscriber(dirfd, name) {
-            let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
-        }
-    });
+    let _ = try_clean(dir);
 }
 
 /// Open a subscriber FIFO for writing. `event/` is writable by its group, so an entry may be
@@ -466,6 +452,20 @@ mod tests {
         let f = d.join("file");
         std::fs::write(&f, b"").unwrap();
         assert_eq!(make_with_mode(&f, None, false), Err(Errno::ENOTDIR));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    // svextras' former copy (`link::fifodir_make`): an existing public fifodir keeps its
+    // mode when asked for a group one, unless forced.
+    #[test]
+    fn make_with_mode_existing_needs_force() {
+        let d = tmp("makeforce");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        make_with_mode(&d, None, false).unwrap();
+        make_with_mode(&d, Some(nix::unistd::getegid()), false).unwrap();
+        assert_eq!(mode(&d), PUBLIC_FIFODIR_MODE);
+        make_with_mode(&d, Some(nix::unistd::getegid()), true).unwrap();
+        assert_eq!(mode(&d), FIFODIR_MODE);
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -201,9 +201,7 @@ mod tests {
     const B: [Spec; 2] = [Spec::new(b'd', "doublefork", 1), Spec::new(b'f', "", 2)];
     const V: [Spec; 2] = [Spec::new(b't', "timeout", 10), Spec::new(b'3', "", 11)];
 
-    fn args(v: &[&str]) -> Vec<OsString> {
-        v.iter().map(OsString::from).collect()
-    }
+    use crate::cli::os_args as args;
 
     #[test]
     fn shapes() {

@@ -73,9 +73,7 @@ pub fn notify_main(args: &[OsString]) -> ! {
 mod tests {
     use super::*;
 
-    fn a(v: &[&str]) -> Vec<OsString> {
-        v.iter().map(OsString::from).collect()
-    }
+    use common::cli::os_args as a;
 
     #[test]
     fn mkfifodir_args() {

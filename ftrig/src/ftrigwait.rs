@@ -350,9 +350,7 @@ pub fn main(kind: Kind, args: &[OsString]) -> ! {
 mod tests {
     use super::*;
 
-    fn a(v: &[&str]) -> Vec<OsString> {
-        v.iter().map(OsString::from).collect()
-    }
+    use common::cli::os_args as a;
 
     #[test]
     fn wait_and_listen1_args() {

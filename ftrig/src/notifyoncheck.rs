@@ -465,9 +465,7 @@ pub fn value(o: &RawOptions, id: u8) -> Option<&OsStr> {
 mod tests {
     use super::*;
 
-    fn a(v: &[&str]) -> Vec<OsString> {
-        v.iter().map(OsString::from).collect()
-    }
+    use common::cli::os_args as a;
 
     #[test]
     fn parse_and_timing() {

@@ -14,7 +14,7 @@ use nix::unistd::{fork, ForkResult};
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub const SOCKET_FROM_FD_USAGE: &str =
     "s6-notify-socket-from-fd [ -d fd ] [ -f ] [ -t timeout ] [ -k ] prog...";
@@ -109,10 +109,6 @@ pub fn notify_address(s: &[u8]) -> Result<(libc::sockaddr_un, libc::socklen_t), 
     let base = std::mem::offset_of!(libc::sockaddr_un, sun_path);
     let len = base + s.len() + usize::from(s[0] != b'@');
     Ok((addr, len as libc::socklen_t))
-}
-
-fn ms_deadline(timeout: u32) -> Option<Instant> {
-    (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout.into()))
 }
 
 /// Wait until `fd` is readable or `deadline`; `Ok(false)` on timeout.
@@ -212,7 +208,7 @@ fn sendmsg(
 /// NOTIFY_SOCKET `path` that `mainpid` is ready, with a barrier.
 fn socket_from_fd_helper(pipe: OwnedFd, timeout: u32, mainpid: i32, path: &[u8]) -> i32 {
     const P: &str = "s6-notify-socket-from-fd (child)";
-    let deadline = ms_deadline(timeout);
+    let deadline = common::cli::deadline_ms(timeout);
     let mut buf = [0u8; 4096];
     loop {
         match wait_readable(pipe.as_raw_fd(), deadline) {
@@ -316,7 +312,7 @@ pub fn socket_from_fd_main(args: &[OsString]) -> ! {
 /// write a newline to the notification fd.
 fn fd_from_socket_helper(sock: OwnedFd, fd: RawFd, timeout: u32) -> i32 {
     const P: &str = "s6-notify-fd-from-socket";
-    let deadline = ms_deadline(timeout);
+    let deadline = common::cli::deadline_ms(timeout);
     let mut buf = [0u8; 8191];
     loop {
         match wait_readable(sock.as_raw_fd(), deadline) {
@@ -433,9 +429,7 @@ pub fn fd_from_socket_main(args: &[OsString]) -> ! {
 mod tests {
     use super::*;
 
-    fn a(v: &[&str]) -> Vec<OsString> {
-        v.iter().map(OsString::from).collect()
-    }
+    use common::cli::os_args as a;
 
     #[test]
     fn ready_messages() {

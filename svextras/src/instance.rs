@@ -4,7 +4,7 @@
 //! as `instance/NAME`), `-control` and `-status` are s6-svc and s6-svstat on an instance,
 //! `-list` names them.
 
-use crate::link::{self, deadline_ms};
+use crate::link;
 use crate::scripts::{self, LoggerSpec};
 use crate::svlink::parse_link_args;
 use crate::util::{b, cat, execlineb_path, hiercopy, rm_rf};
@@ -90,8 +90,8 @@ fn logger_option(l: &mut LoggerSpec, o: Opt<'_>) -> Option<bool> {
         Opt::Arg(b'l', a) => l.loguser = Some(a.as_bytes().to_vec()),
         Opt::Arg(b't', a) => l.stamptype = uint0_scan(a)?,
         Opt::Arg(b'n', a) => l.nfiles = uint0_scan(a)?,
-        Opt::Arg(b's', a) => l.filesize = crate::util::uint64_scan(a)?,
-        Opt::Arg(b'S', a) => l.maxsize = crate::util::uint64_scan(a)?,
+        Opt::Arg(b's', a) => l.filesize = common::cli::uint640_scan(a)?,
+        Opt::Arg(b'S', a) => l.maxsize = common::cli::uint640_scan(a)?,
         Opt::Arg(b'P', a) => l.prefix = Some(a.as_bytes().to_vec()),
         _ => return Some(false),
     }
@@ -270,7 +270,7 @@ pub fn create_main() -> ! {
         }
     }
     chdir_service(CREATE, svc);
-    let deadline = deadline_ms(a.timeout);
+    let deadline = common::cli::deadline_ms(a.timeout);
     let rel = [&b"../instances/"[..], name].concat();
     let shown = [svc, b"/instances/", name].concat();
     match std::fs::metadata(cat(&rel, b"")) {
@@ -326,7 +326,7 @@ pub fn delete_main() -> ! {
         fatal_bytes(DELETE, 100, &[b"invalid instance name"]);
     }
     chdir_service(DELETE, svc);
-    if let Err(e) = link::unlink(b".", name, wait, deadline_ms(timeout)) {
+    if let Err(e) = link::unlink(b".", name, wait, common::cli::deadline_ms(timeout)) {
         fatal_sys_bytes(
             DELETE,
             111,
@@ -540,9 +540,7 @@ pub fn list_main() -> ! {
 mod tests {
     use super::*;
 
-    fn v(a: &[&str]) -> Vec<OsString> {
-        a.iter().map(OsString::from).collect()
-    }
+    use common::cli::os_args as v;
 
     #[test]
     fn instance_names() {

@@ -2,7 +2,7 @@
 //! directory (returning once its supervisor runs), or remove one (returning once its
 //! supervisor has exited).
 
-use crate::link::{self, deadline_ms, LinkOptions};
+use crate::link::{self, LinkOptions};
 use crate::util::{b, cat};
 use common::cli::{fatal_bytes, fatal_sys_bytes};
 use common::cli::{uint0_scan, GetOpt, Opt};
@@ -170,7 +170,7 @@ pub fn svlink_main() -> ! {
     }
     check_scandir(SVLINK, scan);
     check_servicedir(SVLINK, dir);
-    if let Err(e) = link::link(scan, dir, name, a.opts, deadline_ms(a.timeout)) {
+    if let Err(e) = link::link(scan, dir, name, a.opts, common::cli::deadline_ms(a.timeout)) {
         let code = if e == Errno::ETIMEDOUT { 99 } else { 111 };
         fatal_sys_bytes(
             SVLINK,
@@ -200,7 +200,7 @@ pub fn svunlink_main() -> ! {
     if !valid_link_name(name) {
         fatal_bytes(SVUNLINK, 100, &[b"invalid service name"]);
     }
-    if let Err(e) = link::unlink(scan, name, wait, deadline_ms(timeout)) {
+    if let Err(e) = link::unlink(scan, name, wait, common::cli::deadline_ms(timeout)) {
         fatal_sys_bytes(
             SVUNLINK,
             111,
@@ -220,9 +220,7 @@ pub fn svunlink_main() -> ! {
 mod tests {
     use super::*;
 
-    fn v(a: &[&str]) -> Vec<OsString> {
-        a.iter().map(OsString::from).collect()
-    }
+    use common::cli::os_args as v;
 
     #[test]
     fn names() {

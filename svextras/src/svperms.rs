@@ -4,6 +4,7 @@
 use crate::util::{b, cat};
 use common::cli::{fatal_bytes, fatal_sys_bytes, warn_sys_bytes};
 use common::cli::{warn_bytes, GetOpt, Opt};
+use common::fifodir::{FIFODIR_MODE, PUBLIC_FIFODIR_MODE};
 use nix::errno::Errno;
 use nix::unistd::{Gid, Group, Uid, User};
 use std::ffi::{OsStr, OsString};
@@ -236,10 +237,10 @@ fn apply_supervise(dir: &[u8], m: &SuperviseMode, gid: Option<Gid>) {
 fn apply_event(dir: &[u8], m: &EventMode, gid: Option<Gid>) {
     let ev = cat(dir, b"/event");
     match (m, gid) {
-        (EventMode::Group(_), Some(g)) => chown_chmod(&ev, g, 0o3730),
+        (EventMode::Group(_), Some(g)) => chown_chmod(&ev, g, FIFODIR_MODE),
         _ => {
             let g = primary_gid(&ev);
-            chown_chmod(&ev, g, 0o1733)
+            chown_chmod(&ev, g, PUBLIC_FIFODIR_MODE)
         }
     }
 }
@@ -290,8 +291,8 @@ pub fn control_word(mode: u32) -> Result<StatusWord, ReportProblem> {
 /// The word for `event/` of mode `mode`. Pure.
 pub fn event_word(mode: u32) -> Result<StatusWord, ReportProblem> {
     match mode & 0o7777 {
-        0o3730 => Ok(StatusWord::Group),
-        0o1733 => Ok(StatusWord::Public),
+        FIFODIR_MODE => Ok(StatusWord::Group),
+        PUBLIC_FIFODIR_MODE => Ok(StatusWord::Public),
         m => Err(ReportProblem::BadMode(m)),
     }
 }

@@ -60,9 +60,11 @@ pub fn main() -> ! {
             Opt::Arg(b't', a) => l.stamptype = uint0_scan(a).unwrap_or_else(|| usage()),
             Opt::Arg(b'n', a) => l.nfiles = uint0_scan(a).unwrap_or_else(|| usage()),
             Opt::Arg(b's', a) => {
-                l.filesize = crate::util::uint64_scan(a).unwrap_or_else(|| usage())
+                l.filesize = common::cli::uint640_scan(a).unwrap_or_else(|| usage())
             }
-            Opt::Arg(b'S', a) => l.maxsize = crate::util::uint64_scan(a).unwrap_or_else(|| usage()),
+            Opt::Arg(b'S', a) => {
+                l.maxsize = common::cli::uint640_scan(a).unwrap_or_else(|| usage())
+            }
             Opt::Arg(b'P', a) => l.prefix = Some(a.as_bytes().to_vec()),
             _ => usage(),
         }

@@ -142,17 +142,6 @@ pub fn rm_rf(path: &Path) {
     }
 }
 
-/// skalibs' `uint640_scan`: the whole string decimal digits, fitting in 64 bits.
-pub fn uint64_scan(s: &OsStr) -> Option<u64> {
-    let v = s.as_bytes();
-    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    v.iter().try_fold(0u64, |a, &d| {
-        a.checked_mul(10)?.checked_add((d - b'0') as u64)
-    })
-}
-
 /// Create a file holding `data` (0666 & ~umask), truncating an existing one.
 pub fn write_file(path: &Path, data: &[u8]) -> Result<(), Errno> {
     std::fs::write(path, data).map_err(|e| io_errno(&e))
