@@ -145,13 +145,7 @@ pub fn help_or_version(args: &[OsString], help: &str) {
 }
 
 pub fn uint0_scan(s: &OsStr) -> Option<u32> {
-    let b = s.as_bytes();
-    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    b.iter().try_fold(0u32, |acc, &d| {
-        acc.checked_mul(10)?.checked_add((d - b'0') as u32)
-    })
+    uint640_scan(s).and_then(|v| u32::try_from(v).ok())
 }
 
 /// skalibs' `uint640_scan` as s6 uses it on options: the whole argument decimal digits,

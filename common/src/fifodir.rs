@@ -6,7 +6,7 @@ use mio::{Events, Interest, Poll, Token};
 use nix::errno::Errno;
 use nix::fcntl::{open, openat, renameat, OFlag};
 use nix::sys::stat::{fchmodat, lstat, umask, FchmodatFlags, Mode, SFlag};
-use nix::unistd::{chown, mkdir, mkfifoat, unlinkat, write, Gid, UnlinkatFlags};
+use nix::unistd::{chown, mkfifoat, unlinkat, write, Gid, UnlinkatFlags};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -32,9 +32,7 @@ fn is_subscriber_name(name: &[u8]) -> bool {
 /// Create the fifodir `path` (mode 03730, group `gid`) if it does not exist. Returns whether
 /// it was created; an existing directory is left untouched.
 pub fn make(path: &Path, gid: Gid) -> Result<bool, Errno> {
-    let old = umask(Mode::empty());
-    let r = mkdir(path, Mode::from_bits_truncate(0o700));
-    umask(old);
+    let r = crate::fsio::mkdir_exact(path, 0o700);
     match r {
         Ok(()) => {
             chown(path, None, Some(gid))?;
@@ -63,9 +61,7 @@ pub fn make(path: &Path, gid: Gid) -> Result<bool, Errno> {
 /// (else ENOTDIR / EACCES) and is left untouched, unless `force`, which applies the group
 /// and mode to it.
 pub fn make_with_mode(path: &Path, gid: Option<Gid>, force: bool) -> Result<(), Errno> {
-    let old = umask(Mode::empty());
-    let r = mkdir(path, Mode::from_bits_truncate(0o700));
-    umask(old);
+    let r = crate::fsio::mkdir_exact(path, 0o700);
     match r {
         Ok(()) => {}
         Err(Errno::EEXIST) => {

@@ -139,6 +139,15 @@ fn wait_readable(fd: RawFd, deadline: Option<Instant>) -> Result<bool, Errno> {
     }
 }
 
+/// What failed, for `unable to fork` / `unable to doublefork`.
+fn fork_word(singlefork: bool) -> &'static [u8] {
+    if singlefork {
+        b"fork"
+    } else {
+        b"doublefork"
+    }
+}
+
 /// Fork (or double fork): `Ok(true)` in the helper, `Ok(false)` in the original process.
 fn fork_helper(singlefork: bool) -> Result<bool, Errno> {
     // SAFETY: our programs are single-threaded; both sides continue with ordinary code.
@@ -278,13 +287,8 @@ pub fn socket_from_fd_main(args: &[OsString]) -> ! {
         i32::try_from(fd).unwrap_or_else(|_| fatal_sys_bytes(P, 111, &[b"fd_move"], Errno::EBADF));
     let mainpid = std::process::id() as i32;
     let (pr, pw) = nix::unistd::pipe().unwrap_or_else(|e| fatal_sys_bytes(P, 111, &[b"pipe"], e));
-    let what: &[u8] = if req.singlefork {
-        b"fork"
-    } else {
-        b"doublefork"
-    };
     match fork_helper(req.singlefork) {
-        Err(e) => fatal_sys_bytes(P, 111, &[what], e),
+        Err(e) => fatal_sys_bytes(P, 111, &[fork_word(req.singlefork)], e),
         Ok(true) => {
             drop(pw);
             std::process::exit(socket_from_fd_helper(pr, timeout, mainpid, path.as_bytes()))
@@ -399,13 +403,8 @@ pub fn fd_from_socket_main(args: &[OsString]) -> ! {
         .unwrap_or_else(|e| fatal_bytes(P, e.exit_code(), &[e.to_string().as_bytes()]));
     let (sock, name) =
         autobound_socket().unwrap_or_else(|(what, e)| fatal_sys_bytes(P, 111, &[what], e));
-    let what: &[u8] = if req.singlefork {
-        b"fork"
-    } else {
-        b"doublefork"
-    };
     match fork_helper(req.singlefork) {
-        Err(e) => fatal_sys_bytes(P, 111, &[what], e),
+        Err(e) => fatal_sys_bytes(P, 111, &[fork_word(req.singlefork)], e),
         Ok(true) => std::process::exit(fd_from_socket_helper(sock, fd, timeout)),
         Ok(false) => {}
     }

@@ -222,7 +222,7 @@ pub fn maker_main() -> ! {
             scripts::write_service(MAKER, dir, &run, None);
             for sub in [&b"/instance"[..], b"/instances"] {
                 let p = cat(dir, sub);
-                if let Err(e) = crate::util::mkdir_exact(&p, 0o755) {
+                if let Err(e) = common::fsio::mkdir_exact(&p, 0o755) {
                     fatal_sys_bytes(MAKER, 111, &[b"mkdir ", b(&p)], e);
                 }
             }
@@ -264,7 +264,7 @@ pub fn create_main() -> ! {
     }
     for sub in [&b"/instances"[..], b"/instance"] {
         let p = cat(svc, sub);
-        match crate::util::mkdir_exact(&p, 0o755) {
+        match common::fsio::mkdir_exact(&p, 0o755) {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(e) => fatal_sys_bytes(CREATE, 111, &[b"mkdir ", b(&p)], e),
         }

@@ -168,7 +168,7 @@ fn write_or_die(prog: &str, path: &Path, data: &[u8]) {
 /// `producer-for`; `run` is then left non-executable.
 pub fn write_service(prog: &str, dir: &[u8], run: &[u8], rc_logger: Option<&[u8]>) {
     let d = cat(dir, b"");
-    if let Err(e) = crate::util::mkdir_exact(&d, 0o755) {
+    if let Err(e) = common::fsio::mkdir_exact(&d, 0o755) {
         fatal_sys_bytes(prog, 111, &[b"mkdir ", dir], e);
     }
     write_or_die(prog, &cat(dir, b"/notification-fd"), b"3\n");
@@ -196,7 +196,7 @@ pub fn write_logger(
     rc: Option<(&[u8], Option<&[u8]>)>,
 ) {
     let d = cat(dir, b"");
-    if let Err(e) = crate::util::mkdir_exact(&d, 0o755) {
+    if let Err(e) = common::fsio::mkdir_exact(&d, 0o755) {
         fatal_sys_bytes(prog, 111, &[b"mkdir ", dir], e);
     }
     write_or_die(prog, &cat(dir, b"/notification-fd"), b"3\n");
@@ -313,7 +313,7 @@ pub fn parse_rc(arg: &[u8], has_logdir: bool, logger_required: bool) -> Result<R
 
 /// mkdir DIR 0755 (umask 0), an existing one being fine (the `-r` layouts).
 pub fn mkdir_maybe(prog: &str, dir: &[u8]) {
-    match crate::util::mkdir_exact(&cat(dir, b""), 0o755) {
+    match common::fsio::mkdir_exact(&cat(dir, b""), 0o755) {
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(e) => fatal_sys_bytes(prog, 111, &[b"mkdir ", dir], e),
     }

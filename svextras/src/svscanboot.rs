@@ -300,7 +300,7 @@ pub fn main() -> ! {
 /// skalibs' `mkdirp`: create `path` and its missing parents (parents 02755, the last
 /// `mode`, umask 0); existing ones are fine.
 fn mkdirp(path: &[u8], mode: u32) -> Result<(), Errno> {
-    let mk = |p: &[u8], m: u32| match crate::util::mkdir_exact(&cat(p, b""), m) {
+    let mk = |p: &[u8], m: u32| match common::fsio::mkdir_exact(&cat(p, b""), m) {
         Ok(()) | Err(Errno::EEXIST) => Ok(()),
         Err(e) => Err(e),
     };

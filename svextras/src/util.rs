@@ -147,14 +147,6 @@ pub fn write_file(path: &Path, data: &[u8]) -> Result<(), Errno> {
     std::fs::write(path, data).map_err(|e| io_errno(&e))
 }
 
-/// mkdir with an exact mode (umask 0 around it).
-pub fn mkdir_exact(path: &Path, mode: u32) -> Result<(), Errno> {
-    let old = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    let r = nix::unistd::mkdir(path, nix::sys::stat::Mode::from_bits_truncate(mode));
-    nix::sys::stat::umask(old);
-    r
-}
-
 /// The current umask (read by setting it twice).
 pub fn current_umask() -> u32 {
     let old = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
