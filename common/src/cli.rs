@@ -160,11 +160,6 @@ pub fn uint640_scan(s: &OsStr) -> Option<u64> {
     })
 }
 
-/// The deadline of s6's `-t millisecs` options: `ms` from now, 0 meaning none (infinite).
-pub fn deadline_ms(ms: u32) -> Option<std::time::Instant> {
-    (ms != 0).then(|| std::time::Instant::now() + std::time::Duration::from_millis(ms.into()))
-}
-
 /// Concatenate byte strings into one message line.
 pub fn line(parts: &[&[u8]]) -> Vec<u8> {
     let mut v = Vec::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 1);

@@ -357,15 +357,8 @@ pub fn wait(
     let mut events = Events::with_capacity(listeners.len().clamp(1, 64));
     let mut buf = [0u8; 256];
     loop {
-        let timeout = match deadline {
-            None => None,
-            Some(d) => {
-                let now = Instant::now();
-                if now >= d {
-                    return Ok(WaitOutcome::TimedOut);
-                }
-                Some(d - now)
-            }
+        let Some(timeout) = crate::deadline::time_left(deadline) else {
+            return Ok(WaitOutcome::TimedOut);
         };
         match poll.poll(&mut events, timeout) {
             Ok(()) => {}

@@ -8,6 +8,7 @@
 pub mod alloc;
 pub mod cli;
 pub mod control;
+pub mod deadline;
 pub mod dtally;
 pub mod exec;
 pub mod fifodir;

@@ -18,7 +18,7 @@ use std::ffi::OsString;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub const WAIT_USAGE: &str = "s6-ftrig-wait [ -t timeout ] fifodir regexp";
 pub const LISTEN1_USAGE: &str = "s6-ftrig-listen1 [ -t timeout ] fifodir regexp prog...";
@@ -104,15 +104,8 @@ pub fn wait_all(
         if done {
             return Ok(true);
         }
-        let timeout = match deadline {
-            None => None,
-            Some(d) => {
-                let now = Instant::now();
-                if now >= d {
-                    return Ok(false);
-                }
-                Some(d - now)
-            }
+        let Some(timeout) = common::deadline::time_left(deadline) else {
+            return Ok(false);
         };
         match poll.poll(&mut events, timeout) {
             Ok(()) => {}
@@ -281,8 +274,7 @@ pub fn main(kind: Kind, args: &[OsString]) -> ! {
         Err(ParseError::Usage) => common::Prog::new(prog).usage(kind.usage()),
         Err(ParseError::Fatal(t)) => fatal_bytes(prog, 100, &[t.as_bytes()]),
     };
-    let deadline =
-        (req.timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(req.timeout_ms.into()));
+    let deadline = common::deadline::from_ms(req.timeout_ms);
     let mut signals = None;
     if kind != Kind::Wait {
         // A prog that closes its end of a pipe we write to must not kill us.

@@ -120,15 +120,8 @@ fn wait_readable(fd: RawFd, deadline: Option<Instant>) -> Result<bool, Errno> {
         .map_err(io)?;
     let mut events = Events::with_capacity(1);
     loop {
-        let timeout = match deadline {
-            Some(d) => {
-                let now = Instant::now();
-                if now >= d {
-                    return Ok(false);
-                }
-                Some(d - now)
-            }
-            None => None,
+        let Some(timeout) = common::deadline::time_left(deadline) else {
+            return Ok(false);
         };
         match poll.poll(&mut events, timeout) {
             Ok(()) if !events.is_empty() => return Ok(true),
@@ -217,7 +210,7 @@ fn sendmsg(
 /// NOTIFY_SOCKET `path` that `mainpid` is ready, with a barrier.
 fn socket_from_fd_helper(pipe: OwnedFd, timeout: u32, mainpid: i32, path: &[u8]) -> i32 {
     const P: &str = "s6-notify-socket-from-fd (child)";
-    let deadline = common::cli::deadline_ms(timeout);
+    let deadline = common::deadline::from_ms(timeout);
     let mut buf = [0u8; 4096];
     loop {
         match wait_readable(pipe.as_raw_fd(), deadline) {
@@ -316,7 +309,7 @@ pub fn socket_from_fd_main(args: &[OsString]) -> ! {
 /// write a newline to the notification fd.
 fn fd_from_socket_helper(sock: OwnedFd, fd: RawFd, timeout: u32) -> i32 {
     const P: &str = "s6-notify-fd-from-socket";
-    let deadline = common::cli::deadline_ms(timeout);
+    let deadline = common::deadline::from_ms(timeout);
     let mut buf = [0u8; 8191];
     loop {
         match wait_readable(sock.as_raw_fd(), deadline) {

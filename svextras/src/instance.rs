@@ -270,7 +270,7 @@ pub fn create_main() -> ! {
         }
     }
     chdir_service(CREATE, svc);
-    let deadline = common::cli::deadline_ms(a.timeout);
+    let deadline = common::deadline::from_ms(a.timeout);
     let rel = [&b"../instances/"[..], name].concat();
     let shown = [svc, b"/instances/", name].concat();
     match std::fs::metadata(cat(&rel, b"")) {
@@ -326,7 +326,7 @@ pub fn delete_main() -> ! {
         fatal_bytes(DELETE, 100, &[b"invalid instance name"]);
     }
     chdir_service(DELETE, svc);
-    if let Err(e) = link::unlink(b".", name, wait, common::cli::deadline_ms(timeout)) {
+    if let Err(e) = link::unlink(b".", name, wait, common::deadline::from_ms(timeout)) {
         fatal_sys_bytes(
             DELETE,
             111,

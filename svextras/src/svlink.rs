@@ -170,7 +170,13 @@ pub fn svlink_main() -> ! {
     }
     check_scandir(SVLINK, scan);
     check_servicedir(SVLINK, dir);
-    if let Err(e) = link::link(scan, dir, name, a.opts, common::cli::deadline_ms(a.timeout)) {
+    if let Err(e) = link::link(
+        scan,
+        dir,
+        name,
+        a.opts,
+        common::deadline::from_ms(a.timeout),
+    ) {
         let code = if e == Errno::ETIMEDOUT { 99 } else { 111 };
         fatal_sys_bytes(
             SVLINK,
@@ -200,7 +206,7 @@ pub fn svunlink_main() -> ! {
     if !valid_link_name(name) {
         fatal_bytes(SVUNLINK, 100, &[b"invalid service name"]);
     }
-    if let Err(e) = link::unlink(scan, name, wait, common::cli::deadline_ms(timeout)) {
+    if let Err(e) = link::unlink(scan, name, wait, common::deadline::from_ms(timeout)) {
         fatal_sys_bytes(
             SVUNLINK,
             111,
