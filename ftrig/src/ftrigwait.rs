@@ -406,7 +406,7 @@ mod tests {
         std::fs::create_dir(&d).unwrap();
         let mut subs = vec![Subscription::new(&d, b"a.*z").unwrap()];
         common::fifodir::notify(&d, b"ab");
-        let soon = || Some(Instant::now() + Duration::from_millis(50));
+        let soon = || Some(Instant::now() + std::time::Duration::from_millis(50));
         assert_eq!(wait_all(&mut subs, false, soon(), None), Ok(false));
         common::fifodir::notify(&d, b"xz");
         assert_eq!(wait_all(&mut subs, false, soon(), None), Ok(true));
