@@ -30,20 +30,13 @@ fn chdir_service(prog: &str, svc: &[u8]) {
     if let Err(e) = nix::unistd::chdir(&dir) {
         fatal_sys_bytes(prog, 111, &[b"chdir to ", b(&dir)], e);
     }
-    let lock = Path::new(".s6-svscan/lock");
-    let fd = match nix::fcntl::open(
-        lock,
-        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(e) => fatal_sys_bytes(prog, 111, &[b"open ", b(&dir), b"/.s6-svscan/lock"], e),
-    };
-    drop(fd);
-    match common::lock::is_locked(lock) {
+    match link::svscan_running(Path::new(".s6-svscan/lock")) {
         Ok(true) => {}
         Ok(false) => fatal_bytes(prog, 1, &[b"instanced service not running on ", svc]),
-        Err(e) => fatal_sys_bytes(
+        Err(link::LockCheckError::Open(e)) => {
+            fatal_sys_bytes(prog, 111, &[b"open ", b(&dir), b"/.s6-svscan/lock"], e)
+        }
+        Err(link::LockCheckError::Check(e)) => fatal_sys_bytes(
             prog,
             111,
             &[b"check lock on ", b(&dir), b"/.s6-svscan/lock"],

@@ -49,6 +49,24 @@ impl LinkOptions {
     }
 }
 
+/// Why [`svscan_running`] could not tell, and at which step (s6's messages differ).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockCheckError {
+    /// `unable to open LOCK`.
+    Open(Errno),
+    /// `unable to check lock on LOCK`.
+    Check(Errno),
+}
+
+/// Whether an s6-svscan holds `lock` (`SCANDIR/.s6-svscan/lock`), which must exist: s6
+/// opens it before testing the lock.
+pub fn svscan_running(lock: &Path) -> Result<bool, LockCheckError> {
+    open(lock, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map(drop)
+        .map_err(LockCheckError::Open)?;
+    common::lock::is_locked(lock).map_err(LockCheckError::Check)
+}
+
 /// Whether `dir` is supervised and whether it has a `log/` subservice (which must be in the
 /// same state: else EINVAL).
 fn supervision_state(dir: &[u8]) -> Result<(bool, bool), Errno> {

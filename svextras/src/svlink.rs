@@ -104,19 +104,13 @@ pub fn valid_link_name(n: &[u8]) -> bool {
 
 fn check_scandir(prog: &str, scan: &[u8]) {
     let lock = cat(scan, b"/.s6-svscan/lock");
-    let fd = match nix::fcntl::open(
-        &lock,
-        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(e) => fatal_sys_bytes(prog, 111, &[b"open ", b(&lock)], e),
-    };
-    drop(fd);
-    match common::lock::is_locked(&lock) {
+    match link::svscan_running(&lock) {
         Ok(true) => {}
         Ok(false) => fatal_bytes(prog, 1, &[b"s6-svscan not running on ", scan]),
-        Err(e) => fatal_sys_bytes(prog, 111, &[b"check lock on ", b(&lock)], e),
+        Err(link::LockCheckError::Open(e)) => fatal_sys_bytes(prog, 111, &[b"open ", b(&lock)], e),
+        Err(link::LockCheckError::Check(e)) => {
+            fatal_sys_bytes(prog, 111, &[b"check lock on ", b(&lock)], e)
+        }
     }
 }
 
