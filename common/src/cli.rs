@@ -145,12 +145,18 @@ pub fn help_or_version(args: &[OsString], help: &str) {
 }
 
 pub fn uint0_scan(s: &OsStr) -> Option<u32> {
+    uint640_scan(s).and_then(|v| u32::try_from(v).ok())
+}
+
+/// skalibs' `uint640_scan` as s6 uses it on options: the whole argument decimal digits,
+/// fitting in 64 bits.
+pub fn uint640_scan(s: &OsStr) -> Option<u64> {
     let b = s.as_bytes();
     if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    b.iter().try_fold(0u32, |acc, &d| {
-        acc.checked_mul(10)?.checked_add((d - b'0') as u32)
+    b.iter().try_fold(0u64, |acc, &d| {
+        acc.checked_mul(10)?.checked_add((d - b'0') as u64)
     })
 }
 
@@ -184,6 +190,29 @@ pub fn fatal_bytes(prog: &str, code: i32, parts: &[&[u8]]) -> ! {
     std::process::exit(code)
 }
 
+/// `unable to WHAT: ERRNO-TEXT` as message parts (`what` concatenated), for the `_sys`
+/// helpers below.
+fn sys_parts<'a>(what: &[&'a [u8]], err: &'a str) -> Vec<&'a [u8]> {
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(what.len() + 3);
+    parts.push(b"unable to ");
+    parts.extend_from_slice(what);
+    parts.push(b": ");
+    parts.push(err.as_bytes());
+    parts
+}
+
+/// `PROG: fatal: unable to WHAT: ERRNO-TEXT` (skalibs' `strerr_diefu*sys`), exit `code`.
+pub fn fatal_sys_bytes(prog: &str, code: i32, what: &[&[u8]], e: nix::errno::Errno) -> ! {
+    let err = crate::msg::StrError(e).to_string();
+    fatal_bytes(prog, code, &sys_parts(what, &err))
+}
+
+/// `PROG: warning: unable to WHAT: ERRNO-TEXT` (skalibs' `strerr_warnwu*sys`).
+pub fn warn_sys_bytes(prog: &str, what: &[&[u8]], e: nix::errno::Errno) {
+    let err = crate::msg::StrError(e).to_string();
+    warn_bytes(prog, &sys_parts(what, &err))
+}
+
 /// A command line from raw bytes, arguments split at NUL (none for empty input): how the
 /// `argv_*` fuzz targets turn their input into arguments.
 pub fn argv_from_nul_split(data: &[u8]) -> Vec<OsString> {
@@ -198,7 +227,7 @@ pub fn argv_from_nul_split(data: &[u8]) -> Vec<OsString> {
 
 /// Kept at its old path for the crates' unit tests (`features = ["testing"]`).
 #[cfg(any(test, feature = "testing"))]
-pub use crate::testing::pseudo_random_argv;
+pub use crate::testing::{os_args, pseudo_random_argv};
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,7 @@ use mio::{Events, Interest, Poll, Token};
 use nix::errno::Errno;
 use nix::fcntl::{open, openat, renameat, OFlag};
 use nix::sys::stat::{fchmodat, lstat, umask, FchmodatFlags, Mode, SFlag};
-use nix::unistd::{chown, mkdir, mkfifoat, unlinkat, write, Gid, UnlinkatFlags};
+use nix::unistd::{chown, mkfifoat, unlinkat, write, Gid, UnlinkatFlags};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -32,9 +32,7 @@ fn is_subscriber_name(name: &[u8]) -> bool {
 /// Create the fifodir `path` (mode 03730, group `gid`) if it does not exist. Returns whether
 /// it was created; an existing directory is left untouched.
 pub fn make(path: &Path, gid: Gid) -> Result<bool, Errno> {
-    let old = umask(Mode::empty());
-    let r = mkdir(path, Mode::from_bits_truncate(0o700));
-    umask(old);
+    let r = crate::fsio::mkdir_exact(path, 0o700);
     match r {
         Ok(()) => {
             chown(path, None, Some(gid))?;
@@ -63,9 +61,7 @@ pub fn make(path: &Path, gid: Gid) -> Result<bool, Errno> {
 /// (else ENOTDIR / EACCES) and is left untouched, unless `force`, which applies the group
 /// and mode to it.
 pub fn make_with_mode(path: &Path, gid: Option<Gid>, force: bool) -> Result<(), Errno> {
-    let old = umask(Mode::empty());
-    let r = mkdir(path, Mode::from_bits_truncate(0o700));
-    umask(old);
+    let r = crate::fsio::mkdir_exact(path, 0o700);
     match r {
         Ok(()) => {}
         Err(Errno::EEXIST) => {
@@ -102,17 +98,7 @@ pub fn make_with_mode(path: &Path, gid: Option<Gid>, force: bool) -> Result<(), 
 /// (ENXIO on open, EPIPE on write) have their FIFO removed; a full FIFO loses the event for
 /// that reader only. Errors are ignored, as s6-supervise does.
 pub fn notify(dir: &Path, event: &[u8]) {
-    let _ = for_each_subscriber(dir, |dirfd, name| match open_subscriber(dirfd, name) {
-        Ok(fd) => {
-            if let Err(Errno::EPIPE) = write(&fd, event) {
-                let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
-            }
-        }
-        Err(Errno::ENXIO) => {
-            let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
-        }
-        Err(_) => {}
-    });
+    let _ = try_notify(dir, event);
 }
 
 /// [`notify`], reporting a fifodir that cannot be opened or read (s6-ftrig-notify's
@@ -142,11 +128,7 @@ pub fn try_clean(dir: &Path) -> Result<(), Errno> {
 
 /// Remove subscriber FIFOs nobody reads (s6-supervise's startup cleaning).
 pub fn clean(dir: &Path) {
-    let _ = for_each_subscriber(dir, |dirfd, name| {
-        if let Err(Errno::ENXIO) = open_subscriber(dirfd, name) {
-            let _ = unlinkat(dirfd, name, UnlinkatFlags::NoRemoveDir);
-        }
-    });
+    let _ = try_clean(dir);
 }
 
 /// Open a subscriber FIFO for writing. `event/` is writable by its group, so an entry may be
@@ -375,15 +357,8 @@ pub fn wait(
     let mut events = Events::with_capacity(listeners.len().clamp(1, 64));
     let mut buf = [0u8; 256];
     loop {
-        let timeout = match deadline {
-            None => None,
-            Some(d) => {
-                let now = Instant::now();
-                if now >= d {
-                    return Ok(WaitOutcome::TimedOut);
-                }
-                Some(d - now)
-            }
+        let Some(timeout) = crate::deadline::time_left(deadline) else {
+            return Ok(WaitOutcome::TimedOut);
         };
         match poll.poll(&mut events, timeout) {
             Ok(()) => {}
@@ -466,6 +441,20 @@ mod tests {
         let f = d.join("file");
         std::fs::write(&f, b"").unwrap();
         assert_eq!(make_with_mode(&f, None, false), Err(Errno::ENOTDIR));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    // svextras' former copy (`link::fifodir_make`): an existing public fifodir keeps its
+    // mode when asked for a group one, unless forced.
+    #[test]
+    fn make_with_mode_existing_needs_force() {
+        let d = tmp("makeforce");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        make_with_mode(&d, None, false).unwrap();
+        make_with_mode(&d, Some(nix::unistd::getegid()), false).unwrap();
+        assert_eq!(mode(&d), PUBLIC_FIFODIR_MODE);
+        make_with_mode(&d, Some(nix::unistd::getegid()), true).unwrap();
+        assert_eq!(mode(&d), FIFODIR_MODE);
         std::fs::remove_dir_all(&d).unwrap();
     }
 

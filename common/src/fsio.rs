@@ -93,6 +93,14 @@ pub fn write_all<F: AsFd>(fd: F, mut data: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
+/// `mkdir` with exactly `mode` (umask 0 around it), as s6 creates its directories.
+pub fn mkdir_exact(path: &Path, mode: u32) -> Result<(), Errno> {
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    let r = nix::unistd::mkdir(path, nix::sys::stat::Mode::from_bits_truncate(mode));
+    nix::sys::stat::umask(old);
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

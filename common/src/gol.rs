@@ -6,6 +6,9 @@
 //! thing). `--` ends the options and is consumed; the first argument not starting with `-`,
 //! or a lone `-`, ends them and is kept. A value option that is the last argument, or is
 //! followed by `--`, is silently left unset. Pure: it only looks at the arguments.
+//!
+//! [`parse`] gives the options in command-line order; [`parse_table`] gathers them as
+//! skalibs' `gol_main` leaves them (a bit per boolean, the last value of each option).
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -65,6 +68,66 @@ impl fmt::Display for GolError {
             GolError::Invalid(a) => write!(f, "invalid option: {}", a.to_string_lossy()),
         }
     }
+}
+
+impl GolError {
+    /// The message as raw bytes (the argument is not made UTF-8 as [`fmt::Display`] does).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let (head, arg): (&[u8], &[u8]) = match self {
+            GolError::UnknownShort(c) => {
+                return [&b"unrecognized short option: "[..], &[*c]].concat();
+            }
+            GolError::UnknownBoolean(a) => (b"unrecognized boolean option: ", a.as_bytes()),
+            GolError::UnknownWithArg(a) => (b"unrecognized option with argument: ", a.as_bytes()),
+            GolError::Invalid(a) => (b"invalid option: ", a.as_bytes()),
+        };
+        [head, arg].concat()
+    }
+}
+
+/// The options found, as skalibs' `gol_main` leaves them: bit `id` of `flags` for each
+/// boolean seen, the last value of each value option (indexed by its id), and where the
+/// operands start.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Table<'a> {
+    pub flags: u64,
+    pub values: Vec<Option<&'a OsStr>>,
+    pub operands: usize,
+}
+
+impl<'a> Table<'a> {
+    /// Whether the boolean of id `id` was given.
+    pub fn flag(&self, id: u8) -> bool {
+        id < 64 && self.flags & (1 << id) != 0
+    }
+
+    /// The value of the option of id `id`, if given.
+    pub fn value(&self, id: u8) -> Option<&'a OsStr> {
+        self.values.get(id as usize).copied().flatten()
+    }
+}
+
+/// [`parse`], gathered into a [`Table`]. Boolean ids must be below 64.
+pub fn parse_table<'a>(
+    args: &'a [OsString],
+    bools: &[Spec],
+    vals: &[Spec],
+) -> Result<Table<'a>, GolError> {
+    let (items, operands) = parse(args, bools, vals)?;
+    let n = vals.iter().map(|s| s.id as usize + 1).max().unwrap_or(0);
+    let mut t = Table {
+        flags: 0,
+        values: vec![None; n],
+        operands,
+    };
+    for item in items {
+        match item {
+            Item::Flag(id) if id < 64 => t.flags |= 1 << id,
+            Item::Flag(_) => {}
+            Item::Arg(id, v) => t.values[id as usize] = Some(v),
+        }
+    }
+    Ok(t)
 }
 
 /// Parse `args` (without the program name) against the boolean options `bools` and the
@@ -138,9 +201,7 @@ mod tests {
     const B: [Spec; 2] = [Spec::new(b'd', "doublefork", 1), Spec::new(b'f', "", 2)];
     const V: [Spec; 2] = [Spec::new(b't', "timeout", 10), Spec::new(b'3', "", 11)];
 
-    fn args(v: &[&str]) -> Vec<OsString> {
-        v.iter().map(OsString::from).collect()
-    }
+    use crate::cli::os_args as args;
 
     #[test]
     fn shapes() {
@@ -189,9 +250,63 @@ mod tests {
     }
 
     #[test]
+    fn table_last_value_wins() {
+        let a = args(&["-t1", "--timeout=2", "-d", "x"]);
+        let t = parse_table(&a, &B, &V).unwrap();
+        assert_eq!(t.value(10), Some(OsStr::new("2")));
+        assert_eq!(t.value(11), None);
+        assert!(t.flag(1) && !t.flag(2));
+        assert_eq!(t.operands, 3);
+    }
+
+    #[test]
+    fn error_bytes_keep_the_argument() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = OsString::from_vec(b"--\xff".to_vec());
+        let e = parse(&[bad], &B, &V).unwrap_err();
+        assert_eq!(e.to_bytes(), b"unrecognized boolean option: --\xff");
+        let e = parse(&args(&["-x"]), &B, &V).unwrap_err();
+        assert_eq!(e.to_bytes(), b"unrecognized short option: x");
+    }
+
+    // svextras' former copy of this parser, its cases.
+    #[test]
+    fn svextras_shapes() {
+        const SB: [Spec; 1] = [Spec::new(b'u', "user", 0)];
+        const SV: [Spec; 2] = [
+            Spec::new(b't', "timeout", 0),
+            Spec::new(b'd', "notification-fd", 1),
+        ];
+        let a = args(&["-ut300", "--notification-fd=4", "x", "-t"]);
+        let t = parse_table(&a, &SB, &SV).unwrap();
+        assert!(t.flag(0));
+        assert_eq!(
+            t.values,
+            vec![Some(OsStr::new("300")), Some(OsStr::new("4"))]
+        );
+        assert_eq!(t.operands, 2);
+        let a = args(&["-t", "5", "--", "-x"]);
+        let t = parse_table(&a, &SB, &SV).unwrap();
+        assert_eq!(t.value(0), Some(OsStr::new("5")));
+        assert_eq!(t.operands, 3);
+        let a = args(&["-t", "--", "a"]);
+        assert_eq!(parse_table(&a, &SB, &SV).unwrap().value(0), None);
+        assert_eq!(parse_table(&args(&["-"]), &SB, &SV).unwrap().operands, 0);
+        let e = |v: &[&str]| parse(&args(v), &SB, &SV).unwrap_err().to_bytes();
+        assert_eq!(e(&["-x"]), b"unrecognized short option: x");
+        assert_eq!(e(&["--nope"]), b"unrecognized boolean option: --nope");
+        assert_eq!(
+            e(&["--nope=1"]),
+            b"unrecognized option with argument: --nope=1"
+        );
+        assert_eq!(e(&["--=1"]), b"invalid option: --=1");
+    }
+
+    #[test]
     fn never_panics() {
         for argv in crate::cli::pseudo_random_argv(2000) {
             let _ = parse(&argv, &B, &V);
+            let _ = parse_table(&argv, &B, &V);
         }
     }
 }

@@ -39,27 +39,27 @@ pub fn close_reopened(keep: &[i32]) {
     REOPENED.store(0, Ordering::Relaxed);
 }
 
-/// The program's arguments, `argv[0]` first: those `main` was given in a binary started
-/// through [`entry!`](crate::entry), std's otherwise (test harnesses, ordinary `main`s).
+/// The program's arguments, `argv[0]` first: those `main` was given in the multi-call
+/// binary, std's otherwise (test harnesses, ordinary `main`s).
 pub fn args_os() -> Vec<OsString> {
     let argc = ARGC.load(Ordering::Relaxed);
     let argv = ARGV.load(Ordering::Relaxed);
     if argc < 0 || argv.is_null() {
         return std::env::args_os().collect();
     }
-    (0..argc as usize)
-        .map_while(|i| {
-            // SAFETY: argv holds argc pointers (the C runtime's own array, never freed);
-            // a null entry ends it early.
-            let p = unsafe { *argv.add(i) };
-            (!p.is_null()).then(|| {
-                // SAFETY: a non-null argv entry is a NUL-terminated string.
-                OsString::from(std::ffi::OsStr::from_bytes(
-                    unsafe { CStr::from_ptr(p) }.to_bytes(),
-                ))
-            })
+    let mut args = Vec::with_capacity(argc as usize);
+    args.extend((0..argc as usize).map_while(|i| {
+        // SAFETY: argv holds argc pointers (the C runtime's own array, never freed);
+        // a null entry ends it early.
+        let p = unsafe { *argv.add(i) };
+        (!p.is_null()).then(|| {
+            // SAFETY: a non-null argv entry is a NUL-terminated string.
+            OsString::from(std::ffi::OsStr::from_bytes(
+                unsafe { CStr::from_ptr(p) }.to_bytes(),
+            ))
         })
-        .collect()
+    }));
+    args
 }
 
 /// Argument `i` as raw bytes (`argv[0]` is 0), without allocating: `None` past the end, or

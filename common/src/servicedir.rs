@@ -214,6 +214,51 @@ impl ServiceDir {
     }
 }
 
+/// Why the notification fd of a program run from a service directory could not be
+/// determined (s6-notifyoncheck, s6-notify-fd-from-socket and the like share these messages).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotificationFdError {
+    #[error("notification-fd must be an unsigned integer")]
+    BadOption,
+    #[error("unable to read ./notification-fd: {}", crate::msg::StrError(*.0))]
+    Read(Errno),
+    #[error("invalid ./notification-fd")]
+    Invalid,
+    #[error("notification-fd sanity check failed: {}", crate::msg::StrError(*.0))]
+    NotOpen(Errno),
+}
+
+impl NotificationFdError {
+    /// 100 for a bad value, 111 for a system error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            NotificationFdError::BadOption | NotificationFdError::Invalid => 100,
+            NotificationFdError::Read(_) | NotificationFdError::NotOpen(_) => 111,
+        }
+    }
+}
+
+/// The notification fd of a program running in its service directory: the option's value
+/// (`uint0_scan`) if given, else `./notification-fd` (which must exist here, unlike for
+/// s6-supervise); then the fd must be open (`fcntl(F_GETFD)`).
+pub fn resolve_notification_fd(opt: Option<&std::ffi::OsStr>) -> Result<i32, NotificationFdError> {
+    let fd = match opt {
+        Some(v) => crate::cli::uint0_scan(v).ok_or(NotificationFdError::BadOption)?,
+        None => {
+            let mut buf = [0u8; UINT_READ];
+            let n = fsio::read_prefix_nonblock(Path::new("notification-fd"), &mut buf)
+                .map_err(NotificationFdError::Read)?;
+            parse_uint(&buf[..n]).ok_or(NotificationFdError::Invalid)?
+        }
+    };
+    let fd = i32::try_from(fd).map_err(|_| NotificationFdError::NotOpen(Errno::EBADF))?;
+    // SAFETY: F_GETFD only queries the descriptor's flags.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(NotificationFdError::NotOpen(Errno::last()));
+    }
+    Ok(fd)
+}
+
 impl fmt::Display for ServiceDir {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.path.display())
@@ -223,6 +268,31 @@ impl fmt::Display for ServiceDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notification_fd_file_contents() {
+        // ftrig's former parse_notification_fd cases: cut at the newline, digits only.
+        assert_eq!(parse_uint(b"3\n"), Some(3));
+        assert_eq!(parse_uint(b"3"), Some(3));
+        assert_eq!(parse_uint(b"12\nxx"), Some(12));
+        assert_eq!(parse_uint(b"abc\n"), None);
+        assert_eq!(parse_uint(b""), None);
+        assert_eq!(parse_uint(b" 3\n"), None);
+    }
+
+    #[test]
+    fn notification_fd_option() {
+        use std::ffi::OsStr;
+        assert_eq!(
+            resolve_notification_fd(Some(OsStr::new("x"))),
+            Err(NotificationFdError::BadOption)
+        );
+        assert_eq!(resolve_notification_fd(Some(OsStr::new("2"))), Ok(2));
+        assert_eq!(
+            resolve_notification_fd(Some(OsStr::new("4000000"))).map_err(|e| e.exit_code()),
+            Err(111)
+        );
+    }
 
     #[test]
     fn uint_rules() {

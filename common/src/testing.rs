@@ -4,6 +4,11 @@
 
 use std::ffi::OsString;
 
+/// A command line from string literals, for the parser tests of every program.
+pub fn os_args(v: &[&str]) -> Vec<OsString> {
+    v.iter().map(OsString::from).collect()
+}
+
 /// The pieces [`pseudo_random_argv`] builds arguments from: option markers, the letters and
 /// values the tools' parsers take, empty and non-UTF-8 bytes.
 const ARGV_PIECES: &[&[u8]] = &[

@@ -1,7 +1,7 @@
 //! `s6-mkfifodir`, `s6-cleanfifodir` and `s6-ftrig-notify`: make a fifodir, remove its stale
 //! subscriber FIFOs, send a message to its subscribers.
 
-use crate::util::{die_sys, exit_usage};
+use common::cli::fatal_sys_bytes;
 use common::cli::{GetOpt, Opt};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -38,11 +38,11 @@ pub fn parse_mkfifodir(args: &[OsString]) -> Option<MkFifodir> {
 pub fn mkfifodir_main(args: &[OsString]) -> ! {
     const PROG: &str = "s6-mkfifodir";
     let Some(req) = parse_mkfifodir(args) else {
-        exit_usage(PROG, MKFIFODIR_USAGE)
+        common::Prog::new(PROG).usage(MKFIFODIR_USAGE)
     };
     let gid = req.gid.map(nix::unistd::Gid::from_raw);
     if let Err(e) = common::fifodir::make_with_mode(Path::new(&req.dir), gid, req.force) {
-        die_sys(PROG, 111, &[b"create fifodir at ", req.dir.as_bytes()], e);
+        fatal_sys_bytes(PROG, 111, &[b"create fifodir at ", req.dir.as_bytes()], e);
     }
     std::process::exit(0)
 }
@@ -50,10 +50,10 @@ pub fn mkfifodir_main(args: &[OsString]) -> ! {
 pub fn cleanfifodir_main(args: &[OsString]) -> ! {
     const PROG: &str = "s6-cleanfifodir";
     let Some(dir) = args.first() else {
-        exit_usage(PROG, CLEANFIFODIR_USAGE)
+        common::Prog::new(PROG).usage(CLEANFIFODIR_USAGE)
     };
     if let Err(e) = common::fifodir::try_clean(Path::new(dir)) {
-        die_sys(PROG, 111, &[b"clean up fifodir at ", dir.as_bytes()], e);
+        fatal_sys_bytes(PROG, 111, &[b"clean up fifodir at ", dir.as_bytes()], e);
     }
     std::process::exit(0)
 }
@@ -61,15 +61,15 @@ pub fn cleanfifodir_main(args: &[OsString]) -> ! {
 pub fn notify_main(args: &[OsString]) -> ! {
     const PROG: &str = "s6-ftrig-notify";
     let [dir, msg, ..] = args else {
-        exit_usage(PROG, NOTIFY_USAGE)
+        common::Prog::new(PROG).usage(NOTIFY_USAGE)
     };
     // A subscriber that goes away between our open and our write must not kill us (s6's
     // ftrigw_notifyb ignores SIGPIPE around the writes).
     if let Err(e) = common::signals::alt_ignore(nix::sys::signal::Signal::SIGPIPE) {
-        die_sys(PROG, 111, &[b"ignore SIGPIPE"], e);
+        common::cli::fatal_sys_bytes(PROG, 111, &[b"ignore SIGPIPE"], e);
     }
     if let Err(e) = common::fifodir::try_notify(Path::new(dir), msg.as_bytes()) {
-        die_sys(PROG, 111, &[b"notify ", dir.as_bytes()], e);
+        fatal_sys_bytes(PROG, 111, &[b"notify ", dir.as_bytes()], e);
     }
     std::process::exit(0)
 }
@@ -78,9 +78,7 @@ pub fn notify_main(args: &[OsString]) -> ! {
 mod tests {
     use super::*;
 
-    fn a(v: &[&str]) -> Vec<OsString> {
-        v.iter().map(OsString::from).collect()
-    }
+    use common::cli::os_args as a;
 
     #[test]
     fn mkfifodir_args() {

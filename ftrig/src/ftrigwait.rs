@@ -6,7 +6,7 @@
 //! since subscribing are accumulated and the regexp is tried on the whole buffer after each
 //! read (of up to 32 bytes); on a match the whole buffer is the result.
 
-use crate::util::{die, die_sys, exit_usage};
+use common::cli::{fatal_bytes, fatal_sys_bytes};
 use common::fifodir::{Listener, LISTENER_FIFO_MODE};
 use common::gol::{self, Item, Spec};
 use common::regex::Regex;
@@ -18,7 +18,7 @@ use std::ffi::OsString;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub const WAIT_USAGE: &str = "s6-ftrig-wait [ -t timeout ] fifodir regexp";
 pub const LISTEN1_USAGE: &str = "s6-ftrig-listen1 [ -t timeout ] fifodir regexp prog...";
@@ -104,15 +104,8 @@ pub fn wait_all(
         if done {
             return Ok(true);
         }
-        let timeout = match deadline {
-            None => None,
-            Some(d) => {
-                let now = Instant::now();
-                if now >= d {
-                    return Ok(false);
-                }
-                Some(d - now)
-            }
+        let Some(timeout) = common::deadline::time_left(deadline) else {
+            return Ok(false);
         };
         match poll.poll(&mut events, timeout) {
             Ok(()) => {}
@@ -278,21 +271,20 @@ pub fn main(kind: Kind, args: &[OsString]) -> ! {
     let prog = kind.prog();
     let req = match parse(kind, args) {
         Ok(r) => r,
-        Err(ParseError::Usage) => exit_usage(prog, kind.usage()),
-        Err(ParseError::Fatal(t)) => die(prog, 100, &[t.as_bytes()]),
+        Err(ParseError::Usage) => common::Prog::new(prog).usage(kind.usage()),
+        Err(ParseError::Fatal(t)) => fatal_bytes(prog, 100, &[t.as_bytes()]),
     };
-    let deadline =
-        (req.timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(req.timeout_ms.into()));
+    let deadline = common::deadline::from_ms(req.timeout_ms);
     let mut signals = None;
     if kind != Kind::Wait {
         // A prog that closes its end of a pipe we write to must not kill us; the prog itself
         // gets SIGPIPE at its default (s6's sig_altignore).
         if let Err(e) = common::signals::alt_ignore(nix::sys::signal::Signal::SIGPIPE) {
-            die_sys(prog, 111, &[b"ignore SIGPIPE"], e);
+            common::cli::fatal_sys_bytes(prog, 111, &[b"ignore SIGPIPE"], e);
         }
         match Signals::new(&[libc::SIGCHLD]) {
             Ok(s) => signals = Some(s),
-            Err(e) => die_sys(prog, 111, &[b"selfpipe_trap"], common::msg::errno_of(&e)),
+            Err(e) => fatal_sys_bytes(prog, 111, &[b"selfpipe_trap"], common::msg::errno_of(&e)),
         }
     }
     let mut subs = Vec::with_capacity(req.pairs.len());
@@ -301,7 +293,7 @@ pub fn main(kind: Kind, args: &[OsString]) -> ! {
             Ok(s) => subs.push(s),
             Err(e) => {
                 drop(subs);
-                die_sys(
+                fatal_sys_bytes(
                     prog,
                     111,
                     &[
@@ -318,7 +310,7 @@ pub fn main(kind: Kind, args: &[OsString]) -> ! {
     if !req.prog.is_empty() {
         if let Err(e) = spawn(&req.prog) {
             drop(subs);
-            die_sys(prog, 111, &[b"spawn ", req.prog[0].as_bytes()], e);
+            fatal_sys_bytes(prog, 111, &[b"spawn ", req.prog[0].as_bytes()], e);
         }
     }
     let r = wait_all(&mut subs, req.or, deadline, signals.as_mut());
@@ -335,14 +327,14 @@ pub fn main(kind: Kind, args: &[OsString]) -> ! {
         Ok(true) => {}
         Ok(false) if kind == Kind::Wait => {
             let re = req.pairs[0].1.as_bytes();
-            die_sys(prog, 99, &[b"match regexp on ", re], Errno::ETIMEDOUT)
+            fatal_sys_bytes(prog, 99, &[b"match regexp on ", re], Errno::ETIMEDOUT)
         }
-        Ok(false) => die_sys(prog, 1, &[b"get expected event"], Errno::ETIMEDOUT),
-        Err(e) => die_sys(prog, 111, &[b"read events"], e),
+        Ok(false) => fatal_sys_bytes(prog, 1, &[b"get expected event"], Errno::ETIMEDOUT),
+        Err(e) => fatal_sys_bytes(prog, 111, &[b"read events"], e),
     }
     if let Some(out) = out {
         if let Err(e) = common::fsio::write_all(std::io::stdout(), &out) {
-            die_sys(prog, 111, &[b"write to stdout"], e);
+            fatal_sys_bytes(prog, 111, &[b"write to stdout"], e);
         }
     }
     std::process::exit(0)
@@ -352,9 +344,7 @@ pub fn main(kind: Kind, args: &[OsString]) -> ! {
 mod tests {
     use super::*;
 
-    fn a(v: &[&str]) -> Vec<OsString> {
-        v.iter().map(OsString::from).collect()
-    }
+    use common::cli::os_args as a;
 
     #[test]
     fn wait_and_listen1_args() {
@@ -418,7 +408,7 @@ mod tests {
         std::fs::create_dir(&d).unwrap();
         let mut subs = vec![Subscription::new(&d, b"a.*z").unwrap()];
         common::fifodir::notify(&d, b"ab");
-        let soon = || Some(Instant::now() + Duration::from_millis(50));
+        let soon = || Some(Instant::now() + std::time::Duration::from_millis(50));
         assert_eq!(wait_all(&mut subs, false, soon(), None), Ok(false));
         common::fifodir::notify(&d, b"xz");
         assert_eq!(wait_all(&mut subs, false, soon(), None), Ok(true));

@@ -9,7 +9,11 @@
 //!   to and from systemd's NOTIFY_SOCKET protocol.
 //! * [`permafailon`]: `s6-permafailon`, a `./finish` that stops a service failing too often.
 //!
-//! The 2.15 programs parse options with skalibs' `gol` (`common::gol`).
+//! The 2.15 programs parse options with skalibs' `gol` (`common::gol`); messages are
+//! `common::cli`'s, the notification-fd lookup is `common::servicedir::resolve_notification_fd`,
+//! and the exec of the rest of the command line is `common::exec` (skalibs' `xexec0`: exit
+//! 127 not found, 126 otherwise; the signal mask is passed on as inherited, SIGPIPE gets its
+//! inherited disposition back).
 //!
 //! Deliberate differences from s6:
 //! * Subscriptions are made in-process (no `s6-ftrigrd` helper); the FIFOs and bytes in the
@@ -36,7 +40,6 @@ pub mod ftrigwait;
 pub mod notifyoncheck;
 pub mod permafailon;
 pub mod sdnotify;
-mod util;
 
 use std::ffi::OsString;
 

@@ -14,7 +14,7 @@
 //! being most of it; after readiness the checker is gone and prog / s6-supervise see zero
 //! context switches.
 
-use crate::util::{die, die_sys, exit_usage, notification_fd, warn_sys};
+use common::cli::{fatal_bytes, fatal_sys_bytes, warn_sys_bytes};
 use common::fifodir::{Listener, LISTENER_FIFO_MODE};
 use common::gol::{self, Item, Spec};
 use mio::unix::SourceFd;
@@ -264,16 +264,16 @@ pub fn main(args: &[OsString]) -> ! {
     let start = Instant::now();
     let o = match parse(args) {
         Ok(o) => o,
-        Err(ParseError::Usage) => exit_usage(PROG, USAGE),
-        Err(ParseError::Fatal(t)) => die(PROG, 100, &[t.as_bytes()]),
+        Err(ParseError::Usage) => common::Prog::new(PROG).usage(USAGE),
+        Err(ParseError::Fatal(t)) => fatal_bytes(PROG, 100, &[t.as_bytes()]),
     };
-    let fd = notification_fd(o.values[OPT_NOTIF as usize].as_deref())
-        .unwrap_or_else(|e| die(PROG, e.exit_code(), &[e.to_string().as_bytes()]));
-    let t = timing(&o).unwrap_or_else(|e| die(PROG, 100, &[e.as_bytes()]));
+    let fd = common::servicedir::resolve_notification_fd(o.values[OPT_NOTIF as usize].as_deref())
+        .unwrap_or_else(|e| fatal_bytes(PROG, e.exit_code(), &[e.to_string().as_bytes()]));
+    let t = timing(&o).unwrap_or_else(|e| fatal_bytes(PROG, 100, &[e.as_bytes()]));
     match common::lock::is_supervised(Path::new(".")) {
         Ok(true) => {}
-        Ok(false) => die(PROG, 100, &[b"s6-supervise not running."]),
-        Err(e) => die_sys(PROG, 111, &[b"sanity-check current service directory"], e),
+        Ok(false) => fatal_bytes(PROG, 100, &[b"s6-supervise not running."]),
+        Err(e) => fatal_sys_bytes(PROG, 111, &[b"sanity-check current service directory"], e),
     }
     let check: Vec<OsString> = match &o.values[OPT_CHECK as usize] {
         Some(c) => vec!["execlineb".into(), "-Pc".into(), c.clone()],
@@ -281,11 +281,11 @@ pub fn main(args: &[OsString]) -> ! {
     };
 
     let (sync_r, sync_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .unwrap_or_else(|e| die_sys(PROG, 111, &[b"pipe"], e));
+        .unwrap_or_else(|e| fatal_sys_bytes(PROG, 111, &[b"pipe"], e));
     let what: &[u8] = if o.doublefork { b"doublefork" } else { b"fork" };
     // SAFETY: the process is single-threaded here; both sides go on with ordinary code.
     match unsafe { fork() } {
-        Err(e) => die_sys(PROG, 111, &[what], e),
+        Err(e) => fatal_sys_bytes(PROG, 111, &[what], e),
         Ok(ForkResult::Parent { child }) => {
             if o.doublefork {
                 // The intermediate process exits at once; reap it so prog inherits no zombie.
@@ -297,17 +297,17 @@ pub fn main(args: &[OsString]) -> ! {
             let mut c = [0u8; 1];
             match nix::unistd::read(&sync_r, &mut c) {
                 Ok(1) => {}
-                _ => die(PROG, 111, &[b"unable to synchronize with child"]),
+                _ => fatal_bytes(PROG, 111, &[b"unable to synchronize with child"]),
             }
             drop(sync_r);
-            crate::util::exec_or_die(PROG, &o.prog)
+            common::exec::exec0_or_die(PROG, &o.prog)
         }
         Ok(ForkResult::Child) => {}
     }
     if o.doublefork {
         // SAFETY: single-threaded, as above.
         match unsafe { fork() } {
-            Err(e) => die_sys(CHILD_PROG, 111, &[b"doublefork"], e),
+            Err(e) => fatal_sys_bytes(CHILD_PROG, 111, &[b"doublefork"], e),
             Ok(ForkResult::Parent { .. }) => std::process::exit(0),
             Ok(ForkResult::Child) => {}
         }
@@ -331,10 +331,11 @@ fn checker_main(
     let p = CHILD_PROG;
     let io = |e: std::io::Error| common::msg::errno_of(&e);
     let listener = Listener::subscribe(Path::new("event"), LISTENER_FIFO_MODE)
-        .unwrap_or_else(|e| die_sys(p, 111, &[b"ftrigr_subscribe to event fifodir"], e));
+        .unwrap_or_else(|e| fatal_sys_bytes(p, 111, &[b"ftrigr_subscribe to event fifodir"], e));
     let mut signals = Signals::new(&[libc::SIGCHLD])
-        .unwrap_or_else(|e| die_sys(p, 111, &[b"trap SIGCHLD"], io(e)));
-    let mut poll = Poll::new().unwrap_or_else(|e| die_sys(p, 111, &[b"create poll"], io(e)));
+        .unwrap_or_else(|e| fatal_sys_bytes(p, 111, &[b"trap SIGCHLD"], io(e)));
+    let mut poll =
+        Poll::new().unwrap_or_else(|e| fatal_sys_bytes(p, 111, &[b"create poll"], io(e)));
     let raw = listener.fd().as_raw_fd();
     let reg = poll
         .registry()
@@ -344,10 +345,10 @@ fn checker_main(
                 .register(&mut signals, SIGNALS, Interest::READABLE)
         });
     if let Err(e) = reg {
-        die_sys(p, 111, &[b"register with poll"], io(e));
+        fatal_sys_bytes(p, 111, &[b"register with poll"], io(e));
     }
     if nix::unistd::write(&sync_w, b"\0") != Ok(1) {
-        die_sys(p, 2, &[b"synchronize with parent"], Errno::last());
+        fatal_sys_bytes(p, 2, &[b"synchronize with parent"], Errno::last());
     }
     drop(sync_w);
 
@@ -364,7 +365,7 @@ fn checker_main(
                     Action::Nothing
                 }
                 Err(e) => {
-                    warn_sys(p, &[b"spawn ", check[0].as_bytes()], e);
+                    warn_sys_bytes(p, &[b"spawn ", check[0].as_bytes()], e);
                     checker.spawn_failed(now)
                 }
             };
@@ -381,7 +382,7 @@ fn checker_main(
         match poll.poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => die_sys(p, 111, &[b"iopause"], io(e)),
+            Err(e) => fatal_sys_bytes(p, 111, &[b"iopause"], io(e)),
         }
         for ev in events.iter() {
             let action = match ev.token() {
@@ -391,7 +392,7 @@ fn checker_main(
                         match listener.read(&mut buf) {
                             Ok(0) => break,
                             Ok(n) => died |= buf[..n].contains(&b'd'),
-                            Err(e) => die_sys(p, 111, &[b"read event fifo"], e),
+                            Err(e) => fatal_sys_bytes(p, 111, &[b"read event fifo"], e),
                         }
                     }
                     if died {
@@ -464,9 +465,7 @@ pub fn value(o: &RawOptions, id: u8) -> Option<&OsStr> {
 mod tests {
     use super::*;
 
-    fn a(v: &[&str]) -> Vec<OsString> {
-        v.iter().map(OsString::from).collect()
-    }
+    use common::cli::os_args as a;
 
     #[test]
     fn parse_and_timing() {

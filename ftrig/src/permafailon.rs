@@ -2,7 +2,6 @@
 //! 125 (s6-supervise then leaves the service down) when `supervise/death_tally` holds at
 //! least DEATHCOUNT recent deaths matching STATUSLIST; otherwise exec prog.
 
-use crate::util::{exec_or_die, exit_usage};
 use common::dtally::{DeathRecord, RECORD_LEN};
 use common::msg::StrError;
 use common::Tai64n;
@@ -148,13 +147,13 @@ pub fn info_line(r: &DeathRecord, count: u32, seconds: u32) -> String {
 
 pub fn main(args: &[OsString]) -> ! {
     if args.len() < 3 {
-        exit_usage(PROG, USAGE)
+        common::Prog::new(PROG).usage(USAGE)
     }
     let Some(seconds) = common::cli::uint0_scan(&args[0]) else {
-        exit_usage(PROG, USAGE)
+        common::Prog::new(PROG).usage(USAGE)
     };
     let count = match common::cli::uint0_scan(&args[1]) {
-        Some(0) | None => exit_usage(PROG, USAGE),
+        Some(0) | None => common::Prog::new(PROG).usage(USAGE),
         Some(n) => n.min(common::dtally::MAX_MAX),
     };
     let list = StatusList::parse(args[2].as_bytes())
@@ -189,7 +188,7 @@ pub fn main(args: &[OsString]) -> ! {
             }
         },
     }
-    exec_or_die(PROG, prog)
+    common::exec::exec0_or_die(PROG, prog)
 }
 
 #[cfg(test)]

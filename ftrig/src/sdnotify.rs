@@ -4,7 +4,7 @@
 //! s6-supervise). Both exec prog in place (same pid) and leave a helper process, double
 //! forked unless `-f`, that does the translation once and exits.
 
-use crate::util::{die, die_sys, exec_or_die, exit_usage, notification_fd};
+use common::cli::{fatal_bytes, fatal_sys_bytes};
 use common::gol::{self, Item, Spec};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -14,8 +14,7 @@ use nix::unistd::{fork, ForkResult};
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub const SOCKET_FROM_FD_USAGE: &str =
     "s6-notify-socket-from-fd [ -d fd ] [ -f ] [ -t timeout ] [ -k ] prog...";
@@ -112,10 +111,6 @@ pub fn notify_address(s: &[u8]) -> Result<(libc::sockaddr_un, libc::socklen_t), 
     Ok((addr, len as libc::socklen_t))
 }
 
-fn ms_deadline(timeout: u32) -> Option<Instant> {
-    (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout.into()))
-}
-
 /// Wait until `fd` is readable or `deadline`; `Ok(false)` on timeout.
 fn wait_readable(fd: RawFd, deadline: Option<Instant>) -> Result<bool, Errno> {
     let io = |e: std::io::Error| common::msg::errno_of(&e);
@@ -125,15 +120,8 @@ fn wait_readable(fd: RawFd, deadline: Option<Instant>) -> Result<bool, Errno> {
         .map_err(io)?;
     let mut events = Events::with_capacity(1);
     loop {
-        let timeout = match deadline {
-            Some(d) => {
-                let now = Instant::now();
-                if now >= d {
-                    return Ok(false);
-                }
-                Some(d - now)
-            }
-            None => None,
+        let Some(timeout) = common::deadline::time_left(deadline) else {
+            return Ok(false);
         };
         match poll.poll(&mut events, timeout) {
             Ok(()) if !events.is_empty() => return Ok(true),
@@ -141,6 +129,15 @@ fn wait_readable(fd: RawFd, deadline: Option<Instant>) -> Result<bool, Errno> {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(io(e)),
         }
+    }
+}
+
+/// What failed, for `unable to fork` / `unable to doublefork`.
+fn fork_word(singlefork: bool) -> &'static [u8] {
+    if singlefork {
+        b"fork"
+    } else {
+        b"doublefork"
     }
 }
 
@@ -213,36 +210,36 @@ fn sendmsg(
 /// NOTIFY_SOCKET `path` that `mainpid` is ready, with a barrier.
 fn socket_from_fd_helper(pipe: OwnedFd, timeout: u32, mainpid: i32, path: &[u8]) -> i32 {
     const P: &str = "s6-notify-socket-from-fd (child)";
-    let deadline = ms_deadline(timeout);
+    let deadline = common::deadline::from_ms(timeout);
     let mut buf = [0u8; 4096];
     loop {
         match wait_readable(pipe.as_raw_fd(), deadline) {
             Ok(true) => {}
             Ok(false) => return 99,
-            Err(e) => die_sys(P, 111, &[b"iopause"], e),
+            Err(e) => fatal_sys_bytes(P, 111, &[b"iopause"], e),
         }
         match nix::unistd::read(&pipe, &mut buf) {
             Ok(0) => return 1,
             Ok(n) if buf[..n].contains(&b'\n') => break,
             Ok(_) | Err(Errno::EINTR | Errno::EAGAIN) => {}
-            Err(e) => die_sys(P, 111, &[b"read from parent"], e),
+            Err(e) => fatal_sys_bytes(P, 111, &[b"read from parent"], e),
         }
     }
     drop(pipe);
-    let addr =
-        notify_address(path).unwrap_or_else(|e| die_sys(P, 111, &[b"send a message to ", path], e));
+    let addr = notify_address(path)
+        .unwrap_or_else(|e| fatal_sys_bytes(P, 111, &[b"send a message to ", path], e));
     // SAFETY: plain socket creation; the result is checked.
     let sock = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if sock < 0 {
-        die_sys(P, 111, &[b"create socket"], Errno::last());
+        fatal_sys_bytes(P, 111, &[b"create socket"], Errno::last());
     }
     // SAFETY: sock is a fresh descriptor we own.
     let sock = unsafe { OwnedFd::from_raw_fd(sock) };
     let (barrier_r, barrier_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .unwrap_or_else(|e| die_sys(P, 111, &[b"pipe"], e));
+        .unwrap_or_else(|e| fatal_sys_bytes(P, 111, &[b"pipe"], e));
     let msg = format!("READY=1\nMAINPID={mainpid}\n");
     if let Err(e) = sendmsg(sock.as_raw_fd(), &addr, msg.as_bytes(), None) {
-        die_sys(P, 111, &[b"send notification message to ", path], e);
+        fatal_sys_bytes(P, 111, &[b"send notification message to ", path], e);
     }
     if let Err(e) = sendmsg(
         sock.as_raw_fd(),
@@ -250,14 +247,14 @@ fn socket_from_fd_helper(pipe: OwnedFd, timeout: u32, mainpid: i32, path: &[u8])
         b"BARRIER=1\n",
         Some(barrier_w.as_raw_fd()),
     ) {
-        die_sys(P, 111, &[b"send notification barrier message to ", path], e);
+        fatal_sys_bytes(P, 111, &[b"send notification barrier message to ", path], e);
     }
     drop(sock);
     drop(barrier_w);
     match wait_readable(barrier_r.as_raw_fd(), deadline) {
         Ok(true) => 0,
         Ok(false) => 99,
-        Err(e) => die_sys(P, 111, &[b"iopause"], e),
+        Err(e) => fatal_sys_bytes(P, 111, &[b"iopause"], e),
     }
 }
 
@@ -265,29 +262,26 @@ pub fn socket_from_fd_main(args: &[OsString]) -> ! {
     const P: &str = "s6-notify-socket-from-fd";
     let req = match parse(args, false) {
         Ok(r) => r,
-        Err(None) => exit_usage(P, SOCKET_FROM_FD_USAGE),
-        Err(Some(t)) => die(P, 100, &[t.as_bytes()]),
+        Err(None) => common::Prog::new(P).usage(SOCKET_FROM_FD_USAGE),
+        Err(Some(t)) => fatal_bytes(P, 100, &[t.as_bytes()]),
     };
     let num = |v: &Option<OsString>, name: &str, default: u32| match v {
         None => default,
-        Some(v) => common::cli::uint0_scan(v)
-            .unwrap_or_else(|| die(P, 100, &[name.as_bytes(), b" must be an unsigned integer"])),
+        Some(v) => common::cli::uint0_scan(v).unwrap_or_else(|| {
+            fatal_bytes(P, 100, &[name.as_bytes(), b" must be an unsigned integer"])
+        }),
     };
     let fd = num(&req.notif, "notification-fd", 1);
     let timeout = num(&req.timeout, "timeout", 0);
     let Some(path) = std::env::var_os(VAR) else {
-        exec_or_die(P, &req.prog)
+        common::exec::exec0_or_die(P, &req.prog)
     };
-    let fd = i32::try_from(fd).unwrap_or_else(|_| die_sys(P, 111, &[b"fd_move"], Errno::EBADF));
+    let fd =
+        i32::try_from(fd).unwrap_or_else(|_| fatal_sys_bytes(P, 111, &[b"fd_move"], Errno::EBADF));
     let mainpid = std::process::id() as i32;
-    let (pr, pw) = nix::unistd::pipe().unwrap_or_else(|e| die_sys(P, 111, &[b"pipe"], e));
-    let what: &[u8] = if req.singlefork {
-        b"fork"
-    } else {
-        b"doublefork"
-    };
+    let (pr, pw) = nix::unistd::pipe().unwrap_or_else(|e| fatal_sys_bytes(P, 111, &[b"pipe"], e));
     match fork_helper(req.singlefork) {
-        Err(e) => die_sys(P, 111, &[what], e),
+        Err(e) => fatal_sys_bytes(P, 111, &[fork_word(req.singlefork)], e),
         Ok(true) => {
             drop(pw);
             std::process::exit(socket_from_fd_helper(pr, timeout, mainpid, path.as_bytes()))
@@ -298,7 +292,7 @@ pub fn socket_from_fd_main(args: &[OsString]) -> ! {
     if pw.as_raw_fd() != fd {
         // SAFETY: dup2 onto the chosen descriptor number; pw is closed afterwards.
         if unsafe { libc::dup2(pw.as_raw_fd(), fd) } < 0 {
-            die_sys(P, 111, &[b"fd_move"], Errno::last());
+            fatal_sys_bytes(P, 111, &[b"fd_move"], Errno::last());
         }
         drop(pw);
     } else {
@@ -308,27 +302,27 @@ pub fn socket_from_fd_main(args: &[OsString]) -> ! {
     if !req.keep_env {
         std::env::remove_var(VAR);
     }
-    exec_or_die(P, &req.prog)
+    common::exec::exec0_or_die(P, &req.prog)
 }
 
 /// The helper of s6-notify-fd-from-socket: wait for a READY=1 datagram on `sock`, then
 /// write a newline to the notification fd.
 fn fd_from_socket_helper(sock: OwnedFd, fd: RawFd, timeout: u32) -> i32 {
     const P: &str = "s6-notify-fd-from-socket";
-    let deadline = ms_deadline(timeout);
+    let deadline = common::deadline::from_ms(timeout);
     let mut buf = [0u8; 8191];
     loop {
         match wait_readable(sock.as_raw_fd(), deadline) {
             Ok(true) => {}
-            Ok(false) => die(P, 99, &[b"timed out waiting for notification"]),
-            Err(e) => die_sys(P, 111, &[b"iopause"], e),
+            Ok(false) => fatal_bytes(P, 99, &[b"timed out waiting for notification"]),
+            Err(e) => fatal_sys_bytes(P, 111, &[b"iopause"], e),
         }
         // SAFETY: buf is writable for its length.
         let r = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
         if r < 0 {
             match Errno::last() {
                 Errno::EINTR | Errno::EAGAIN => continue,
-                e => die_sys(P, 111, &[b"recv"], e),
+                e => fatal_sys_bytes(P, 111, &[b"recv"], e),
             }
         }
         if r == 0 {
@@ -390,24 +384,20 @@ pub fn fd_from_socket_main(args: &[OsString]) -> ! {
     const P: &str = "s6-notify-fd-from-socket";
     let req = match parse(args, true) {
         Ok(r) => r,
-        Err(None) => exit_usage(P, FD_FROM_SOCKET_USAGE),
-        Err(Some(t)) => die(P, 100, &[t.as_bytes()]),
+        Err(None) => common::Prog::new(P).usage(FD_FROM_SOCKET_USAGE),
+        Err(Some(t)) => fatal_bytes(P, 100, &[t.as_bytes()]),
     };
     let timeout = match &req.timeout {
         None => 0,
         Some(v) => common::cli::uint0_scan(v)
-            .unwrap_or_else(|| die(P, 100, &[b"timeout must be an unsigned integer"])),
+            .unwrap_or_else(|| fatal_bytes(P, 100, &[b"timeout must be an unsigned integer"])),
     };
-    let fd = notification_fd(req.notif.as_deref())
-        .unwrap_or_else(|e| die(P, e.exit_code(), &[e.to_string().as_bytes()]));
-    let (sock, name) = autobound_socket().unwrap_or_else(|(what, e)| die_sys(P, 111, &[what], e));
-    let what: &[u8] = if req.singlefork {
-        b"fork"
-    } else {
-        b"doublefork"
-    };
+    let fd = common::servicedir::resolve_notification_fd(req.notif.as_deref())
+        .unwrap_or_else(|e| fatal_bytes(P, e.exit_code(), &[e.to_string().as_bytes()]));
+    let (sock, name) =
+        autobound_socket().unwrap_or_else(|(what, e)| fatal_sys_bytes(P, 111, &[what], e));
     match fork_helper(req.singlefork) {
-        Err(e) => die_sys(P, 111, &[what], e),
+        Err(e) => fatal_sys_bytes(P, 111, &[fork_word(req.singlefork)], e),
         Ok(true) => std::process::exit(fd_from_socket_helper(sock, fd, timeout)),
         Ok(false) => {}
     }
@@ -417,26 +407,21 @@ pub fn fd_from_socket_main(args: &[OsString]) -> ! {
     let mut value = Vec::with_capacity(6);
     value.push(b'@');
     value.extend_from_slice(&name);
-    let (first, rest) = req
-        .prog
-        .split_first()
-        .unwrap_or_else(|| exit_usage(P, FD_FROM_SOCKET_USAGE));
-    let e = std::process::Command::new(first)
-        .args(rest)
-        .env(VAR, std::ffi::OsStr::from_bytes(&value))
-        .exec();
-    let errno = common::msg::errno_of(&e);
-    let code = if errno == Errno::ENOENT { 127 } else { 126 };
-    die_sys(P, code, &[b"exec ", first.as_bytes()], errno)
+    if req.prog.is_empty() {
+        common::Prog::new(P).usage(FD_FROM_SOCKET_USAGE)
+    }
+    let set = [(
+        std::ffi::OsStr::new(VAR),
+        std::ffi::OsStr::from_bytes(&value),
+    )];
+    common::exec::exec_env_or_die(P, &req.prog, &set)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn a(v: &[&str]) -> Vec<OsString> {
-        v.iter().map(OsString::from).collect()
-    }
+    use common::cli::os_args as a;
 
     #[test]
     fn ready_messages() {

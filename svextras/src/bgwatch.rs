@@ -2,8 +2,9 @@
 //! forks the daemon, writes its pid to PIDFILE and exits), adopts the daemon as a child
 //! subreaper, forwards signals to it and exits with its status.
 
-use crate::gol::{self, Arg};
-use crate::util::{b, die, die_sys};
+use crate::util::b;
+use common::cli::{fatal_bytes, fatal_sys_bytes};
+use common::gol::{self, Spec};
 use mio::{Events, Interest, Poll, Token};
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
@@ -24,15 +25,9 @@ Run prog, which starts a daemon writing its pid to pidfile and exits; then watch
   -d, --notification-fd=FD   write a newline to FD once the daemon is known
 ";
 
-const ARGS: &[Arg] = &[
-    Arg {
-        short: b't',
-        long: "timeout-ready",
-    },
-    Arg {
-        short: b'd',
-        long: "notification-fd",
-    },
+const ARGS: &[Spec] = &[
+    Spec::new(b't', "timeout-ready", 0),
+    Spec::new(b'd', "notification-fd", 1),
 ];
 
 /// The signals we catch and forward: every one a process may catch.
@@ -72,53 +67,53 @@ pub fn main() -> ! {
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
     common::cli::help_or_version(&args, HELP);
     let usage = || -> ! { common::Prog::new(PROG).usage(USAGE) };
-    let p = match gol::parse(&args, &[], ARGS) {
+    let p = match gol::parse_table(&args, &[], ARGS) {
         Ok(p) => p,
-        Err(e) => die(PROG, 100, &[&e.0]),
+        Err(e) => fatal_bytes(PROG, 100, &[&e.to_bytes()]),
     };
     let ops = &args[p.operands..];
     if ops.len() < 2 {
         usage();
     }
-    let timeout = p.args[0]
-        .as_ref()
+    let timeout = p
+        .value(0)
         .map(|t| common::cli::uint0_scan(t).unwrap_or_else(|| usage()));
-    let notif = p.args[1]
-        .as_ref()
+    let notif = p
+        .value(1)
         .map(|t| common::cli::uint0_scan(t).unwrap_or_else(|| usage()));
     if let Some(n) = notif {
         if n < 3 {
-            die(PROG, 100, &[b"notification-fd cannot be 0, 1 or 2"]);
+            fatal_bytes(PROG, 100, &[b"notification-fd cannot be 0, 1 or 2"]);
         }
         // SAFETY: fcntl on a plain descriptor number: only probes it and sets close-on-exec.
         if unsafe { libc::fcntl(n as i32, libc::F_GETFD) } == -1 {
-            die_sys(PROG, 111, &[b"check notification-fd"], Errno::last());
+            fatal_sys_bytes(PROG, 111, &[b"check notification-fd"], Errno::last());
         }
         // SAFETY: as above; the daemon's prog must not inherit the notification fd.
         if unsafe { libc::fcntl(n as i32, libc::F_SETFD, libc::FD_CLOEXEC) } == -1 {
-            die_sys(PROG, 111, &[b"coe notification-fd"], Errno::last());
+            fatal_sys_bytes(PROG, 111, &[b"coe notification-fd"], Errno::last());
         }
     }
     let pidfile = &ops[0];
     let prog = ops[1].as_bytes();
     let mut signals = match Signals::new(&catchable()) {
         Ok(s) => s,
-        Err(e) => die_sys(PROG, 111, &[b"trap all signals"], common::msg::errno_of(&e)),
+        Err(e) => fatal_sys_bytes(PROG, 111, &[b"trap all signals"], common::msg::errno_of(&e)),
     };
     let poll = Poll::new();
     let (mut poll, mut events) = match poll {
         Ok(p) => (p, Events::with_capacity(8)),
-        Err(e) => die_sys(PROG, 111, &[b"iopause"], common::msg::errno_of(&e)),
+        Err(e) => fatal_sys_bytes(PROG, 111, &[b"iopause"], common::msg::errno_of(&e)),
     };
     if let Err(e) = poll
         .registry()
         .register(&mut signals, Token(0), Interest::READABLE)
     {
-        die_sys(PROG, 111, &[b"iopause"], common::msg::errno_of(&e));
+        fatal_sys_bytes(PROG, 111, &[b"iopause"], common::msg::errno_of(&e));
     }
     // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) takes an integer and changes nothing in memory.
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } == -1 {
-        die_sys(
+        fatal_sys_bytes(
             PROG,
             111,
             &[b"prctl with PR_SET_CHILD_SUBREAPER"],
@@ -130,7 +125,7 @@ pub fn main() -> ! {
         Err(e) => {
             let e = common::msg::errno_of(&e);
             let code = if e == Errno::ENOEXEC { 126 } else { 127 };
-            die_sys(PROG, code, &[b"spawn ", prog], e)
+            fatal_sys_bytes(PROG, code, &[b"spawn ", prog], e)
         }
     };
     let parent = Pid::from_raw(child.id() as i32);
@@ -141,7 +136,7 @@ pub fn main() -> ! {
         match poll.poll(&mut events, wait) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => die_sys(PROG, 111, &[b"iopause"], common::msg::errno_of(&e)),
+            Err(e) => fatal_sys_bytes(PROG, 111, &[b"iopause"], common::msg::errno_of(&e)),
         }
         if events.is_empty() {
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -168,26 +163,26 @@ pub fn main() -> ! {
                 Ok(WaitStatus::Exited(_, c)) => {
                     let _ = std::fs::remove_file(pidfile);
                     let n = c.to_string();
-                    die(PROG, c, &[prog, b" (parent) exited ", n.as_bytes()])
+                    fatal_bytes(PROG, c, &[prog, b" (parent) exited ", n.as_bytes()])
                 }
                 Ok(WaitStatus::Signaled(_, s, _)) => {
                     let _ = std::fs::remove_file(pidfile);
                     let n = (s as i32).to_string();
-                    die(
+                    fatal_bytes(
                         PROG,
                         128 + s as i32,
                         &[prog, b" (parent) crashed with signal ", n.as_bytes()],
                     )
                 }
                 Ok(_) => {}
-                Err(e) => die_sys(PROG, 111, &[b"wait"], e),
+                Err(e) => fatal_sys_bytes(PROG, 111, &[b"wait"], e),
             }
         }
     }
     let mut buf = [0u8; 128];
     let n = match common::fsio::read_prefix_nonblock(std::path::Path::new(pidfile), &mut buf) {
         Ok(n) => n,
-        Err(Errno::ENOENT) => die_sys(
+        Err(Errno::ENOENT) => fatal_sys_bytes(
             PROG,
             104,
             &[
@@ -198,10 +193,10 @@ pub fn main() -> ! {
             ],
             Errno::ENOENT,
         ),
-        Err(e) => die_sys(PROG, 111, &[b"open ", b(pidfile)], e),
+        Err(e) => fatal_sys_bytes(PROG, 111, &[b"open ", b(pidfile)], e),
     };
     let Some(daemon) = parse_pid(&buf[..n]) else {
-        die(
+        fatal_bytes(
             PROG,
             104,
             &[b"pidfile ", b(pidfile), b" does not contain a valid pid"],
@@ -209,7 +204,7 @@ pub fn main() -> ! {
     };
     let daemon = Pid::from_raw(daemon);
     if let Err(e) = kill(daemon, None) {
-        die_sys(PROG, 111, &[b"check daemon with a null signal"], e);
+        fatal_sys_bytes(PROG, 111, &[b"check daemon with a null signal"], e);
     }
     if let Some(n) = notif {
         // SAFETY: write/close on the descriptor checked above; nothing else uses it.
@@ -234,7 +229,7 @@ pub fn main() -> ! {
         match poll.poll(&mut events, None) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => die_sys(PROG, 111, &[b"iopause"], common::msg::errno_of(&e)),
+            Err(e) => fatal_sys_bytes(PROG, 111, &[b"iopause"], common::msg::errno_of(&e)),
         }
         for sig in signals.pending() {
             if sig == libc::SIGCHLD {

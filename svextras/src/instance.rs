@@ -4,10 +4,11 @@
 //! as `instance/NAME`), `-control` and `-status` are s6-svc and s6-svstat on an instance,
 //! `-list` names them.
 
-use crate::link::{self, deadline_ms};
+use crate::link;
 use crate::scripts::{self, LoggerSpec};
 use crate::svlink::parse_link_args;
-use crate::util::{b, cat, die, die_sys, exec_or_die, execlineb_path, hiercopy, rm_rf};
+use crate::util::{b, cat, execlineb_path, hiercopy, rm_rf};
+use common::cli::{fatal_bytes, fatal_sys_bytes};
 use common::cli::{uint0_scan, GetOpt, Opt};
 use nix::errno::Errno;
 use std::ffi::OsString;
@@ -23,26 +24,19 @@ pub fn valid_instance_name(n: &[u8]) -> bool {
 /// there.
 fn chdir_service(prog: &str, svc: &[u8]) {
     if svc.is_empty() {
-        die(prog, 100, &[b"invalid service path"]);
+        fatal_bytes(prog, 100, &[b"invalid service path"]);
     }
     let dir = cat(svc, b"/instance");
     if let Err(e) = nix::unistd::chdir(&dir) {
-        die_sys(prog, 111, &[b"chdir to ", b(&dir)], e);
+        fatal_sys_bytes(prog, 111, &[b"chdir to ", b(&dir)], e);
     }
-    let lock = Path::new(".s6-svscan/lock");
-    let fd = match nix::fcntl::open(
-        lock,
-        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(e) => die_sys(prog, 111, &[b"open ", b(&dir), b"/.s6-svscan/lock"], e),
-    };
-    drop(fd);
-    match common::lock::is_locked(lock) {
+    match link::svscan_running(Path::new(".s6-svscan/lock")) {
         Ok(true) => {}
-        Ok(false) => die(prog, 1, &[b"instanced service not running on ", svc]),
-        Err(e) => die_sys(
+        Ok(false) => fatal_bytes(prog, 1, &[b"instanced service not running on ", svc]),
+        Err(link::LockCheckError::Open(e)) => {
+            fatal_sys_bytes(prog, 111, &[b"open ", b(&dir), b"/.s6-svscan/lock"], e)
+        }
+        Err(link::LockCheckError::Check(e)) => fatal_sys_bytes(
             prog,
             111,
             &[b"check lock on ", b(&dir), b"/.s6-svscan/lock"],
@@ -89,8 +83,8 @@ fn logger_option(l: &mut LoggerSpec, o: Opt<'_>) -> Option<bool> {
         Opt::Arg(b'l', a) => l.loguser = Some(a.as_bytes().to_vec()),
         Opt::Arg(b't', a) => l.stamptype = uint0_scan(a)?,
         Opt::Arg(b'n', a) => l.nfiles = uint0_scan(a)?,
-        Opt::Arg(b's', a) => l.filesize = crate::util::uint64_scan(a)?,
-        Opt::Arg(b'S', a) => l.maxsize = crate::util::uint64_scan(a)?,
+        Opt::Arg(b's', a) => l.filesize = common::cli::uint640_scan(a)?,
+        Opt::Arg(b'S', a) => l.maxsize = common::cli::uint640_scan(a)?,
         Opt::Arg(b'P', a) => l.prefix = Some(a.as_bytes().to_vec()),
         _ => return Some(false),
     }
@@ -152,14 +146,14 @@ pub fn maker_main() -> ! {
     };
     if let Some(l) = &m.logdir {
         if l.first() != Some(&b'/') {
-            die(MAKER, 100, &[b"logdir must be absolute"]);
+            fatal_bytes(MAKER, 100, &[b"logdir must be absolute"]);
         }
     }
     if m.logger.stamptype > 3 {
-        die(MAKER, 100, &[b"stamptype must be 0, 1, 2 or 3"]);
+        fatal_bytes(MAKER, 100, &[b"stamptype must be 0, 1, 2 or 3"]);
     }
     if m.user.iter().any(|c| b" \t\n".contains(c)) {
-        die(MAKER, 100, &[b"invalid user"]);
+        fatal_bytes(MAKER, 100, &[b"invalid user"]);
     }
     m.max = m.max.clamp(1, 90000);
     if m.logdir.is_some() && m.rc.is_none() {
@@ -170,7 +164,7 @@ pub fn maker_main() -> ! {
         None => None,
         Some(r) => match scripts::parse_rc(r, m.logdir.is_some(), false) {
             Ok(n) => Some(n),
-            Err(e) => die(MAKER, 100, &[e.text(false).as_bytes()]),
+            Err(e) => fatal_bytes(MAKER, 100, &[e.text(false).as_bytes()]),
         },
     };
     let execlineb = execlineb_path();
@@ -182,7 +176,7 @@ pub fn maker_main() -> ! {
     let copy_template = |svdir: &[u8]| {
         let t = cat(svdir, b"/template");
         if let Err(e) = hiercopy(Path::new(&m.template), &t) {
-            die_sys(
+            fatal_sys_bytes(
                 MAKER,
                 111,
                 &[
@@ -221,8 +215,8 @@ pub fn maker_main() -> ! {
             scripts::write_service(MAKER, dir, &run, None);
             for sub in [&b"/instance"[..], b"/instances"] {
                 let p = cat(dir, sub);
-                if let Err(e) = crate::util::mkdir_exact(&p, 0o755) {
-                    die_sys(MAKER, 111, &[b"mkdir ", b(&p)], e);
+                if let Err(e) = common::fsio::mkdir_exact(&p, 0o755) {
+                    fatal_sys_bytes(MAKER, 111, &[b"mkdir ", b(&p)], e);
                 }
             }
             copy_template(dir);
@@ -259,42 +253,42 @@ pub fn create_main() -> ! {
     let svc = a.operands[0].as_bytes();
     let name = a.operands[1].as_bytes();
     if !valid_instance_name(name) {
-        die(CREATE, 100, &[b"invalid instance name"]);
+        fatal_bytes(CREATE, 100, &[b"invalid instance name"]);
     }
     for sub in [&b"/instances"[..], b"/instance"] {
         let p = cat(svc, sub);
-        match crate::util::mkdir_exact(&p, 0o755) {
+        match common::fsio::mkdir_exact(&p, 0o755) {
             Ok(()) | Err(Errno::EEXIST) => {}
-            Err(e) => die_sys(CREATE, 111, &[b"mkdir ", b(&p)], e),
+            Err(e) => fatal_sys_bytes(CREATE, 111, &[b"mkdir ", b(&p)], e),
         }
     }
     chdir_service(CREATE, svc);
-    let deadline = deadline_ms(a.timeout);
+    let deadline = common::deadline::from_ms(a.timeout);
     let rel = [&b"../instances/"[..], name].concat();
     let shown = [svc, b"/instances/", name].concat();
     match std::fs::metadata(cat(&rel, b"")) {
-        Ok(m) if m.is_dir() => die(
+        Ok(m) if m.is_dir() => fatal_bytes(
             CREATE,
             100,
             &[b"instance appears to already exist at ", &shown],
         ),
-        Ok(_) => die(
+        Ok(_) => fatal_bytes(
             CREATE,
             100,
             &[b"unexpected file preventing instance creation at ", &shown],
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => die_sys(CREATE, 111, &[b"stat ", &shown], common::msg::errno_of(&e)),
+        Err(e) => fatal_sys_bytes(CREATE, 111, &[b"stat ", &shown], common::msg::errno_of(&e)),
     }
     let relp = cat(&rel, b"");
     if let Err(e) = hiercopy(Path::new("../template"), &relp) {
         rm_rf(&relp);
-        die_sys(CREATE, 111, &[b"copy ", svc, b"/template to ", &shown], e);
+        fatal_sys_bytes(CREATE, 111, &[b"copy ", svc, b"/template to ", &shown], e);
     }
     if let Err(e) = link::link(b".", &rel, name, a.opts, deadline) {
         rm_rf(&relp);
         let code = if e == Errno::ETIMEDOUT { 99 } else { 111 };
-        die_sys(
+        fatal_sys_bytes(
             CREATE,
             code,
             &[b"create instance of ", svc, b" named ", name],
@@ -322,11 +316,11 @@ pub fn delete_main() -> ! {
     let svc = ops[0].as_bytes();
     let name = ops[1].as_bytes();
     if !valid_instance_name(name) {
-        die(DELETE, 100, &[b"invalid instance name"]);
+        fatal_bytes(DELETE, 100, &[b"invalid instance name"]);
     }
     chdir_service(DELETE, svc);
-    if let Err(e) = link::unlink(b".", name, wait, deadline_ms(timeout)) {
-        die_sys(
+    if let Err(e) = link::unlink(b".", name, wait, common::deadline::from_ms(timeout)) {
+        fatal_sys_bytes(
             DELETE,
             111,
             &[b"prepare deletion of instance ", name, b" of service ", svc],
@@ -463,12 +457,12 @@ fn front_main(
     let args = args();
     common::cli::help_or_version(&args, help);
     match check(&args) {
-        Ok(i) => exec_or_die(prog, &front_argv(tool, &args, i)),
+        Ok(i) => common::exec::exec_or_die(prog, &front_argv(tool, &args, i)),
         Err(FrontError::Usage) => common::Prog::new(prog).usage(usage),
-        Err(FrontError::TooMany) => die(prog, 100, &[too_many.as_bytes()]),
-        Err(FrontError::NullField) => die(prog, 100, &[b"invalid null option field"]),
-        Err(FrontError::InvalidService) => die(prog, 100, &[b"invalid service name"]),
-        Err(FrontError::InvalidInstance) => die(prog, 100, &[b"invalid instance name"]),
+        Err(FrontError::TooMany) => fatal_bytes(prog, 100, &[too_many.as_bytes()]),
+        Err(FrontError::NullField) => fatal_bytes(prog, 100, &[b"invalid null option field"]),
+        Err(FrontError::InvalidService) => fatal_bytes(prog, 100, &[b"invalid service name"]),
+        Err(FrontError::InvalidInstance) => fatal_bytes(prog, 100, &[b"invalid instance name"]),
     }
 }
 
@@ -517,7 +511,7 @@ pub fn list_main() -> ! {
     }
     let svc = g.rest()[0].as_bytes();
     chdir_service(LIST, svc);
-    let fail = |e: Errno| -> ! { die_sys(LIST, 111, &[b"readdir ", svc, b"/instance"], e) };
+    let fail = |e: Errno| -> ! { fatal_sys_bytes(LIST, 111, &[b"readdir ", svc, b"/instance"], e) };
     let rd = std::fs::read_dir(".").unwrap_or_else(|e| fail(common::msg::errno_of(&e)));
     let mut out = Vec::new();
     for ent in rd {
@@ -530,7 +524,7 @@ pub fn list_main() -> ! {
         out.push(b'\n');
     }
     if let Err(e) = common::fsio::write_all(std::io::stdout(), &out) {
-        die_sys(LIST, 111, &[b"write to stdout"], e);
+        fatal_sys_bytes(LIST, 111, &[b"write to stdout"], e);
     }
     std::process::exit(0)
 }
@@ -539,9 +533,7 @@ pub fn list_main() -> ! {
 mod tests {
     use super::*;
 
-    fn v(a: &[&str]) -> Vec<OsString> {
-        a.iter().map(OsString::from).collect()
-    }
+    use common::cli::os_args as v;
 
     #[test]
     fn instance_names() {

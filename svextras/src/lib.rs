@@ -9,9 +9,10 @@
 //!   `-list`.
 //! * [`usertree`]: `s6-usertree-maker`; [`svscanboot`]: `s6-svscanboot`;
 //!   [`bgwatch`]: `s6-background-watch`.
-//! * [`scripts`]: the run scripts these write, byte for byte, as pure functions;
-//!   [`gol`]: skalibs 2.15's long-option parser for the 2.15-only programs; [`util`]:
-//!   messages, exec, quoting, recursive copy.
+//! * [`scripts`]: the run scripts these write, byte for byte, as pure functions; [`util`]:
+//!   quoting, recursive copy and the like. The long-option parser of the 2.15-only programs
+//!   is `common::gol`, messages are `common::cli`, exec is `common::exec`, the fifodir
+//!   creation is `common::fifodir::make_with_mode`.
 //!
 //! Programs exec'd or written into scripts are found through PATH (s6's empty
 //! `S6_EXTBINPREFIX`): s6-instance-control execs `s6-svc`, s6-instance-status `s6-svstat`,
@@ -46,7 +47,6 @@ mod never_panic {
             let _ = crate::instance::parse_maker_args(&argv);
             let _ = crate::instance::check_control_args(&argv);
             let _ = crate::instance::check_status_args(&argv);
-            let _ = crate::gol::parse(&argv, &[], &[]);
             if let Some(a) = argv.first() {
                 use std::os::unix::ffi::OsStrExt;
                 let _ = crate::scripts::parse_rc(a.as_bytes(), true, false);
@@ -59,7 +59,6 @@ mod never_panic {
 }
 
 pub mod bgwatch;
-pub mod gol;
 pub mod instance;
 pub mod link;
 pub mod scripts;

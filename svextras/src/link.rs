@@ -7,11 +7,10 @@ use crate::util::{b, cat};
 use common::fifodir::{Listener, WaitOutcome, LISTENER_FIFO_MODE};
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
-use nix::sys::stat::{umask, Mode};
-use nix::unistd::{chown, getuid, mkdir, Gid};
+use nix::sys::stat::Mode;
+use nix::unistd::Gid;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Instant;
 
@@ -50,43 +49,22 @@ impl LinkOptions {
     }
 }
 
-/// skalibs' `ftrigw_fifodir_make`: create the fifodir `path` (03730 + `gid`, or 01733 when
-/// `gid` is `None`). An existing one must be ours (real uid) and a directory, and is left
-/// alone unless `force`.
-pub fn fifodir_make(path: &Path, gid: Option<Gid>, force: bool) -> Result<(), Errno> {
-    let old = umask(Mode::empty());
-    let r = mkdir(path, Mode::from_bits_truncate(0o700));
-    umask(old);
-    match r {
-        Ok(()) => {}
-        Err(Errno::EEXIST) => {
-            let st = std::fs::metadata(path).map_err(|e| common::msg::errno_of(&e))?;
-            if st.uid() != getuid().as_raw() {
-                return Err(Errno::EACCES);
-            }
-            if !st.is_dir() {
-                return Err(Errno::ENOTDIR);
-            }
-            if !force {
-                return Ok(());
-            }
-        }
-        Err(e) => return Err(e),
-    }
-    if let Some(g) = gid {
-        chown(path, None, Some(g))?;
-    }
-    let mode = if gid.is_some() {
-        common::fifodir::FIFODIR_MODE
-    } else {
-        0o1733
-    };
-    nix::sys::stat::fchmodat(
-        nix::fcntl::AT_FDCWD,
-        path,
-        Mode::from_bits_truncate(mode),
-        nix::sys::stat::FchmodatFlags::FollowSymlink,
-    )
+/// Why [`svscan_running`] could not tell, and at which step (s6's messages differ).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockCheckError {
+    /// `unable to open LOCK`.
+    Open(Errno),
+    /// `unable to check lock on LOCK`.
+    Check(Errno),
+}
+
+/// Whether an s6-svscan holds `lock` (`SCANDIR/.s6-svscan/lock`), which must exist: s6
+/// opens it before testing the lock.
+pub fn svscan_running(lock: &Path) -> Result<bool, LockCheckError> {
+    open(lock, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map(drop)
+        .map_err(LockCheckError::Open)?;
+    common::lock::is_locked(lock).map_err(LockCheckError::Check)
 }
 
 /// Whether `dir` is supervised and whether it has a `log/` subservice (which must be in the
@@ -142,7 +120,7 @@ fn register(dir: &[u8], opts: LinkOptions, gid: Option<Gid>) -> Result<Listener,
         touch(&cat(dir, b"/down"))?;
     }
     let ev = cat(dir, b"/event");
-    fifodir_make(&ev, gid, opts.force_event)?;
+    common::fifodir::make_with_mode(&ev, gid, opts.force_event)?;
     Listener::subscribe(&ev, LISTENER_FIFO_MODE)
 }
 
@@ -278,11 +256,6 @@ pub fn unlink(
     Ok(())
 }
 
-/// A deadline `ms` milliseconds from now; 0 means none.
-pub fn deadline_ms(ms: u32) -> Option<Instant> {
-    (ms != 0).then(|| Instant::now() + std::time::Duration::from_millis(ms as u64))
-}
-
 /// Bytes of a path for messages.
 pub fn pb(p: &Path) -> &[u8] {
     b(p.as_os_str())
@@ -291,7 +264,6 @@ pub fn pb(p: &Path) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn options_letters() {
@@ -301,27 +273,5 @@ mod tests {
         assert!(o.apply(b'D'));
         assert!(o.down && !o.remove_down);
         assert!(!o.apply(b'x'));
-    }
-
-    #[test]
-    fn fifodir_modes() {
-        let d = std::env::temp_dir().join(format!("svextras-fifodir-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        fifodir_make(&d, None, false).unwrap();
-        assert_eq!(
-            std::fs::metadata(&d).unwrap().permissions().mode() & 0o7777,
-            0o1733
-        );
-        fifodir_make(&d, Some(nix::unistd::getegid()), false).unwrap();
-        assert_eq!(
-            std::fs::metadata(&d).unwrap().permissions().mode() & 0o7777,
-            0o1733
-        );
-        fifodir_make(&d, Some(nix::unistd::getegid()), true).unwrap();
-        assert_eq!(
-            std::fs::metadata(&d).unwrap().permissions().mode() & 0o7777,
-            0o3730
-        );
-        std::fs::remove_dir_all(&d).unwrap();
     }
 }

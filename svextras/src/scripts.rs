@@ -3,7 +3,8 @@
 //! found through PATH), and the files around them. Pure functions of their parameters,
 //! except [`write_service`] / [`write_logger`], which write the directories.
 
-use crate::util::{b, cat, die_sys, quote};
+use crate::util::{b, cat, quote};
+use common::cli::fatal_sys_bytes;
 use nix::errno::Errno;
 use std::path::Path;
 
@@ -146,7 +147,7 @@ fn make_executable(prog: &str, path: &Path) {
         nix::sys::stat::Mode::from_bits_truncate(mode),
         nix::sys::stat::FchmodatFlags::FollowSymlink,
     ) {
-        die_sys(prog, 111, &[b"chmod ", b(path)], e);
+        fatal_sys_bytes(prog, 111, &[b"chmod ", b(path)], e);
     }
     if m & 0o400 == 0 {
         common::cli::warn_bytes(
@@ -158,7 +159,7 @@ fn make_executable(prog: &str, path: &Path) {
 
 fn write_or_die(prog: &str, path: &Path, data: &[u8]) {
     if let Err(e) = crate::util::write_file(path, data) {
-        die_sys(prog, 111, &[b"write to ", b(path)], e);
+        fatal_sys_bytes(prog, 111, &[b"write to ", b(path)], e);
     }
 }
 
@@ -167,8 +168,8 @@ fn write_or_die(prog: &str, path: &Path, data: &[u8]) {
 /// `producer-for`; `run` is then left non-executable.
 pub fn write_service(prog: &str, dir: &[u8], run: &[u8], rc_logger: Option<&[u8]>) {
     let d = cat(dir, b"");
-    if let Err(e) = crate::util::mkdir_exact(&d, 0o755) {
-        die_sys(prog, 111, &[b"mkdir ", dir], e);
+    if let Err(e) = common::fsio::mkdir_exact(&d, 0o755) {
+        fatal_sys_bytes(prog, 111, &[b"mkdir ", dir], e);
     }
     write_or_die(prog, &cat(dir, b"/notification-fd"), b"3\n");
     let runf = cat(dir, b"/run");
@@ -195,8 +196,8 @@ pub fn write_logger(
     rc: Option<(&[u8], Option<&[u8]>)>,
 ) {
     let d = cat(dir, b"");
-    if let Err(e) = crate::util::mkdir_exact(&d, 0o755) {
-        die_sys(prog, 111, &[b"mkdir ", dir], e);
+    if let Err(e) = common::fsio::mkdir_exact(&d, 0o755) {
+        fatal_sys_bytes(prog, 111, &[b"mkdir ", dir], e);
     }
     write_or_die(prog, &cat(dir, b"/notification-fd"), b"3\n");
     let runf = cat(dir, b"/run");
@@ -312,9 +313,9 @@ pub fn parse_rc(arg: &[u8], has_logdir: bool, logger_required: bool) -> Result<R
 
 /// mkdir DIR 0755 (umask 0), an existing one being fine (the `-r` layouts).
 pub fn mkdir_maybe(prog: &str, dir: &[u8]) {
-    match crate::util::mkdir_exact(&cat(dir, b""), 0o755) {
+    match common::fsio::mkdir_exact(&cat(dir, b""), 0o755) {
         Ok(()) | Err(Errno::EEXIST) => {}
-        Err(e) => die_sys(prog, 111, &[b"mkdir ", dir], e),
+        Err(e) => fatal_sys_bytes(prog, 111, &[b"mkdir ", dir], e),
     }
 }
 

@@ -2,8 +2,9 @@
 //! directory (returning once its supervisor runs), or remove one (returning once its
 //! supervisor has exited).
 
-use crate::link::{self, deadline_ms, LinkOptions};
-use crate::util::{b, cat, die, die_sys};
+use crate::link::{self, LinkOptions};
+use crate::util::{b, cat};
+use common::cli::{fatal_bytes, fatal_sys_bytes};
 use common::cli::{uint0_scan, GetOpt, Opt};
 use nix::errno::Errno;
 use std::ffi::OsString;
@@ -103,35 +104,29 @@ pub fn valid_link_name(n: &[u8]) -> bool {
 
 fn check_scandir(prog: &str, scan: &[u8]) {
     let lock = cat(scan, b"/.s6-svscan/lock");
-    let fd = match nix::fcntl::open(
-        &lock,
-        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(e) => die_sys(prog, 111, &[b"open ", b(&lock)], e),
-    };
-    drop(fd);
-    match common::lock::is_locked(&lock) {
+    match link::svscan_running(&lock) {
         Ok(true) => {}
-        Ok(false) => die(prog, 1, &[b"s6-svscan not running on ", scan]),
-        Err(e) => die_sys(prog, 111, &[b"check lock on ", b(&lock)], e),
+        Ok(false) => fatal_bytes(prog, 1, &[b"s6-svscan not running on ", scan]),
+        Err(link::LockCheckError::Open(e)) => fatal_sys_bytes(prog, 111, &[b"open ", b(&lock)], e),
+        Err(link::LockCheckError::Check(e)) => {
+            fatal_sys_bytes(prog, 111, &[b"check lock on ", b(&lock)], e)
+        }
     }
 }
 
 fn check_run(prog: &str, dir: &[u8]) {
     let run = cat(dir, b"/run");
     match std::fs::metadata(&run) {
-        Err(e) => die_sys(prog, 111, &[b"stat ", b(&run)], common::msg::errno_of(&e)),
+        Err(e) => fatal_sys_bytes(prog, 111, &[b"stat ", b(&run)], common::msg::errno_of(&e)),
         Ok(m) if m.permissions().mode() & 0o100 == 0 => {
-            die(prog, 100, &[b(&run), b" is not executable"])
+            fatal_bytes(prog, 100, &[b(&run), b" is not executable"])
         }
         Ok(_) => {}
     }
     match common::lock::is_supervised(&cat(dir, b"")) {
         Ok(true) => common::cli::warn_bytes(prog, &[b"supervisor already running on ", dir]),
         Ok(false) => {}
-        Err(e) => die_sys(prog, 111, &[b"check supervision status of ", dir], e),
+        Err(e) => fatal_sys_bytes(prog, 111, &[b"check supervision status of ", dir], e),
     }
 }
 
@@ -140,8 +135,8 @@ fn check_servicedir(prog: &str, dir: &[u8]) {
     let log = cat(dir, b"/log");
     match std::fs::metadata(&log) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => die_sys(prog, 111, &[b"stat ", b(&log)], common::msg::errno_of(&e)),
-        Ok(m) if !m.is_dir() => die(prog, 100, &[b(&log), b" is not a directory"]),
+        Err(e) => fatal_sys_bytes(prog, 111, &[b"stat ", b(&log)], common::msg::errno_of(&e)),
+        Ok(m) if !m.is_dir() => fatal_bytes(prog, 100, &[b(&log), b" is not a directory"]),
         Ok(_) => check_run(prog, b(&log)),
     }
 }
@@ -159,19 +154,25 @@ pub fn svlink_main() -> ! {
         None => basename(dir),
     };
     if scan.is_empty() {
-        die(SVLINK, 100, &[b"invalid scandir"]);
+        fatal_bytes(SVLINK, 100, &[b"invalid scandir"]);
     }
     if dir.is_empty() {
-        die(SVLINK, 100, &[b"invalid servicedir"]);
+        fatal_bytes(SVLINK, 100, &[b"invalid servicedir"]);
     }
     if !valid_link_name(name) {
-        die(SVLINK, 100, &[b"invalid name"]);
+        fatal_bytes(SVLINK, 100, &[b"invalid name"]);
     }
     check_scandir(SVLINK, scan);
     check_servicedir(SVLINK, dir);
-    if let Err(e) = link::link(scan, dir, name, a.opts, deadline_ms(a.timeout)) {
+    if let Err(e) = link::link(
+        scan,
+        dir,
+        name,
+        a.opts,
+        common::deadline::from_ms(a.timeout),
+    ) {
         let code = if e == Errno::ETIMEDOUT { 99 } else { 111 };
-        die_sys(
+        fatal_sys_bytes(
             SVLINK,
             code,
             &[
@@ -197,10 +198,10 @@ pub fn svunlink_main() -> ! {
     let scan = ops[0].as_bytes();
     let name = ops[1].as_bytes();
     if !valid_link_name(name) {
-        die(SVUNLINK, 100, &[b"invalid service name"]);
+        fatal_bytes(SVUNLINK, 100, &[b"invalid service name"]);
     }
-    if let Err(e) = link::unlink(scan, name, wait, deadline_ms(timeout)) {
-        die_sys(
+    if let Err(e) = link::unlink(scan, name, wait, common::deadline::from_ms(timeout)) {
+        fatal_sys_bytes(
             SVUNLINK,
             111,
             &[
@@ -219,9 +220,7 @@ pub fn svunlink_main() -> ! {
 mod tests {
     use super::*;
 
-    fn v(a: &[&str]) -> Vec<OsString> {
-        a.iter().map(OsString::from).collect()
-    }
+    use common::cli::os_args as v;
 
     #[test]
     fn names() {

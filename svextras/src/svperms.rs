@@ -1,8 +1,10 @@
 //! `s6-svperms`: who may control (`supervise/`, `supervise/control`) and listen to
 //! (`event/`) a service, changed and/or reported.
 
-use crate::util::{b, cat, die, die_sys, warn_sys};
+use crate::util::{b, cat};
+use common::cli::{fatal_bytes, fatal_sys_bytes, warn_sys_bytes};
 use common::cli::{warn_bytes, GetOpt, Opt};
+use common::fifodir::{FIFODIR_MODE, PUBLIC_FIFODIR_MODE};
 use nix::errno::Errno;
 use nix::unistd::{Gid, Group, Uid, User};
 use std::ffi::{OsStr, OsString};
@@ -136,7 +138,7 @@ fn resolve(g: &GroupSpec) -> Gid {
         GroupSpec::Gid(n) => Gid::from_raw(*n),
         GroupSpec::Name(n) => match Group::from_name(&n.to_string_lossy()) {
             Ok(Some(gr)) if gr.name.as_bytes() == n.as_bytes() => gr.gid,
-            Ok(_) => die(
+            Ok(_) => fatal_bytes(
                 PROG,
                 100,
                 &[
@@ -145,7 +147,7 @@ fn resolve(g: &GroupSpec) -> Gid {
                     b" in group database",
                 ],
             ),
-            Err(e) => die_sys(PROG, 111, &[b"getgrnam"], e),
+            Err(e) => fatal_sys_bytes(PROG, 111, &[b"getgrnam"], e),
         },
     }
 }
@@ -157,7 +159,7 @@ fn gid_name(gid: u32) -> Vec<u8> {
         Ok(None) => gid.to_string().into_bytes(),
         Err(e) => {
             let s = gid.to_string();
-            warn_sys(PROG, &[b"getgrgid ", s.as_bytes()], e);
+            warn_sys_bytes(PROG, &[b"getgrgid ", s.as_bytes()], e);
             s.into_bytes()
         }
     }
@@ -167,7 +169,7 @@ fn gid_name(gid: u32) -> Vec<u8> {
 fn primary_gid(path: &Path) -> Gid {
     let st = match std::fs::metadata(path) {
         Ok(st) => st,
-        Err(e) => die_sys(PROG, 111, &[b"stat ", b(path)], common::msg::errno_of(&e)),
+        Err(e) => fatal_sys_bytes(PROG, 111, &[b"stat ", b(path)], common::msg::errno_of(&e)),
     };
     match User::from_uid(Uid::from_raw(st.uid())) {
         Ok(Some(u)) => u.gid,
@@ -175,7 +177,7 @@ fn primary_gid(path: &Path) -> Gid {
             // s6 appends the errno text, which is "Success" for an owner without a
             // passwd entry (getpwuid sets no errno then).
             let e = r.err().unwrap_or(Errno::from_raw(0));
-            warn_sys(
+            warn_sys_bytes(
                 PROG,
                 &[
                     b"determine primary gid for the owner of ",
@@ -191,7 +193,7 @@ fn primary_gid(path: &Path) -> Gid {
 
 fn chown_chmod(path: &Path, gid: Gid, mode: u32) {
     if let Err(e) = nix::unistd::chown(path, None, Some(gid)) {
-        die_sys(PROG, 111, &[b"chown ", b(path)], e);
+        fatal_sys_bytes(PROG, 111, &[b"chown ", b(path)], e);
     }
     if let Err(e) = nix::sys::stat::fchmodat(
         nix::fcntl::AT_FDCWD,
@@ -199,7 +201,7 @@ fn chown_chmod(path: &Path, gid: Gid, mode: u32) {
         nix::sys::stat::Mode::from_bits_truncate(mode),
         nix::sys::stat::FchmodatFlags::FollowSymlink,
     ) {
-        die_sys(PROG, 111, &[b"chmod ", b(path)], e);
+        fatal_sys_bytes(PROG, 111, &[b"chmod ", b(path)], e);
     }
 }
 
@@ -235,10 +237,10 @@ fn apply_supervise(dir: &[u8], m: &SuperviseMode, gid: Option<Gid>) {
 fn apply_event(dir: &[u8], m: &EventMode, gid: Option<Gid>) {
     let ev = cat(dir, b"/event");
     match (m, gid) {
-        (EventMode::Group(_), Some(g)) => chown_chmod(&ev, g, 0o3730),
+        (EventMode::Group(_), Some(g)) => chown_chmod(&ev, g, FIFODIR_MODE),
         _ => {
             let g = primary_gid(&ev);
-            chown_chmod(&ev, g, 0o1733)
+            chown_chmod(&ev, g, PUBLIC_FIFODIR_MODE)
         }
     }
 }
@@ -289,8 +291,8 @@ pub fn control_word(mode: u32) -> Result<StatusWord, ReportProblem> {
 /// The word for `event/` of mode `mode`. Pure.
 pub fn event_word(mode: u32) -> Result<StatusWord, ReportProblem> {
     match mode & 0o7777 {
-        0o3730 => Ok(StatusWord::Group),
-        0o1733 => Ok(StatusWord::Public),
+        FIFODIR_MODE => Ok(StatusWord::Group),
+        PUBLIC_FIFODIR_MODE => Ok(StatusWord::Public),
         m => Err(ReportProblem::BadMode(m)),
     }
 }
@@ -326,7 +328,7 @@ fn report(dir: &[u8], out: &mut Vec<u8>) -> bool {
         let st = match std::fs::metadata(&sup) {
             Ok(st) => st,
             Err(e) => {
-                warn_sys(PROG, &[b"stat ", b(&sup)], common::msg::errno_of(&e));
+                warn_sys_bytes(PROG, &[b"stat ", b(&sup)], common::msg::errno_of(&e));
                 return false;
             }
         };
@@ -345,7 +347,7 @@ fn report(dir: &[u8], out: &mut Vec<u8>) -> bool {
         let st = match std::fs::metadata(&ctl) {
             Ok(st) => st,
             Err(e) => {
-                warn_sys(PROG, &[b"stat ", b(&ctl)], common::msg::errno_of(&e));
+                warn_sys_bytes(PROG, &[b"stat ", b(&ctl)], common::msg::errno_of(&e));
                 return false;
             }
         };
@@ -366,7 +368,7 @@ fn report(dir: &[u8], out: &mut Vec<u8>) -> bool {
     let ev = cat(dir, b"/event");
     match std::fs::metadata(&ev) {
         Err(e) => {
-            warn_sys(PROG, &[b"stat ", b(&ev)], common::msg::errno_of(&e));
+            warn_sys_bytes(PROG, &[b"stat ", b(&ev)], common::msg::errno_of(&e));
             ok = false;
         }
         Ok(st) if !st.is_dir() => {
@@ -419,7 +421,7 @@ pub fn main() -> ! {
     }
     if req.report {
         if let Err(e) = common::fsio::write_all(std::io::stdout(), &out) {
-            die_sys(PROG, 111, &[b"write to stdout"], e);
+            fatal_sys_bytes(PROG, 111, &[b"write to stdout"], e);
         }
     }
     std::process::exit(if failed { 1 } else { 0 })

@@ -1,9 +1,10 @@
 //! `s6-svscanboot`: start a supervision tree whose own output (and that of every service
 //! without a logger) goes through a FIFO into a catch-all s6-log it supervises itself.
 
-use crate::gol::{self, Arg, Bool};
 use crate::scripts;
-use crate::util::{b, cat, die, die_sys, exec, execlineb_path, rm_rf};
+use crate::util::{b, cat, execlineb_path, rm_rf};
+use common::cli::{fatal_bytes, fatal_sys_bytes};
+use common::gol::{self, Spec};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, open, FcntlArg, OFlag};
 use nix::sys::stat::Mode;
@@ -27,48 +28,7 @@ Run s6-svscan on scandir with its output logged by a catch-all s6-log in scandir
   -u, --user                    a user tree: the default directory is under $XDG_RUNTIME_DIR
 ";
 
-const BOOLS: &[Bool] = &[Bool {
-    short: b'u',
-    long: "user",
-}];
-const ARGS: &[Arg] = &[
-    Arg {
-        short: b'c',
-        long: "console",
-    },
-    Arg {
-        short: b'D',
-        long: "catchall-directory",
-    },
-    Arg {
-        short: b'm',
-        long: "catchall-mode",
-    },
-    Arg {
-        short: b'l',
-        long: "catchall-user",
-    },
-    Arg {
-        short: b'o',
-        long: "catchall-options",
-    },
-    Arg {
-        short: b'd',
-        long: "notification-fd",
-    },
-    Arg {
-        short: b'C',
-        long: "services-max",
-    },
-    Arg {
-        short: b'L',
-        long: "name-max",
-    },
-    Arg {
-        short: b't',
-        long: "timeout",
-    },
-];
+const BOOLS: &[Spec] = &[Spec::new(b'u', "user", 0)];
 const CONSOLE: usize = 0;
 const DIR: usize = 1;
 const MODE: usize = 2;
@@ -78,6 +38,17 @@ const NOTIF: usize = 5;
 const SMAX: usize = 6;
 const LMAX: usize = 7;
 const TIMEOUT: usize = 8;
+const ARGS: &[Spec] = &[
+    Spec::new(b'c', "console", CONSOLE as u8),
+    Spec::new(b'D', "catchall-directory", DIR as u8),
+    Spec::new(b'm', "catchall-mode", MODE as u8),
+    Spec::new(b'l', "catchall-user", USER as u8),
+    Spec::new(b'o', "catchall-options", OPTIONS as u8),
+    Spec::new(b'd', "notification-fd", NOTIF as u8),
+    Spec::new(b'C', "services-max", SMAX as u8),
+    Spec::new(b'L', "name-max", LMAX as u8),
+    Spec::new(b't', "timeout", TIMEOUT as u8),
+];
 
 fn octal(s: &OsStr) -> Option<u32> {
     let v = s.as_bytes();
@@ -92,7 +63,7 @@ fn octal(s: &OsStr) -> Option<u32> {
 fn number(v: &Option<OsString>, what: &str) -> Option<u32> {
     v.as_ref().map(|s| {
         common::cli::uint0_scan(s).unwrap_or_else(|| {
-            die(
+            fatal_bytes(
                 PROG,
                 100,
                 &[what.as_bytes(), b" must be an unsigned integer"],
@@ -125,19 +96,23 @@ fn fd_copy(to: RawFd, from: RawFd) -> Result<(), Errno> {
 pub fn main() -> ! {
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
     common::cli::help_or_version(&args, HELP);
-    let p = match gol::parse(&args, BOOLS, ARGS) {
+    let p = match gol::parse_table(&args, BOOLS, ARGS) {
         Ok(p) => p,
-        Err(e) => die(PROG, 100, &[&e.0]),
+        Err(e) => fatal_bytes(PROG, 100, &[&e.to_bytes()]),
     };
     let Some(scandir) = args.get(p.operands) else {
         common::Prog::new(PROG).usage(USAGE)
     };
     let scan = scandir.as_bytes();
-    let mut a = p.args;
+    let mut a: Vec<Option<OsString>> = p
+        .values
+        .iter()
+        .map(|v| v.map(OsStr::to_os_string))
+        .collect();
     let mode = match &a[MODE] {
         None => 0o2750,
         Some(m) => octal(m).unwrap_or_else(|| {
-            die(
+            fatal_bytes(
                 PROG,
                 100,
                 &[b"catchall-mode must be an (octal) unsigned integer"],
@@ -148,15 +123,15 @@ pub fn main() -> ! {
     let notif = number(&a[NOTIF], "notification-fd");
     if let Some(n) = notif {
         if n < 3 {
-            die(PROG, 100, &[b"notification-fd must be 3 or greater"]);
+            fatal_bytes(PROG, 100, &[b"notification-fd must be 3 or greater"]);
         }
         // SAFETY: F_GETFD on a plain descriptor number only probes whether it is open.
         if let Err(e) = fcntl(
             unsafe { std::os::fd::BorrowedFd::borrow_raw(n as RawFd) },
             FcntlArg::F_GETFD,
         ) {
-            let t = crate::util::err_text(e);
-            die(
+            let t = common::msg::StrError(e).to_string();
+            fatal_bytes(
                 PROG,
                 111,
                 &[b"notification-fd sanity check failed: ", t.as_bytes()],
@@ -173,11 +148,11 @@ pub fn main() -> ! {
         a[USER] = None;
         common::cli::warn_bytes(PROG, &[b"ignoring catchall-user option when not root"]);
     }
-    let user_tree = p.bools[0];
+    let user_tree = p.flag(0);
     let given = a[DIR].as_ref().map(|d| d.as_bytes());
     let mut dir: Vec<u8> = if user_tree && given.and_then(|d| d.first()) != Some(&b'/') {
         let Some(x) = std::env::var_os("XDG_RUNTIME_DIR") else {
-            die(PROG, 100, &[b"XDG_RUNTIME_DIR not set"])
+            fatal_bytes(PROG, 100, &[b"XDG_RUNTIME_DIR not set"])
         };
         [x.as_bytes(), b"/", given.unwrap_or(b"uncaught-logs")].concat()
     } else {
@@ -189,8 +164,8 @@ pub fn main() -> ! {
             Ok(Some(pw)) => Some((pw.uid, pw.gid)),
             // s6's message has no "unable to"; errno is 0 for an unknown user
             r => {
-                let t = crate::util::err_text(r.err().unwrap_or(Errno::from_raw(0)));
-                die(
+                let t = common::msg::StrError(r.err().unwrap_or(Errno::from_raw(0))).to_string();
+                fatal_bytes(
                     PROG,
                     111,
                     &[b"getpwnam ", u.as_bytes(), b": ", t.as_bytes()],
@@ -200,10 +175,10 @@ pub fn main() -> ! {
     };
     let dirp = cat(&dir, b"");
     if let Err(e) = mkdirp(&dir, mode) {
-        die_sys(PROG, 111, &[b"mkdir ", &dir], e);
+        fatal_sys_bytes(PROG, 111, &[b"mkdir ", &dir], e);
     }
     if let Err(e) = nix::unistd::chown(&dirp, owner.map(|o| o.0), owner.map(|o| o.1)) {
-        die_sys(PROG, 111, &[b"chown ", &dir], e);
+        fatal_sys_bytes(PROG, 111, &[b"chown ", &dir], e);
     }
     if let Err(e) = nix::sys::stat::fchmodat(
         nix::fcntl::AT_FDCWD,
@@ -211,29 +186,29 @@ pub fn main() -> ! {
         Mode::from_bits_truncate(mode),
         nix::sys::stat::FchmodatFlags::FollowSymlink,
     ) {
-        die_sys(PROG, 111, &[b"chmod ", &dir], e);
+        fatal_sys_bytes(PROG, 111, &[b"chmod ", &dir], e);
     }
     if dir.first() != Some(&b'/') {
         match std::fs::canonicalize(&dirp) {
             Ok(r) => dir = r.into_os_string().into_encoded_bytes(),
-            Err(e) => die_sys(PROG, 111, &[b"realpath ", &dir], common::msg::errno_of(&e)),
+            Err(e) => fatal_sys_bytes(PROG, 111, &[b"realpath ", &dir], common::msg::errno_of(&e)),
         }
     }
     let lg = [scan, b"/s6-svscan-log"].concat();
     rm_rf(&cat(&lg, b""));
     if let Err(e) = mkdirp(&lg, 0o2755) {
-        die_sys(PROG, 111, &[b"mkdir ", &lg], e);
+        fatal_sys_bytes(PROG, 111, &[b"mkdir ", &lg], e);
     }
     let nfd = cat(&lg, b"/notification-fd");
     if let Err(e) = crate::util::write_file(&nfd, b"3\n") {
-        die_sys(PROG, 111, &[b"write to ", b(&nfd)], e);
+        fatal_sys_bytes(PROG, 111, &[b"write to ", b(&nfd)], e);
     }
     let run = cat(&lg, b"/run");
     let options = a[OPTIONS].as_ref().map(|o| o.as_bytes()).unwrap_or(b"t");
     let user = a[USER].as_ref().map(|u| u.as_bytes());
     let script = scripts::catchall_run(&execlineb_path(), user, options, &dir);
     if let Err(e) = crate::util::write_file(&run, &script) {
-        die_sys(PROG, 111, &[b"write to ", b(&run)], e);
+        fatal_sys_bytes(PROG, 111, &[b"write to ", b(&run)], e);
     }
     if let Err(e) = nix::sys::stat::fchmodat(
         nix::fcntl::AT_FDCWD,
@@ -241,35 +216,35 @@ pub fn main() -> ! {
         Mode::from_bits_truncate(0o755),
         nix::sys::stat::FchmodatFlags::FollowSymlink,
     ) {
-        die_sys(PROG, 111, &[b"chmod ", b(&run)], e);
+        fatal_sys_bytes(PROG, 111, &[b"chmod ", b(&run)], e);
     }
     let fifo = cat(&lg, b"/fifo");
     let old = nix::sys::stat::umask(Mode::empty());
     let r = nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o600));
     nix::sys::stat::umask(old);
     if let Err(e) = r {
-        die_sys(PROG, 111, &[b"mkfifo ", b(&fifo)], e);
+        fatal_sys_bytes(PROG, 111, &[b"mkfifo ", b(&fifo)], e);
     }
     match open("/dev/null", OFlag::O_RDONLY, Mode::empty()) {
         Ok(fd) => {
             if let Err(e) = fd_move(0, fd) {
-                die_sys(PROG, 111, &[b"fd_move /dev/null to stdin"], e);
+                fatal_sys_bytes(PROG, 111, &[b"fd_move /dev/null to stdin"], e);
             }
         }
-        Err(e) => die_sys(PROG, 111, &[b"open /dev/null"], e),
+        Err(e) => fatal_sys_bytes(PROG, 111, &[b"open /dev/null"], e),
     }
     match &a[CONSOLE] {
         Some(c) => match open(Path::new(c), OFlag::O_WRONLY, Mode::empty()) {
             Ok(fd) => {
                 if let Err(e) = fd_move(console_fd, fd) {
-                    die_sys(PROG, 111, &[b"fd_move ", c.as_bytes()], e);
+                    fatal_sys_bytes(PROG, 111, &[b"fd_move ", c.as_bytes()], e);
                 }
             }
-            Err(e) => die_sys(PROG, 111, &[b"open ", c.as_bytes()], e),
+            Err(e) => fatal_sys_bytes(PROG, 111, &[b"open ", c.as_bytes()], e),
         },
         None => {
             if let Err(e) = fd_copy(console_fd, 2) {
-                die_sys(PROG, 111, &[b"fd_copy stderr"], e);
+                fatal_sys_bytes(PROG, 111, &[b"fd_copy stderr"], e);
             }
         }
     }
@@ -281,22 +256,22 @@ pub fn main() -> ! {
         Mode::empty(),
     ) {
         Ok(fd) => fd,
-        Err(e) => die_sys(PROG, 111, &[b"open ", b(&fifo), b" for reading"], e),
+        Err(e) => fatal_sys_bytes(PROG, 111, &[b"open ", b(&fifo), b" for reading"], e),
     };
     let writer = match open(&fifo, OFlag::O_WRONLY | OFlag::O_NONBLOCK, Mode::empty()) {
         Ok(fd) => fd,
-        Err(e) => die_sys(PROG, 111, &[b"open ", b(&fifo), b" for writing"], e),
+        Err(e) => fatal_sys_bytes(PROG, 111, &[b"open ", b(&fifo), b" for writing"], e),
     };
     drop(reader);
     let fl = fcntl(&writer, FcntlArg::F_GETFL).map(OFlag::from_bits_truncate);
     if let Err(e) = fl.and_then(|f| fcntl(&writer, FcntlArg::F_SETFL(f - OFlag::O_NONBLOCK))) {
-        die_sys(PROG, 111, &[b"ndelay_off ", b(&fifo)], e);
+        fatal_sys_bytes(PROG, 111, &[b"ndelay_off ", b(&fifo)], e);
     }
     if let Err(e) = fd_move(1, writer) {
-        die_sys(PROG, 111, &[b"fd_move ", b(&fifo), b" to stdout"], e);
+        fatal_sys_bytes(PROG, 111, &[b"fd_move ", b(&fifo), b" to stdout"], e);
     }
     if let Err(e) = fd_copy(2, 1) {
-        die_sys(PROG, 111, &[b"fd_copy stdout to stderr"], e);
+        fatal_sys_bytes(PROG, 111, &[b"fd_copy stdout to stderr"], e);
     }
     let mut argv: Vec<OsString> = vec![
         "s6-svscan".into(),
@@ -315,17 +290,17 @@ pub fn main() -> ! {
     push("-t", timeout);
     argv.push("--".into());
     argv.push(scandir.clone());
-    let e = exec(&argv);
+    let e = common::exec::exec(&argv);
     if fd_copy(2, console_fd).is_err() {
         std::process::exit(111);
     }
-    die_sys(PROG, 111, &[b"exec s6-svscan"], e)
+    fatal_sys_bytes(PROG, 111, &[b"exec s6-svscan"], e)
 }
 
 /// skalibs' `mkdirp`: create `path` and its missing parents (parents 02755, the last
 /// `mode`, umask 0); existing ones are fine.
 fn mkdirp(path: &[u8], mode: u32) -> Result<(), Errno> {
-    let mk = |p: &[u8], m: u32| match crate::util::mkdir_exact(&cat(p, b""), m) {
+    let mk = |p: &[u8], m: u32| match common::fsio::mkdir_exact(&cat(p, b""), m) {
         Ok(()) | Err(Errno::EEXIST) => Ok(()),
         Err(e) => Err(e),
     };

@@ -3,7 +3,8 @@
 
 use crate::instance::default_logger;
 use crate::scripts::{self, UserTree};
-use crate::util::{die, execlineb_path};
+use crate::util::execlineb_path;
+use common::cli::fatal_bytes;
 use common::cli::{uint0_scan, GetOpt, Opt};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -47,10 +48,10 @@ pub fn main() -> ! {
             Opt::Arg(b'E', a) => t.envdir = Some(a.as_bytes().to_vec()),
             Opt::Arg(b'e', a) => {
                 if t.vars.len() >= VARS_MAX {
-                    die(PROG, 100, &[b"too many -v variables"]);
+                    fatal_bytes(PROG, 100, &[b"too many -v variables"]);
                 }
                 if a.as_bytes().contains(&b'=') {
-                    die(PROG, 100, &[b"invalid variable name: ", a.as_bytes()]);
+                    fatal_bytes(PROG, 100, &[b"invalid variable name: ", a.as_bytes()]);
                 }
                 t.vars.push(a.as_bytes().to_vec());
             }
@@ -59,9 +60,11 @@ pub fn main() -> ! {
             Opt::Arg(b't', a) => l.stamptype = uint0_scan(a).unwrap_or_else(|| usage()),
             Opt::Arg(b'n', a) => l.nfiles = uint0_scan(a).unwrap_or_else(|| usage()),
             Opt::Arg(b's', a) => {
-                l.filesize = crate::util::uint64_scan(a).unwrap_or_else(|| usage())
+                l.filesize = common::cli::uint640_scan(a).unwrap_or_else(|| usage())
             }
-            Opt::Arg(b'S', a) => l.maxsize = crate::util::uint64_scan(a).unwrap_or_else(|| usage()),
+            Opt::Arg(b'S', a) => {
+                l.maxsize = common::cli::uint640_scan(a).unwrap_or_else(|| usage())
+            }
             Opt::Arg(b'P', a) => l.prefix = Some(a.as_bytes().to_vec()),
             _ => usage(),
         }
@@ -72,23 +75,23 @@ pub fn main() -> ! {
     }
     let logdir = rest[1].as_bytes();
     if logdir.first() != Some(&b'/') {
-        die(PROG, 100, &[b"logdir must be absolute"]);
+        fatal_bytes(PROG, 100, &[b"logdir must be absolute"]);
     }
     if t.scandir.first() != Some(&b'/') && !t.scandir.starts_with(b"${HOME}/") {
-        die(
+        fatal_bytes(
             PROG,
             100,
             &[b"userscandir must be absolute or start with ${HOME}/"],
         );
     }
     if l.stamptype > 3 {
-        die(PROG, 100, &[b"stamptype must be 0, 1, 2 or 3"]);
+        fatal_bytes(PROG, 100, &[b"stamptype must be 0, 1, 2 or 3"]);
     }
     let rc = match &rc {
         None => None,
         Some(r) => match scripts::parse_rc(r, true, true) {
             Ok(n) => Some(n),
-            Err(e) => die(PROG, 100, &[e.text(true).as_bytes()]),
+            Err(e) => fatal_bytes(PROG, 100, &[e.text(true).as_bytes()]),
         },
     };
     t.user = rest[0].as_bytes().to_vec();
@@ -105,7 +108,7 @@ pub fn main() -> ! {
                 nix::sys::stat::Mode::from_bits_truncate(0o755),
             ) {
                 Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-                Err(e) => crate::util::die_sys(PROG, 111, &[b"mkdir ", dir], e),
+                Err(e) => common::cli::fatal_sys_bytes(PROG, 111, &[b"mkdir ", dir], e),
             }
             let sv = [dir, b"/", &rc.service].concat();
             scripts::write_service(PROG, &sv, &run, Some(&logger));

@@ -1,43 +1,11 @@
-//! Plumbing shared by the programs of this crate: s6-style messages over raw bytes, exec
-//! through PATH, skalibs' `string_quote`, the execline shebang, recursive copy and removal.
+//! Plumbing shared by the programs of this crate (messages and exec are `common::cli` /
+//! `common::exec`): skalibs' `string_quote`, the execline shebang, recursive copy and removal.
 
-use common::cli::{fatal_bytes, warn_bytes};
-use common::msg::StrError;
 use nix::errno::Errno;
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-
-/// `errno` text as s6 prints it.
-pub fn err_text(e: Errno) -> String {
-    StrError(e).to_string()
-}
-
-/// `PROG: fatal: unable to WHAT: ERR` (parts are concatenated), exit `code`.
-pub fn die_sys(prog: &str, code: i32, what: &[&[u8]], e: Errno) -> ! {
-    let t = err_text(e);
-    let mut parts: Vec<&[u8]> = vec![b"unable to "];
-    parts.extend_from_slice(what);
-    parts.push(b": ");
-    parts.push(t.as_bytes());
-    fatal_bytes(prog, code, &parts)
-}
-
-/// `PROG: warning: unable to WHAT: ERR`.
-pub fn warn_sys(prog: &str, what: &[&[u8]], e: Errno) {
-    let t = err_text(e);
-    let mut parts: Vec<&[u8]> = vec![b"unable to "];
-    parts.extend_from_slice(what);
-    parts.push(b": ");
-    parts.push(t.as_bytes());
-    warn_bytes(prog, &parts)
-}
-
-/// `PROG: fatal: PARTS`, exit `code`.
-pub fn die(prog: &str, code: i32, parts: &[&[u8]]) -> ! {
-    fatal_bytes(prog, code, parts)
-}
 
 /// Bytes of an OsStr / Path.
 pub fn b(s: &(impl AsRef<OsStr> + ?Sized)) -> &[u8] {
@@ -51,29 +19,6 @@ pub fn cat(a: &[u8], b: &[u8]) -> PathBuf {
     v.extend_from_slice(a);
     v.extend_from_slice(b);
     PathBuf::from(OsString::from(OsStr::from_bytes(&v)))
-}
-
-/// Execute `argv` (argv[0] searched in PATH), returning the error if that fails.
-pub fn exec(argv: &[OsString]) -> Errno {
-    let Some(first) = argv.first() else {
-        return Errno::EINVAL;
-    };
-    let c: Result<Vec<CString>, _> = argv.iter().map(|a| CString::new(a.as_bytes())).collect();
-    let (Ok(c), Ok(prog)) = (c, CString::new(first.as_bytes())) else {
-        return Errno::EINVAL;
-    };
-    match nix::unistd::execvp(&prog, &c) {
-        Err(e) => e,
-        Ok(never) => match never {},
-    }
-}
-
-/// skalibs' `xexec`: exec or die with `unable to exec PROG: ERR` (127 if not found, else 126).
-pub fn exec_or_die(prog: &str, argv: &[OsString]) -> ! {
-    let e = exec(argv);
-    let code = if e == Errno::ENOENT { 127 } else { 126 };
-    let name = argv.first().map(|a| a.as_bytes()).unwrap_or(b"");
-    die_sys(prog, code, &[b"exec ", name], e)
 }
 
 /// skalibs' `string_quote`: `"` + the bytes with `\a \b \t \n \v \f \r`, `\"`, `\\` escapes,
@@ -197,28 +142,9 @@ pub fn rm_rf(path: &Path) {
     }
 }
 
-/// skalibs' `uint640_scan`: the whole string decimal digits, fitting in 64 bits.
-pub fn uint64_scan(s: &OsStr) -> Option<u64> {
-    let v = s.as_bytes();
-    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    v.iter().try_fold(0u64, |a, &d| {
-        a.checked_mul(10)?.checked_add((d - b'0') as u64)
-    })
-}
-
 /// Create a file holding `data` (0666 & ~umask), truncating an existing one.
 pub fn write_file(path: &Path, data: &[u8]) -> Result<(), Errno> {
     std::fs::write(path, data).map_err(|e| io_errno(&e))
-}
-
-/// mkdir with an exact mode (umask 0 around it).
-pub fn mkdir_exact(path: &Path, mode: u32) -> Result<(), Errno> {
-    let old = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    let r = nix::unistd::mkdir(path, nix::sys::stat::Mode::from_bits_truncate(mode));
-    nix::sys::stat::umask(old);
-    r
 }
 
 /// The current umask (read by setting it twice).

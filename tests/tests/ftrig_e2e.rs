@@ -291,3 +291,63 @@ fn listen1_catches_the_event_its_prog_causes_and_cleanfifodir_removes_stale_fifo
     assert_eq!((rc, out.as_str(), err.as_str()), (0, "", ""));
     assert!(!stale.exists());
 }
+
+/// A signal-mask field (`SigBlk`, `SigIgn`) of a `/proc/PID/status` text, as a bit set.
+fn sig_field(status: &str, field: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(":\t"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        .unwrap_or_else(|| panic!("no {field} in {status:?}"))
+}
+
+#[test]
+fn exec_gives_back_sigpipe_and_keeps_the_signal_mask() {
+    // common::exec, through s6-notify-socket-from-fd without NOTIFY_SOCKET (a plain exec).
+    let pipe_bit = 1u64 << (libc::SIGPIPE - 1);
+    let usr1_bit = 1u64 << (libc::SIGUSR1 - 1);
+    let cat = || {
+        let mut c = Command::new(bin("s6-notify-socket-from-fd"));
+        c.env_remove("NOTIFY_SOCKET")
+            .args(["cat", "/proc/self/status"])
+            .env("PATH", path_env());
+        c
+    };
+    // Started with SIGPIPE at its default: the exec'd program has it at its default too,
+    // although our programs ignore it for themselves.
+    let (rc, out, err) = run(&mut cat());
+    assert_eq!((rc, err.as_str()), (0, ""));
+    assert_eq!(sig_field(&out, "SigIgn") & pipe_bit, 0, "{out}");
+
+    // Started with SIGPIPE ignored and SIGUSR1 blocked: both are passed on.
+    let mut c = cat();
+    // SAFETY: only async-signal-safe calls (signal, sigprocmask) between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        c.pre_exec(|| {
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGUSR1);
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let (rc, out, err) = run(&mut c);
+    assert_eq!((rc, err.as_str()), (0, ""));
+    assert_ne!(sig_field(&out, "SigIgn") & pipe_bit, 0, "{out}");
+    assert_ne!(sig_field(&out, "SigBlk") & usr1_bit, 0, "{out}");
+
+    // Not found: 127 and skalibs' message.
+    let (rc, out, err) = run(Command::new(bin("s6-notify-socket-from-fd"))
+        .env_remove("NOTIFY_SOCKET")
+        .arg("/nonexistent/prog"));
+    assert_eq!(
+        (rc, out.as_str(), err.as_str()),
+        (
+            127,
+            "",
+            "s6-notify-socket-from-fd: fatal: unable to exec /nonexistent/prog: No such file or directory\n"
+        )
+    );
+}
