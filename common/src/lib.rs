@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod control;
 pub mod dtally;
+pub mod exec;
 pub mod fifodir;
 pub mod fsio;
 pub mod lock;
@@ -18,6 +19,7 @@ pub mod signals;
 pub mod status;
 pub mod strerror;
 pub mod tai;
+pub mod users;
 pub mod wait;
 
 pub use control::{ControlError, SuperviseCommand, SvscanCommand};

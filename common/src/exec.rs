@@ -1,0 +1,187 @@
+//! How every chain loader replaces itself with the rest of its command line: skalibs'
+//! `execvep` (a `$PATH` search that does not fall back to `/bin/sh` on ENOEXEC, unlike
+//! libc's `execvp`), the exit codes of `xexec` (127 for ENOENT, 126 otherwise), and the
+//! environment edits made before the exec.
+//!
+//! The search uses the `$PATH` the tool was started with, even when the tool changes `PATH`
+//! for prog (`s6-envdir` with a `PATH` file): callers take [`search_path`] before editing.
+
+use nix::errno::Errno;
+use std::ffi::{c_char, CString, OsString};
+use std::os::unix::ffi::OsStrExt;
+
+/// The search path when `$PATH` is unset (skalibs' `SKALIBS_DEFAULTPATH`).
+pub const DEFAULT_PATH: &[u8] = b"/usr/bin:/bin";
+
+/// `$PATH` as the tool got it, or [`DEFAULT_PATH`].
+pub fn search_path() -> Vec<u8> {
+    match std::env::var_os("PATH") {
+        Some(p) => p.as_bytes().to_vec(),
+        None => DEFAULT_PATH.to_vec(),
+    }
+}
+
+/// The exit code s6's `xexec` uses for an exec failure.
+pub fn exit_code(e: Errno) -> i32 {
+    if e == Errno::ENOENT {
+        127
+    } else {
+        126
+    }
+}
+
+/// Owned C strings and the NULL-terminated pointer array `execve` wants.
+pub struct Argv {
+    _strings: Vec<CString>,
+    ptrs: Vec<*const c_char>,
+}
+
+impl Argv {
+    /// `None` if an argument holds a NUL byte (impossible for words that came from argv).
+    pub fn new<I, S>(args: I) -> Option<Argv>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        let strings = args
+            .into_iter()
+            .map(|a| CString::new(a.as_ref()).ok())
+            .collect::<Option<Vec<CString>>>()?;
+        let mut ptrs: Vec<*const c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+        ptrs.push(std::ptr::null());
+        Some(Argv {
+            _strings: strings,
+            ptrs,
+        })
+    }
+
+    pub fn first(&self) -> Option<&std::ffi::CStr> {
+        self._strings.first().map(CString::as_c_str)
+    }
+}
+
+/// skalibs' `execvep`: run `argv` (its first word is the file) with the current environment,
+/// searching `path` when the file has no `/`. Returns only on failure, with the error s6
+/// reports: the last "interesting" error met during the search (EACCES beats ENOENT).
+pub fn execvep(argv: &Argv, path: &[u8]) -> Errno {
+    let Some(file) = argv.first() else {
+        return Errno::ENOENT;
+    };
+    let file = file.to_bytes();
+    reset_signals();
+    if file.contains(&b'/') {
+        // SAFETY: argv.ptrs is a NULL-terminated array of valid C strings; environ is libc's.
+        unsafe { libc::execv(argv.ptrs[0], argv.ptrs.as_ptr()) };
+        return Errno::last();
+    }
+    if file.is_empty() {
+        return Errno::ENOENT;
+    }
+    let mut saved: Option<Errno> = None;
+    let mut buf: Vec<u8> = Vec::with_capacity(path.len() + file.len() + 2);
+    for dir in path.split(|&b| b == b':') {
+        if dir.is_empty() {
+            continue;
+        }
+        buf.clear();
+        buf.extend_from_slice(dir);
+        buf.push(b'/');
+        buf.extend_from_slice(file);
+        buf.push(0);
+        // SAFETY: buf is NUL-terminated with no inner NUL (dir comes from PATH, file from a
+        // CString); argv.ptrs is a NULL-terminated array of valid C strings.
+        unsafe { libc::execv(buf.as_ptr() as *const c_char, argv.ptrs.as_ptr()) };
+        let e = Errno::last();
+        if e != Errno::ENOENT {
+            saved = Some(e);
+            if !matches!(
+                e,
+                Errno::EACCES | Errno::EPERM | Errno::EISDIR | Errno::ENOTDIR
+            ) {
+                break;
+            }
+        }
+    }
+    saved.unwrap_or(Errno::ENOENT)
+}
+
+/// Exec `args` or die as s6's `xexec` does: `PROG: fatal: unable to exec NAME: ERR`, exit
+/// 127 (ENOENT) or 126.
+pub fn exec_or_die(prog: &str, args: &[OsString], path: &[u8]) -> ! {
+    let name: &[u8] = args.first().map(|a| a.as_bytes()).unwrap_or(b"");
+    let err = match Argv::new(args.iter().map(|a| a.as_bytes())) {
+        Some(argv) => execvep(&argv, path),
+        None => Errno::EINVAL,
+    };
+    crate::cli::fatal_bytes(
+        prog,
+        exit_code(err),
+        &[
+            b"unable to exec ",
+            name,
+            b": ",
+            crate::strerror::text(err as i32).as_bytes(),
+        ],
+    )
+}
+
+/// Undo what our start-up changed and prog must not inherit: SIGPIPE ignored (an ignored
+/// signal stays ignored across exec; s6's programs leave it at its default).
+pub fn reset_signals() {
+    // SAFETY: restoring a default disposition has no memory-safety requirement.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
+/// Set `name=value` in the environment prog will get. EINVAL for a name that is empty or
+/// holds `=`, or bytes with a NUL.
+pub fn setenv(name: &[u8], value: &[u8]) -> Result<(), Errno> {
+    if name.is_empty() || name.contains(&b'=') {
+        return Err(Errno::EINVAL);
+    }
+    let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    let v = CString::new(value).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: both are valid C strings; the programs are single-threaded, so nothing reads
+    // the environment concurrently.
+    if unsafe { libc::setenv(n.as_ptr(), v.as_ptr(), 1) } == -1 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Remove `name` from the environment prog will get.
+pub fn unsetenv(name: &[u8]) -> Result<(), Errno> {
+    if name.is_empty() || name.contains(&b'=') {
+        return Err(Errno::EINVAL);
+    }
+    let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: a valid C string; single-threaded, as above.
+    if unsafe { libc::unsetenv(n.as_ptr()) } == -1 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_argv() {
+        assert_eq!(exit_code(Errno::ENOENT), 127);
+        assert_eq!(exit_code(Errno::EACCES), 126);
+        assert_eq!(exit_code(Errno::ENOEXEC), 126);
+        assert!(Argv::new([b"a\0b".as_slice()]).is_none());
+        let a = Argv::new(["true", "x"]).unwrap();
+        assert_eq!(a.ptrs.len(), 3);
+        assert!(a.ptrs[2].is_null());
+    }
+
+    #[test]
+    fn search_failures() {
+        let a = Argv::new(["s6rs-no-such-prog"]).unwrap();
+        assert_eq!(execvep(&a, b"/nonexistent:/alsonot"), Errno::ENOENT);
+        assert_eq!(execvep(&a, b""), Errno::ENOENT);
+        let a = Argv::new(["/nonexistent/prog"]).unwrap();
+        assert_eq!(execvep(&a, b"/bin"), Errno::ENOENT);
+    }
+}
