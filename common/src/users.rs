@@ -45,6 +45,35 @@ pub fn group_by_name(name: &[u8]) -> Option<u32> {
     Some(unsafe { (*gr).gr_gid })
 }
 
+/// `errno` values that, after a failed lookup, still mean "no such entry" (POSIX lists them
+/// for `getpwnam_r`; some NSS modules leave them behind).
+fn means_not_found(e: Errno) -> bool {
+    matches!(
+        e as i32,
+        0 | libc::ENOENT | libc::ESRCH | libc::EBADF | libc::EPERM
+    )
+}
+
+/// [`user_by_name`] telling a database error (`Err`) from a missing user (`Ok(None)`).
+pub fn lookup_user(name: &[u8]) -> Result<Option<User>, Errno> {
+    Errno::clear();
+    match user_by_name(name) {
+        Some(u) => Ok(Some(u)),
+        None if means_not_found(Errno::last()) => Ok(None),
+        None => Err(Errno::last()),
+    }
+}
+
+/// [`group_by_name`] telling a database error (`Err`) from a missing group (`Ok(None)`).
+pub fn lookup_group(name: &[u8]) -> Result<Option<u32>, Errno> {
+    Errno::clear();
+    match group_by_name(name) {
+        Some(g) => Ok(Some(g)),
+        None if means_not_found(Errno::last()) => Ok(None),
+        None => Err(Errno::last()),
+    }
+}
+
 /// The gids of every group of the group database whose member list names `user`, in database
 /// order, at most `max` of them (the primary group is not added): s6-envuidgid's GIDLIST.
 pub fn supplementary_groups(user: &[u8], max: usize) -> Result<Vec<u32>, Errno> {
