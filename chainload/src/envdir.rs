@@ -127,31 +127,29 @@ pub fn value_of(data: &[u8], rules: &ValueRules) -> Option<Vec<u8>> {
     )
 }
 
-/// Read up to `limit` bytes of a file (`None`: all of it).
-fn read_file(path: &Path, limit: Option<usize>) -> Result<Vec<u8>, Errno> {
+/// Read up to `limit` bytes of a file (`None`: all of it) into `buf` (reused across files).
+fn read_file(path: &Path, limit: Option<usize>, buf: &mut Vec<u8>) -> Result<(), Errno> {
     let fd = open(
         path,
         OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
         Mode::empty(),
     )?;
-    let mut buf = vec![0u8; limit.unwrap_or(4096)];
-    let mut len = 0;
+    buf.clear();
+    let mut chunk = [0u8; 4096];
     loop {
-        if len == buf.len() {
-            if limit.is_some() {
-                break;
-            }
-            buf.resize(buf.len() * 2, 0);
-        }
-        match nix::unistd::read(&fd, &mut buf[len..]) {
+        let want = match limit {
+            Some(l) if buf.len() >= l => break,
+            Some(l) => (l - buf.len()).min(chunk.len()),
+            None => chunk.len(),
+        };
+        match nix::unistd::read(&fd, &mut chunk[..want]) {
             Ok(0) => break,
-            Ok(n) => len += n,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e),
         }
     }
-    buf.truncate(len);
-    Ok(buf)
+    Ok(())
 }
 
 /// Apply `dir` to the environment. Errors are the errno s6 reports (ENOENT of an entry
@@ -162,6 +160,7 @@ pub fn apply_envdir(dir: &Path, rules: &ValueRules) -> Result<(), Errno> {
     }
     let entries = std::fs::read_dir(dir).map_err(|e| common::msg::errno_of(&e))?;
     let limit = (!rules.no_clamp).then_some(MAX_VALUE);
+    let mut data = Vec::with_capacity(MAX_VALUE);
     for entry in entries {
         let entry = entry.map_err(|e| common::msg::errno_of(&e))?;
         let name = entry.file_name();
@@ -169,7 +168,7 @@ pub fn apply_envdir(dir: &Path, rules: &ValueRules) -> Result<(), Errno> {
         if n.first() == Some(&b'.') || n.contains(&b'=') {
             continue;
         }
-        let data = read_file(&entry.path(), limit).map_err(|e| {
+        read_file(&entry.path(), limit, &mut data).map_err(|e| {
             if e == Errno::ENOENT {
                 Errno::EIDRM
             } else {
