@@ -170,3 +170,22 @@ fn refused_and_unknown_names() {
         (100, "s6-alias: fatal: unknown alias: nosuch\n")
     );
 }
+
+#[test]
+fn any_symlink_to_a_program_runs_it() {
+    // As with one binary per program: a link named foo to s6-alias is s6-alias called foo,
+    // a link to s6-svc is s6-svc.
+    let t = Scratch::new("alias-link");
+    let foo = t.join("foo");
+    std::os::unix::fs::symlink(bin("s6-alias"), &foo).unwrap();
+    let (code, _, err) = run(&mut Command::new(&foo));
+    assert_eq!(
+        (code, err.as_str()),
+        (100, "s6-alias: fatal: unknown alias: foo\n")
+    );
+    let mysvc = t.join("mysvc");
+    std::os::unix::fs::symlink(bin("s6-svc"), &mysvc).unwrap();
+    let (code, _, err) = run(&mut Command::new(&mysvc));
+    assert_eq!(code, 100);
+    assert!(err.starts_with("s6-svc: usage: "), "{err}");
+}
