@@ -138,32 +138,15 @@ fn open_raw(path: &CString, flags: libc::c_int) -> Result<i32, Errno> {
     }
 }
 
-/// fcntl F_SETLK / F_SETLKW on the whole file; EINTR retried (the timer kills us itself).
+/// The lock (`common::lock`: whole file, POSIX record lock); busy is reported as EBUSY,
+/// as s6 does.
 fn lock(fd: i32, exclusive: bool, nonblocking: bool) -> Result<(), Errno> {
-    // SAFETY: flock is a plain C struct; all-zero is valid (whole file from offset 0).
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = if exclusive {
-        libc::F_WRLCK
-    } else {
-        libc::F_RDLCK
-    } as libc::c_short;
-    fl.l_whence = libc::SEEK_SET as libc::c_short;
-    let cmd = if nonblocking {
-        libc::F_SETLK
-    } else {
-        libc::F_SETLKW
-    };
-    loop {
-        // SAFETY: fl is a valid flock for fcntl's lock commands.
-        if unsafe { libc::fcntl(fd, cmd, &fl) } != -1 {
-            return Ok(());
-        }
-        match Errno::last() {
-            Errno::EINTR => continue,
-            // Someone else holds it: s6 reports EBUSY.
-            Errno::EACCES | Errno::EAGAIN => return Err(Errno::EBUSY),
-            e => return Err(e),
-        }
+    // SAFETY: fd is open (ours) for the duration of the call.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    match common::lock::lock_whole_fd(fd, exclusive, !nonblocking) {
+        Ok(()) => Ok(()),
+        Err(common::lock::LockError::Busy) => Err(Errno::EBUSY),
+        Err(common::lock::LockError::Io(e)) => Err(e),
     }
 }
 
