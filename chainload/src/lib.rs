@@ -25,6 +25,10 @@
 //! Other differences: `--help` / `--version` as the first argument (s6 rejects both), and
 //! s6-setuidgid does its two steps without exec'ing `s6-envuidgid` and `s6-applyuidgid`
 //! through PATH (same results, same messages).
+//!
+//! Names: each program has its s6 name and a short one (`setuidgid`, `envdir`, ...), except
+//! s6-setsid: `setsid` is util-linux's (different options, used by scripts), so it gets none;
+//! `pgrphack` (crate `aliases`) is its daemontools face.
 
 pub mod envdir;
 pub mod fghack;
