@@ -4,7 +4,7 @@
 //! names s6 does not emulate refuse with a pointer to what to use instead.
 
 use common::cli::{fatal_bytes, GetOpt, Opt};
-use common::exec::{exec_or_die, search_path};
+use common::exec::exec_prog;
 use common::msg::{exit, Prog};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -159,7 +159,7 @@ pub fn main() -> ! {
             let mut argv: Vec<OsString> = Vec::with_capacity(call.argv.len());
             argv.push(target.into());
             argv.extend_from_slice(call.argv.get(1..).unwrap_or(&[]));
-            exec_or_die(PROG, &argv, &search_path())
+            exec_prog(PROG, &argv)
         }
         Action::Refuse(msg) => prog.fatal(exit::USAGE, msg),
         Action::Svscanboot => {
@@ -167,7 +167,7 @@ pub fn main() -> ! {
                 .iter()
                 .map(OsString::from)
                 .collect();
-            exec_or_die(PROG, &argv, &search_path())
+            exec_prog(PROG, &argv)
         }
         Action::Runsvdir => {
             let (setsid, operands) = match parse_runsvdir(call.argv) {
@@ -193,7 +193,7 @@ pub fn main() -> ! {
             if let Some(dir) = operands.first() {
                 argv.push(dir.clone());
             }
-            exec_or_die(PROG, &argv, &search_path())
+            exec_prog(PROG, &argv)
         }
     }
 }

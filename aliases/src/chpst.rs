@@ -2,7 +2,7 @@
 //! from the options (always in s6's fixed order) and exec'd in the same process.
 
 use common::cli::{GetOpt, Opt};
-use common::exec::{exec_or_die, search_path};
+use common::exec::exec_prog;
 use common::msg::{exit, Prog, StrError};
 use common::users::{self, NGROUPS_MAX};
 use nix::errno::Errno;
@@ -365,7 +365,7 @@ pub fn main() -> ! {
     if argv.is_empty() {
         std::process::exit(0)
     }
-    exec_or_die(PROG, &argv, &search_path())
+    exec_prog(PROG, &argv)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! it: prog holds nothing. We move the descriptor first and lock it where prog will have it.
 
 use common::cli::{fatal_bytes, GetOpt, Opt};
-use common::exec::{exec_or_die, search_path};
+use common::exec::exec_prog;
 use common::msg::exit;
 use nix::errno::Errno;
 use std::ffi::{c_char, CString, OsStr, OsString};
@@ -232,7 +232,7 @@ pub fn main() -> ! {
     if let Err(e) = r {
         die_sys(1, &[b"unable to lock ", file], e);
     }
-    exec_or_die(PROG, req.prog, &search_path())
+    exec_prog(PROG, req.prog)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! forever (100% CPU). We set SIGTTOU to SIG_IGN around the call and back to SIG_DFL before
 //! the exec (what prog gets from s6 too: a caught signal is reset by exec).
 
-use common::exec::{exec_or_die, search_path};
+use common::exec::exec_prog;
 use common::msg::{exit, Prog, StrError};
 use nix::errno::Errno;
 use std::ffi::{OsStr, OsString};
@@ -276,7 +276,7 @@ pub fn main() -> ! {
     } else if let Err(e) = nix::unistd::setsid() {
         failed(&prog, flags, "setsid", e);
     }
-    exec_or_die(PROG, req.prog, &search_path())
+    exec_prog(PROG, req.prog)
 }
 
 #[cfg(test)]

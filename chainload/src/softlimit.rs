@@ -4,7 +4,7 @@
 //! goes on), and each option is applied as soon as it is read: a bad value is a usage error
 //! only when its turn comes.
 
-use common::exec::{exec_or_die, search_path};
+use common::exec::exec_prog;
 use common::msg::{exit, Prog, StrError};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -198,7 +198,7 @@ pub fn main() -> ! {
     if rest.is_empty() {
         prog.usage(USAGE);
     }
-    exec_or_die(PROG, rest, &search_path())
+    exec_prog(PROG, rest)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! messages keep the `s6-envuidgid:` / `s6-applyuidgid:` prefixes of the step that fails.
 
 use common::cli::{fatal_bytes, GetOpt, Opt};
-use common::exec::{exec_or_die, search_path, setenv, unsetenv};
+use common::exec::{exec_prog, setenv, unsetenv};
 use common::msg::{exit, Prog, StrError};
 use common::users::{self, NGROUPS_MAX};
 use nix::errno::Errno;
@@ -304,7 +304,7 @@ pub fn envuidgid_main() -> ! {
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
     common::cli::help_or_version(&args, ENVUIDGID_HELP);
     let prog = envuidgid(&args);
-    exec_or_die(ENVUIDGID, prog, &search_path())
+    exec_prog(ENVUIDGID, prog)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -440,7 +440,7 @@ pub fn applyuidgid_main() -> ! {
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
     common::cli::help_or_version(&args, APPLYUIDGID_HELP);
     let prog = applyuidgid(&args);
-    exec_or_die(APPLYUIDGID, prog, &search_path())
+    exec_prog(APPLYUIDGID, prog)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -496,16 +496,16 @@ pub fn setuidgid_main() -> ! {
     common::cli::help_or_version(&args, SETUIDGID_HELP);
     match parse_setuidgid(&args) {
         Err(Usage) => Prog::new(SETUIDGID).usage(SETUIDGID_USAGE),
-        Ok(SetRequest::Direct(prog)) => exec_or_die(SETUIDGID, prog, &search_path()),
+        Ok(SetRequest::Direct(prog)) => exec_prog(SETUIDGID, prog),
         Ok(SetRequest::Apply(a)) => {
             let prog = applyuidgid(&a);
-            exec_or_die(APPLYUIDGID, prog, &search_path())
+            exec_prog(APPLYUIDGID, prog)
         }
         Ok(SetRequest::EnvThenApply(a)) => {
             // envuidgid's prog is always `s6-applyuidgid -Uz -- prog...`: run it here.
             let next = envuidgid(&a);
             let prog = applyuidgid(next.get(1..).unwrap_or(&[]));
-            exec_or_die(APPLYUIDGID, prog, &search_path())
+            exec_prog(APPLYUIDGID, prog)
         }
     }
 }

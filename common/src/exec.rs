@@ -54,43 +54,55 @@ impl Argv {
             ptrs,
         })
     }
-
-    pub fn first(&self) -> Option<&std::ffi::CStr> {
-        self._strings.first().map(CString::as_c_str)
-    }
 }
 
 /// skalibs' `execvep`: run `argv` (its first word is the file) with the current environment,
 /// searching `path` when the file has no `/`. Returns only on failure, with the error s6
 /// reports: the last "interesting" error met during the search (EACCES beats ENOENT).
 pub fn execvep(argv: &Argv, path: &[u8]) -> Errno {
-    let Some(file) = argv.first() else {
+    execvep_raw(argv.ptrs.as_ptr(), path)
+}
+
+/// [`execvep`] on a NULL-terminated array of C strings (`argv[0]` is the file).
+fn execvep_raw(argv: *const *const c_char, path: &[u8]) -> Errno {
+    // SAFETY: callers pass a NULL-terminated array of valid C strings.
+    let first = unsafe { *argv };
+    if first.is_null() {
         return Errno::ENOENT;
-    };
-    let file = file.to_bytes();
+    }
+    // SAFETY: a non-null entry is a NUL-terminated string.
+    let file = unsafe { std::ffi::CStr::from_ptr(first) }.to_bytes();
     reset_signals();
     if file.contains(&b'/') {
-        // SAFETY: argv.ptrs is a NULL-terminated array of valid C strings; environ is libc's.
-        unsafe { libc::execv(argv.ptrs[0], argv.ptrs.as_ptr()) };
+        // SAFETY: as above; the environment is libc's.
+        unsafe { libc::execv(first, argv) };
         return Errno::last();
     }
     if file.is_empty() {
         return Errno::ENOENT;
     }
     let mut saved: Option<Errno> = None;
-    let mut buf: Vec<u8> = Vec::with_capacity(path.len() + file.len() + 2);
+    // A path on the stack when it fits: no allocation on the way to the exec.
+    let mut stack = [0u8; 512];
+    let mut heap: Vec<u8> = Vec::new();
     for dir in path.split(|&b| b == b':') {
         if dir.is_empty() {
             continue;
         }
-        buf.clear();
-        buf.extend_from_slice(dir);
-        buf.push(b'/');
-        buf.extend_from_slice(file);
-        buf.push(0);
+        let len = dir.len() + 1 + file.len() + 1;
+        let buf: &mut [u8] = if len <= stack.len() {
+            &mut stack[..len]
+        } else {
+            heap.resize(len, 0);
+            &mut heap[..len]
+        };
+        buf[..dir.len()].copy_from_slice(dir);
+        buf[dir.len()] = b'/';
+        buf[dir.len() + 1..len - 1].copy_from_slice(file);
+        buf[len - 1] = 0;
         // SAFETY: buf is NUL-terminated with no inner NUL (dir comes from PATH, file from a
-        // CString); argv.ptrs is a NULL-terminated array of valid C strings.
-        unsafe { libc::execv(buf.as_ptr() as *const c_char, argv.ptrs.as_ptr()) };
+        // C string); argv is a NULL-terminated array of valid C strings.
+        unsafe { libc::execv(buf.as_ptr() as *const c_char, argv) };
         let e = Errno::last();
         if e != Errno::ENOENT {
             saved = Some(e);
@@ -105,13 +117,31 @@ pub fn execvep(argv: &Argv, path: &[u8]) -> Errno {
     saved.unwrap_or(Errno::ENOENT)
 }
 
+/// Exec `args` with the `$PATH` in the environment now (or [`DEFAULT_PATH`]), or die as
+/// [`exec_or_die`] does. Nothing is copied when `args` is a tail of the program's own
+/// command line (what every chain loader execs).
+pub fn exec_prog(prog: &str, args: &[OsString]) -> ! {
+    // SAFETY: getenv of a constant name; the string is used before the environment changes.
+    let p = unsafe { libc::getenv(c"PATH".as_ptr()) };
+    let path: &[u8] = if p.is_null() {
+        DEFAULT_PATH
+    } else {
+        // SAFETY: a non-null getenv result is a NUL-terminated string.
+        unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes()
+    };
+    exec_or_die(prog, args, path)
+}
+
 /// Exec `args` or die as s6's `xexec` does: `PROG: fatal: unable to exec NAME: ERR`, exit
 /// 127 (ENOENT) or 126.
 pub fn exec_or_die(prog: &str, args: &[OsString], path: &[u8]) -> ! {
     let name: &[u8] = args.first().map(|a| a.as_bytes()).unwrap_or(b"");
-    let err = match Argv::new(args.iter().map(|a| a.as_bytes())) {
-        Some(argv) => execvep(&argv, path),
-        None => Errno::EINVAL,
+    let err = match crate::rt::argv_tail(args) {
+        Some(raw) => execvep_raw(raw, path),
+        None => match Argv::new(args.iter().map(|a| a.as_bytes())) {
+            Some(argv) => execvep(&argv, path),
+            None => Errno::EINVAL,
+        },
     };
     crate::cli::fatal_bytes(
         prog,
@@ -183,5 +213,11 @@ mod tests {
         assert_eq!(execvep(&a, b""), Errno::ENOENT);
         let a = Argv::new(["/nonexistent/prog"]).unwrap();
         assert_eq!(execvep(&a, b"/bin"), Errno::ENOENT);
+        // A search directory too long for the stack buffer.
+        let long = format!("/{}", "x".repeat(600));
+        let a = Argv::new(["s6rs-no-such-prog"]).unwrap();
+        assert_eq!(execvep(&a, long.as_bytes()), Errno::ENOENT);
+        // Not a tail of this test's own command line: copied, not borrowed.
+        assert!(crate::rt::argv_tail(&[OsString::from("s6rs-surely-not-an-arg")]).is_none());
     }
 }
