@@ -214,7 +214,7 @@ mod tests {
         let a = Argv::new(["/nonexistent/prog"]).unwrap();
         assert_eq!(execvep(&a, b"/bin"), Errno::ENOENT);
         // A search directory too long for the stack buffer.
-        let long = format!("/{}", ["x".repeat(100); 6].join("/"));
+        let long = format!("/{}", vec!["x".repeat(100); 6].join("/"));
         let a = Argv::new(["s6rs-no-such-prog"]).unwrap();
         assert_eq!(execvep(&a, long.as_bytes()), Errno::ENOENT);
         // Not a tail of this test's own command line: copied, not borrowed.
