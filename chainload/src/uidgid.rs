@@ -420,7 +420,14 @@ fn applyuidgid(args: &[OsString]) -> &[OsString] {
         Err(ApplyParseError::NotSet(v)) => prog.fatal(exit::USAGE, format_args!("{v} not set")),
         Err(ApplyParseError::Invalid(v)) => prog.fatal(exit::USAGE, format_args!("invalid ${v}")),
     };
-    if let Err(e) = apply(&req) {
+    run_apply(&req);
+    req.prog
+}
+
+/// The credential change and the unexport of s6-applyuidgid, dying with its messages.
+fn run_apply(req: &ApplyRequest<'_>) {
+    let prog = Prog::new(APPLYUIDGID);
+    if let Err(e) = apply(req) {
         prog.fatal(exit::SYSTEM, e);
     }
     if req.unexport {
@@ -433,7 +440,16 @@ fn applyuidgid(args: &[OsString]) -> &[OsString] {
             }
         }
     }
-    req.prog
+}
+
+/// `prog...` when `words` is `s6-applyuidgid -Uz -- prog...` with a non-empty prog.
+fn direct_apply_prog(words: &[OsString]) -> Option<&[OsString]> {
+    match words {
+        [a, b, c, prog @ ..] if a == APPLYUIDGID && b == "-Uz" && c == "--" && !prog.is_empty() => {
+            Some(prog)
+        }
+        _ => None,
+    }
 }
 
 pub fn applyuidgid_main() -> ! {
@@ -502,7 +518,32 @@ pub fn setuidgid_main() -> ! {
             exec_prog(APPLYUIDGID, prog)
         }
         Ok(SetRequest::EnvThenApply(a)) => {
-            // envuidgid's prog is always `s6-applyuidgid -Uz -- prog...`: run it here.
+            // The usual case: the account is envuidgid's operand and its prog is exactly
+            // `s6-applyuidgid -Uz -- prog...`, so the ids go straight from the lookup to the
+            // credential change, without the round trip through UID/GID/GIDLIST.
+            if let Ok(req) = parse_envuidgid(&a) {
+                if let Some(prog) = direct_apply_prog(req.prog) {
+                    let vars = resolve(&req, &SystemDb).unwrap_or_else(|e| e.die());
+                    if let IdVars {
+                        uid: Some(uid),
+                        gid: Some(gid),
+                        gidlist: Some(groups),
+                    } = vars
+                    {
+                        let apply_req = ApplyRequest {
+                            uid,
+                            gid,
+                            groups: Some(groups),
+                            unexport: true,
+                            prog,
+                        };
+                        run_apply(&apply_req);
+                        exec_prog(APPLYUIDGID, prog)
+                    }
+                }
+            }
+            // Anything else (an account that looks like an option): the two steps as s6
+            // runs them, through the environment.
             let next = envuidgid(&a);
             let prog = applyuidgid(next.get(1..).unwrap_or(&[]));
             exec_prog(APPLYUIDGID, prog)
@@ -709,6 +750,17 @@ mod tests {
             ])))
         );
         assert_eq!(parse_setuidgid(&os(&["nobody"])), Err(Usage));
+    }
+
+    #[test]
+    fn direct_path_only_for_the_usual_chain() {
+        let a = os(&["s6-applyuidgid", "-Uz", "--", "sshd", "-D"]);
+        assert_eq!(direct_apply_prog(&a), Some(&a[3..]));
+        assert_eq!(
+            direct_apply_prog(&os(&["s6-applyuidgid", "-Uz", "--"])),
+            None
+        );
+        assert_eq!(direct_apply_prog(&os(&["-Uz", "--", "p"])), None);
     }
 
     #[test]
