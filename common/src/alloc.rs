@@ -195,6 +195,23 @@ unsafe impl GlobalAlloc for SmallAlloc {
         }
     }
 
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if class_of(layout).is_none() {
+            // The C library's calloc knows fresh pages are zero already: a large zeroed
+            // buffer (a logger's input buffer) costs no memory until it is written.
+            // SAFETY: forwarded as given.
+            return unsafe { System.alloc_zeroed(layout) };
+        }
+        // SAFETY: as alloc; then the block (at least layout.size() bytes) is zeroed.
+        unsafe {
+            let p = self.alloc(layout);
+            if !p.is_null() {
+                p.write_bytes(0, layout.size());
+            }
+            p
+        }
+    }
+
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if !self.owns(ptr) {
             // SAFETY: not ours, so it came from System.alloc with this layout.
