@@ -156,9 +156,9 @@ fn dirents(mut b: &[u8]) -> impl Iterator<Item = &[u8]> {
     std::iter::from_fn(move || {
         let reclen = u16::from_ne_bytes([*b.get(16)?, *b.get(17)?]) as usize;
         let rec = b.get(..reclen).filter(|_| reclen > 19)?;
-        b = &b[reclen..];
-        let name = &rec[19..];
-        Some(&name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())])
+        b = b.get(reclen..).unwrap_or(&[]);
+        let name = rec.get(19..).unwrap_or(&[]);
+        name.split(|&c| c == 0).next()
     })
 }
 
@@ -175,7 +175,7 @@ fn random_suffix() -> [u8; 6] {
             *b = (seed >> (i * 6)) as u8;
         }
     }
-    raw.map(|b| SET[(b & 63) as usize])
+    raw.map(|b| SET.get(usize::from(b & 63)).copied().unwrap_or(b'_'))
 }
 
 /// A subscription to a fifodir: a FIFO `ftrig1:@<stamp>:<random>` held open for reading (and
@@ -329,7 +329,7 @@ pub fn wait(
                 if n == 0 {
                     break;
                 }
-                for &b in &buf[..n] {
+                for &b in buf.get(..n).unwrap_or(&[]) {
                     if on_event(i, b) {
                         return Ok(WaitOutcome::Done);
                     }

@@ -4,6 +4,8 @@
 //! program, and the only `main`.
 
 #![cfg_attr(not(test), no_main)]
+// The test build has no C `main`, the only way into the dispatch table.
+#![cfg_attr(test, allow(dead_code))]
 
 /// Which installed name set a name belongs to (`scripts/install` chooses the sets).
 #[allow(dead_code)] // the sets are read by scripts/install from programs.list; kept for `s6-rs --list`

@@ -493,11 +493,19 @@ impl Driver {
 
     fn close_stdio(&self) {
         // As s6, a failed dup2 is not reported (the old fd stays).
-        match open("/dev/null", OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+        match open(
+            "/dev/null",
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
             Ok(n) => drop(nix::unistd::dup2_stdin(n)),
             Err(e) => self.prog.warn(Warning::DevNull("reading", e)),
         }
-        match open("/dev/null", OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+        match open(
+            "/dev/null",
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
             Ok(n) => drop(nix::unistd::dup2_stdout(n)),
             Err(e) => self.prog.warn(Warning::DevNull("writing", e)),
         }
@@ -669,8 +677,10 @@ fn ignored_at_startup() -> Vec<i32> {
         .copied()
         .filter(|&s| s != libc::SIGCHLD)
         .filter(|&s| {
-            // SAFETY: sigaction with a null new action only reads the current disposition.
+            // SAFETY: sigaction is a plain C struct; all-zero is a valid value to overwrite.
             let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+            // SAFETY: a null new action only reads the current disposition (nix has no
+            // read-only sigaction).
             let r = unsafe { libc::sigaction(s, std::ptr::null(), &mut old) };
             r == 0 && old.sa_sigaction == libc::SIG_IGN
         })
@@ -689,12 +699,13 @@ fn kill(t: Target, sig: i32) {
     if p <= 0 {
         return;
     }
-    // SAFETY: kill(2)/killpg(2) with a positive pid; errors are ignored as s6 does.
-    unsafe {
-        if group {
-            libc::killpg(p, sig);
-        } else {
-            libc::kill(p, sig);
-        }
+    // Raw kill(2): the down-signal and reload-signal files may name any number, which nix's
+    // `Signal` enum cannot carry (real-time signals). Errors are ignored, as s6 does.
+    if group {
+        // SAFETY: killpg with a positive pgid has no memory effects.
+        unsafe { libc::killpg(p, sig) };
+    } else {
+        // SAFETY: kill with a positive pid has no memory effects.
+        unsafe { libc::kill(p, sig) };
     }
 }

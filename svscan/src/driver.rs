@@ -345,15 +345,18 @@ impl Driver {
             match self.spawn_one(&path, k) {
                 Ok(pid) => self.core.spawned(k, pid, now),
                 Err(e) => {
-                    let name = self
-                        .core
-                        .service(k)
-                        .map(|s| s.name.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    self.prog.warn(format_args!(
-                        "unable to spawn {SUPERVISE} for {name}: {}",
-                        StrError(e)
-                    ));
+                    let name = self.core.service(k).map(|s| s.name.as_bytes());
+                    common::cli::warn_bytes(
+                        self.prog.name(),
+                        &[
+                            b"unable to spawn ",
+                            SUPERVISE.as_bytes(),
+                            b" for ",
+                            name.unwrap_or_default(),
+                            b": ",
+                            StrError(e).to_string().as_bytes(),
+                        ],
+                    );
                     self.core.spawn_failed(k, now);
                 }
             }
@@ -365,7 +368,7 @@ impl Driver {
         match read_scandir() {
             Ok(entries) => {
                 for w in self.core.apply_scan(&entries, now, &mut make_pipe) {
-                    self.prog.warn(w);
+                    common::cli::warn_bytes(self.prog.name(), &[&w.message()]);
                 }
             }
             Err((what, e)) => {
@@ -424,7 +427,7 @@ impl Driver {
                 Ok(0) => return Ok(()),
                 Ok(n) => {
                     let now = self.clock.now();
-                    for &b in &buf[..n] {
+                    for &b in buf.get(..n).unwrap_or(&[]) {
                         match SvscanCommand::from_byte(b) {
                             Some(c) => self.core.trigger(Trigger::from(c), now),
                             None => {

@@ -137,11 +137,10 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        // SAFETY: kill(2) on the process group we created for this child.
-        unsafe {
-            libc::kill(-self.pid(), libc::SIGKILL);
-            libc::kill(self.pid(), libc::SIGKILL);
-        }
+        // The process group we created for this child, then the child itself.
+        let pid = nix::unistd::Pid::from_raw(self.pid());
+        let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
         let _ = self.child.wait();
     }
 }

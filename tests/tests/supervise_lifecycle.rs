@@ -724,18 +724,32 @@ fn run_gets_clean_signals_and_only_its_fds() {
     let d = make_service(&t.path, "svc", "exec sleep 1000");
     std::fs::write(d.join("notification-fd"), "7").expect("nfd");
     let sup = Sup::start_with(&t, "svc", |cmd| {
-        // SAFETY: signal(2) in the child before exec; async-signal-safe.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::signal(libc::SIGINT, libc::SIG_IGN);
-                // The test harness leaks fds (cargo's jobserver) that s6 would pass on too:
-                // keep them away from the supervisor.
-                for fd in 3..1024 {
-                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-                }
-                Ok(())
-            });
-        }
+        let in_child = || {
+            // Our own dispositions, whatever the test runner was started with (a background
+            // job of a shell has SIGINT and SIGQUIT ignored): the supervisor rightly passes
+            // inherited ignores on, so the test sets every one it checks.
+            for s in [
+                libc::SIGTERM,
+                libc::SIGHUP,
+                libc::SIGQUIT,
+                libc::SIGCHLD,
+                libc::SIGPIPE,
+            ] {
+                // SAFETY: signal(2) in the child before exec; async-signal-safe.
+                unsafe { libc::signal(s, libc::SIG_DFL) };
+            }
+            // SAFETY: as above.
+            unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+            // The test harness leaks fds (cargo's jobserver) that s6 would pass on too:
+            // keep them away from the supervisor.
+            for fd in 3..1024 {
+                // SAFETY: fcntl(2) on any integer is harmless; async-signal-safe.
+                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            }
+            Ok(())
+        };
+        // SAFETY: the closure only makes async-signal-safe system calls.
+        unsafe { cmd.pre_exec(in_child) };
     });
     let st = sup.wait_up();
     let pid = st.pid_t();
@@ -927,14 +941,15 @@ fn closed_stdio_is_replaced_by_dev_null() {
         ),
     );
     let sup = Sup::start_with(&t, "svc", |cmd| {
-        // SAFETY: close(2) in the child before exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::close(0);
-                libc::close(1);
-                Ok(())
-            });
-        }
+        let in_child = || {
+            for fd in [0, 1] {
+                // SAFETY: close(2) in the child before exec; async-signal-safe.
+                unsafe { libc::close(fd) };
+            }
+            Ok(())
+        };
+        // SAFETY: the closure only makes async-signal-safe system calls.
+        unsafe { cmd.pre_exec(in_child) };
     });
     sup.wait_up();
     assert!(wait_until(SOON, || !read(&out).is_empty()));

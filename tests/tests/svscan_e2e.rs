@@ -205,7 +205,7 @@ fn one_supervise_per_service_dot_entries_and_files_ignored() {
         assert!(wait_until(SOON, || up_pid(&d).is_some()), "{n} up");
         let sp = supervise_pid(pid, n).unwrap();
         // Same process group as s6-svscan (no setsid).
-        let pgid = |p: i32| unsafe { libc::getpgid(p) };
+        let pgid = |p: i32| nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(p))).ok();
         assert_eq!(pgid(sp), pgid(pid));
     }
     assert!(!s.dir.join(".hidden/supervise").exists());
@@ -262,7 +262,7 @@ fn supervise_respawned_after_sigkill() {
     let old = supervise_pid(pid, "svc").unwrap();
     // The service outlives its supervise (s6 semantics): clean it up at the end.
     s.groups.push(wait_up(&d));
-    unsafe { libc::kill(old, libc::SIGKILL) };
+    sigkill(old);
     assert!(wait_until(SOON, || {
         supervise_pid(pid, "svc").is_some_and(|p| p != old)
     }));
@@ -302,7 +302,7 @@ fn logger_pipe_carries_lines_across_logger_restart() {
     // And the same happens when the logger's supervise itself is killed.
     let lsup = supervise_pid(pid, "svc/log").unwrap();
     s.groups.push(wait_up(&log));
-    unsafe { libc::kill(lsup, libc::SIGKILL) };
+    sigkill(lsup);
     assert!(wait_until(SOON, || supervise_pid(pid, "svc/log")
         .is_some_and(|p| p != lsup)));
     let svc_pid = wait_up(&svc);
@@ -572,14 +572,17 @@ fn console_holder_goes_to_the_catch_all_logger() {
         .arg(&s.dir)
         .current_dir(&s.dir);
     // The console holder fd is inherited: clear its close-on-exec flag in the child only.
+    let in_child = move || {
+        // SAFETY: fcntl(2) on an fd of ours; async-signal-safe.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    };
+    // SAFETY: the closure only makes an async-signal-safe system call.
     unsafe {
         use std::os::unix::process::CommandExt;
-        cmd.pre_exec(move || {
-            if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
+        cmd.pre_exec(in_child);
     }
     s.proc = Some(Proc::spawn_logged(&mut cmd, &s.scratch.path, "svscan"));
     drop(f);
@@ -649,4 +652,11 @@ fn one_file_for_svscan_and_supervise() {
         );
         assert_ne!(inode(sup), inode(svscan));
     }
+}
+
+fn sigkill(pid: i32) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
 }

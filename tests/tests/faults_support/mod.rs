@@ -115,11 +115,10 @@ pub fn kill(pid: i32, sig: i32) {
 /// SIGKILL a pid and its process group (services run in their own session).
 pub fn kill_pid_and_group(pid: i32) {
     if pid > 1 {
+        // SAFETY: as above (the group, then the pid).
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
         // SAFETY: as above.
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
-            libc::kill(pid, libc::SIGKILL);
-        }
+        unsafe { libc::kill(pid, libc::SIGKILL) };
     }
 }
 
