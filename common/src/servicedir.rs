@@ -138,7 +138,7 @@ impl ServiceDir {
     }
 
     pub fn notification_fd(&self) -> Setting<Option<u32>> {
-        self.uint("notification-fd")
+        self.uint(crate::layout::NOTIFICATION_FD)
     }
 
     pub fn lock_fd(&self) -> Setting<Option<u32>> {
@@ -206,7 +206,7 @@ impl ServiceDir {
 
     /// The `down` file exists (the service starts wanted down).
     pub fn down(&self) -> Result<bool, Errno> {
-        match access(&self.file("down"), AccessFlags::F_OK) {
+        match access(&self.file(crate::layout::DOWN), AccessFlags::F_OK) {
             Ok(()) => Ok(true),
             Err(Errno::ENOENT) => Ok(false),
             Err(e) => Err(e),

@@ -40,7 +40,9 @@ fn real_s6_or_skip(test: &str) -> Option<RealS6> {
         })
     })();
     if found.is_none() {
-        eprintln!("note: {test} skipped: the real s6 is not installed in /usr/bin (apt-get install -y s6)");
+        tests::skip(format!(
+            "{test}: the real s6 is not installed in /usr/bin (apt-get install -y s6)"
+        ));
     }
     found
 }

@@ -105,7 +105,7 @@ fn tool_works(prog: &str, args: &[&str]) -> bool {
 }
 
 fn skip<T>(why: String) -> Option<T> {
-    eprintln!("skipped: {why}");
+    tests::skip(why);
     None
 }
 
@@ -833,7 +833,7 @@ fn the_same_image_runs_under_skarnets_s6() {
     }
     let scratch = Scratch::new("container-skarnet");
     let Some(root) = build_skarnet_rootfs(&scratch) else {
-        eprintln!("skipped: Debian's s6 is not installed (apt-get install s6)");
+        tests::skip("Debian's s6 is not installed (apt-get install s6)");
         return;
     };
     let mut c = Container::start(&scratch, &root, PLAIN);

@@ -163,7 +163,7 @@ fn start_pid1(scratch: &Scratch, scandir: &Path) -> (Proc, i32) {
 fn zombie_storm(orphans: u32) {
     let _g = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     if !unshare_works() {
-        eprintln!("skipped: unshare --pid not permitted here");
+        tests::skip("unshare --pid not permitted here");
         return;
     }
     let scratch = Scratch::new("faults-zombies");

@@ -71,7 +71,7 @@ fn zombie_children(pid: i32) -> Vec<i32> {
 #[test]
 fn pid1_reaps_orphans() {
     if !unshare_works() {
-        eprintln!("skipped: unshare --pid not permitted here");
+        tests::skip("unshare --pid not permitted here");
         return;
     }
     let scratch = Scratch::new("svscan-pid1-orphans");
@@ -118,7 +118,7 @@ fn pid1_reaps_orphans() {
 #[test]
 fn pid1_sigterm_brings_services_down_through_finish_and_exits() {
     if !unshare_works() {
-        eprintln!("skipped: unshare --pid not permitted here");
+        tests::skip("unshare --pid not permitted here");
         return;
     }
     let scratch = Scratch::new("svscan-pid1-term");
