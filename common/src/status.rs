@@ -96,11 +96,20 @@ impl StatusRecord {
             ready_stamp: Tai64n::unpack(&field(12)),
             pid: u64::from_be_bytes(p),
             wstat: u16::from_be_bytes([w0, w1]),
+            ..StatusRecord::default()
+        }
+        .with_flags(flags))
+    }
+
+    /// The same record with the four flags decoded from a flags byte (high bits ignored).
+    pub fn with_flags(self, flags: u8) -> StatusRecord {
+        StatusRecord {
             paused: flags & FLAG_PAUSED != 0,
             finishing: flags & FLAG_FINISHING != 0,
             want_up: flags & FLAG_WANTUP != 0,
             ready: flags & FLAG_READY != 0,
-        })
+            ..self
+        }
     }
 
     /// The pid as readers use it: a plain cast to the 32-bit `pid_t` (upper bits dropped).

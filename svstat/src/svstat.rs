@@ -589,11 +589,9 @@ mod tests {
             },
             pid,
             wstat,
-            paused: flags & FLAG_PAUSED != 0,
-            finishing: flags & FLAG_FINISHING != 0,
-            want_up: flags & FLAG_WANTUP != 0,
-            ready: flags & FLAG_READY != 0,
-        };
+            ..StatusRecord::default()
+        }
+        .with_flags(flags);
         View::new(
             st,
             Tai64n {

@@ -38,11 +38,9 @@ impl Fake {
             },
             pid,
             wstat,
-            paused: flags & FLAG_PAUSED != 0,
-            finishing: flags & FLAG_FINISHING != 0,
-            want_up: flags & FLAG_WANTUP != 0,
-            ready: flags & FLAG_READY != 0,
-        };
+            ..StatusRecord::default()
+        }
+        .with_flags(flags);
         let raw = st.pack();
         std::fs::write(self.dir.join("supervise/status"), raw).unwrap();
         raw
