@@ -16,7 +16,7 @@ static ARGC: AtomicIsize = AtomicIsize::new(-1);
 static ARGV: AtomicPtr<*const c_char> = AtomicPtr::new(std::ptr::null_mut());
 
 /// The program's arguments, `argv[0]` first: those `main` was given in a binary started
-/// through [`entry!`](crate::entry), std's otherwise (test harnesses, ordinary `main`s).
+/// through the multi-call `main`, std's otherwise (test harnesses, ordinary `main`s).
 pub fn args_os() -> Vec<OsString> {
     let argc = ARGC.load(Ordering::Relaxed);
     let argv = ARGV.load(Ordering::Relaxed);

@@ -248,7 +248,7 @@ unsafe fn fail(fd: i32) -> ! {
     // SAFETY: writing a local buffer to our error pipe; nobody to tell if it fails.
     unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) };
     // SAFETY: leaving the child without running the parent's destructors.
-    unsafe { libc::_exit(127) }
+    unsafe { libc::_exit(common::msg::exit::EXEC_NOENT) }
 }
 
 /// The child between fork and exec: a new session, clean signals, the fds in place, the
@@ -272,7 +272,7 @@ unsafe fn child(a: &ChildArgs<'_>) -> ! {
     unsafe { libc::execv(a.path, a.argv) };
     if detached {
         // SAFETY: child side; the parent was already told the service started.
-        unsafe { libc::_exit(127) }
+        unsafe { libc::_exit(common::msg::exit::EXEC_NOENT) }
     }
     // SAFETY: child side.
     unsafe { fail(err) }
@@ -373,7 +373,7 @@ unsafe fn child_take_locks(moves: &[FdMove], err: i32) -> bool {
         while unsafe { libc::fcntl(m.to, libc::F_SETLKW, &fl) } < 0 {
             if Errno::last() != Errno::EINTR {
                 // SAFETY: child side.
-                unsafe { libc::_exit(111) }
+                unsafe { libc::_exit(common::msg::exit::SYSTEM) }
             }
         }
     }

@@ -305,7 +305,7 @@ pub fn run(kind: Kind, req: Request) -> i32 {
         if kind == Kind::Svlisten1 {
             fatal_bytes(
                 prog,
-                1,
+                exit::SERVICE_FAILED,
                 &[
                     req.dirs.first().map(|d| d.as_bytes()).unwrap_or_default(),
                     b" failed permanently or its supervisor died",

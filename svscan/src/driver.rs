@@ -123,7 +123,11 @@ fn exec_crash() -> ! {
         Err(e) => e,
         Ok(never) => match never {},
     };
-    let code = if e == Errno::ENOENT { 127 } else { 126 };
+    let code = if e == Errno::ENOENT {
+        exit::EXEC_NOENT
+    } else {
+        exit::EXEC_FAILED
+    };
     p.fatal(
         code,
         format_args!("unable to exec {CRASH}: {}", StrError(e)),

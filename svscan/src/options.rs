@@ -106,7 +106,7 @@ impl<'a> Values<'a> {
     }
 }
 
-/// Parse `argv` (including argv[0]).
+/// Parse `argv` (including `argv[0]`).
 pub fn parse(argv: &[OsString]) -> Result<Options, OptError> {
     let args: Vec<&[u8]> = argv.iter().skip(1).map(|a| a.as_bytes()).collect();
     let (vals, scandir) = scan(&args)?;
