@@ -693,3 +693,41 @@ impl Drop for Scan {
         self.reaper.collect(&dirs);
     }
 }
+
+// ---- s6-svscan as process 1 --------------------------------------------------------------
+
+/// Whether this machine lets us make a PID namespace (`unshare --pid`).
+pub fn unshare_works() -> bool {
+    Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Start our `s6-svscan scandir` as process 1 of a new PID namespace (output in
+/// `scratch/pid1.{out,err}`); returns the unshare process and the host pid of s6-svscan.
+pub fn start_pid1(scratch: &Scratch, scandir: &Path) -> (Proc, i32) {
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--mount-proc"])
+        .arg(bin("s6-svscan"))
+        .arg(scandir)
+        .current_dir(scandir);
+    let p = Proc::spawn_logged(&mut cmd, &scratch.path, "pid1");
+    let unshare = p.pid();
+    let mut svscan = 0;
+    assert!(
+        wait_until(SOON, || {
+            svscan = children(unshare)
+                .into_iter()
+                .find(|&pid| {
+                    cmdline(pid)
+                        .first()
+                        .is_some_and(|a| a.ends_with("s6-svscan"))
+                })
+                .unwrap_or(0);
+            svscan != 0
+        }),
+        "s6-svscan started in the namespace"
+    );
+    (p, svscan)
+}

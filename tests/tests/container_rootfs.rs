@@ -111,8 +111,7 @@ fn skip<T>(why: String) -> Option<T> {
 
 /// Root, busybox-static and the runtime's tools; `None` (after printing why) to skip.
 fn host_prerequisites() -> Option<()> {
-    // SAFETY: geteuid(2) has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !tests::is_root() {
         return skip("needs root (namespaces, mounts, chroot)".into());
     }
     if !Path::new("/bin/busybox").exists() {

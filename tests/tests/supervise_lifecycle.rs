@@ -761,8 +761,7 @@ fn group_kill_and_restart_with_down_signal() {
 
 #[test]
 fn flag_newpidns_runs_service_as_pid_1() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !tests::is_root() {
         tests::skip("not root, flag-newpidns");
         return;
     }

@@ -7,19 +7,7 @@
 //! test started. Tests are skipped (pass with a note) where unshare is not permitted.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use tests::{
-    bin, cmdline, make_service, proc_table, wait_until, write_script, Proc, Scratch, SOON,
-};
-
-fn unshare_works() -> bool {
-    Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "true"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
+use tests::{cmdline, make_service, proc_table, wait_until, write_script, Scratch, SOON};
 
 fn lines(path: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_to_string(path)
@@ -31,46 +19,9 @@ fn lines(path: &Path) -> Vec<String> {
     v
 }
 
-/// Start `s6-svscan scandir` as process 1 of a new PID namespace; returns the unshare
-/// process and the host pid of s6-svscan.
-fn start_pid1(scratch: &Scratch, scandir: &Path) -> (Proc, i32) {
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--mount-proc"])
-        .arg(bin("s6-svscan"))
-        .arg(scandir)
-        .current_dir(scandir);
-    let p = Proc::spawn_logged(&mut cmd, &scratch.path, "pid1");
-    let unshare = p.pid();
-    let mut svscan = 0;
-    assert!(
-        wait_until(SOON, || {
-            svscan = proc_table()
-                .iter()
-                .find(|&&(pid, pp, _)| {
-                    pp == unshare
-                        && cmdline(pid)
-                            .first()
-                            .is_some_and(|a| a.ends_with("s6-svscan"))
-                })
-                .map_or(0, |t| t.0);
-            svscan != 0
-        }),
-        "s6-svscan started in the namespace"
-    );
-    (p, svscan)
-}
-
-fn zombie_children(pid: i32) -> Vec<i32> {
-    proc_table()
-        .into_iter()
-        .filter(|&(_, pp, st)| pp == pid && st == 'Z')
-        .map(|t| t.0)
-        .collect()
-}
-
 #[test]
 fn pid1_reaps_orphans() {
-    if !unshare_works() {
+    if !tests::unshare_works() {
         tests::skip("unshare --pid not permitted here");
         return;
     }
@@ -90,7 +41,7 @@ fn pid1_reaps_orphans() {
             flag.display()
         ),
     );
-    let (_p, svscan) = start_pid1(&scratch, &scan);
+    let (_p, svscan) = tests::start_pid1(&scratch, &scan);
     // The long-lived orphan is adopted by s6-svscan...
     let mut orphan = 0;
     assert!(wait_until(SOON, || {
@@ -109,15 +60,15 @@ fn pid1_reaps_orphans() {
         .iter()
         .any(|&(pid, _, st)| pid == orphan && st != 'Z')));
     assert!(
-        wait_until(SOON, || zombie_children(svscan).is_empty()),
+        wait_until(SOON, || tests::zombies_of(svscan).is_empty()),
         "zombies left: {:?}",
-        zombie_children(svscan)
+        tests::zombies_of(svscan)
     );
 }
 
 #[test]
 fn pid1_sigterm_brings_services_down_through_finish_and_exits() {
-    if !unshare_works() {
+    if !tests::unshare_works() {
         tests::skip("unshare --pid not permitted here");
         return;
     }
@@ -149,7 +100,7 @@ fn pid1_sigterm_brings_services_down_through_finish_and_exits() {
             m = m.display()
         ),
     );
-    let (mut p, svscan) = start_pid1(&scratch, &scan);
+    let (mut p, svscan) = tests::start_pid1(&scratch, &scan);
     for n in ["web", "worker", "app", "app/log"] {
         let sv = scan.join(n);
         assert!(

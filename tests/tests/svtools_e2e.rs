@@ -445,8 +445,7 @@ fn svdt_reads_live_tally() {
 #[test]
 fn permission_denied_as_nobody() {
     let setpriv = Path::new("/usr/bin/setpriv");
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 || !setpriv.exists() {
+    if !tests::is_root() || !setpriv.exists() {
         tests::skip("needs root and setpriv");
         return;
     }
