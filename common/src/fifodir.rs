@@ -113,6 +113,8 @@ fn for_each_subscriber(
     let mut found: Vec<[u8; FIFO_NAME_LEN + 1]> = Vec::new();
     let mut buf = [0u64; 128];
     loop {
+        // Raw getdents64 (nix has no wrapper): names without a heap entry each, and no
+        // directory stream to keep in step with the unlinks.
         // SAFETY: getdents64 writes at most the buffer's length into it.
         let n = unsafe {
             libc::syscall(
@@ -165,6 +167,7 @@ fn dirents(mut b: &[u8]) -> impl Iterator<Item = &[u8]> {
 fn random_suffix() -> [u8; 6] {
     const SET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut raw = [0u8; 6];
+    // Raw getrandom: nix does not wrap it.
     // SAFETY: getrandom writes at most raw.len() bytes into the buffer.
     let n = unsafe { libc::getrandom(raw.as_mut_ptr().cast(), raw.len(), 0) };
     if n != raw.len() as isize {

@@ -344,7 +344,8 @@ impl Driver {
     fn reap(&mut self, core: &mut Core) {
         loop {
             let mut st = 0;
-            // SAFETY: waitpid on any of our children, non-blocking.
+            // Raw waitpid: nix decodes the status, and supervise/status stores the raw 16 bits.
+            // SAFETY: waitpid on any of our children, non-blocking, into a local.
             let pid = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
             if pid < 0 {
                 match Errno::last() {

@@ -174,6 +174,7 @@ fn find_supervise(candidates: &[PathBuf]) -> PathBuf {
 }
 
 fn fd_is_open(fd: RawFd) -> Result<(), Errno> {
+    // Raw fcntl: nix's wants a BorrowedFd, which a number that may be closed is not.
     // SAFETY: F_GETFD on any integer is harmless.
     if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
         Err(Errno::last())
