@@ -49,7 +49,7 @@ pub enum InitError {
     Sys(String, Errno),
     #[error("{0} exists and is not a directory")]
     NotDir(&'static str),
-    #[error("supervise/control is not a FIFO")]
+    #[error("{CONTROL} is not a FIFO")]
     ControlNotFifo,
     #[error("another instance of s6-supervise is already running")]
     Busy,

@@ -31,12 +31,14 @@ fn pid1_reaps_orphans() {
     // Each subshell exits at once, leaving its child to be adopted by process 1; some die
     // immediately, one lives until the test lets it go (a recognisable argv).
     let flag = scratch.join("flag");
+    // The marker names this test's scratch dir: two runs at once must not see each other's.
+    let marker = format!("orphan-marker-{}", scratch.path.display());
     make_service(
         &scan,
         "orphans",
         &format!(
             "for i in 1 2 3 4 5; do ( sh -c 'exit 0' & ); done\n\
-             ( exec sh -c 'while [ ! -e {} ]; do sleep 0.05; done' orphan-marker & )\n\
+             ( exec sh -c 'while [ ! -e {} ]; do sleep 0.05; done' '{marker}' & )\n\
              exec sleep 1000",
             flag.display()
         ),
@@ -47,7 +49,7 @@ fn pid1_reaps_orphans() {
     assert!(wait_until(SOON, || {
         orphan = proc_table()
             .iter()
-            .find(|&&(pid, _, _)| cmdline(pid).last().is_some_and(|a| a == "orphan-marker"))
+            .find(|&&(pid, _, _)| cmdline(pid).last().is_some_and(|a| *a == marker))
             .map_or(0, |t| t.0);
         orphan != 0
     }));
