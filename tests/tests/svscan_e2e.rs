@@ -239,9 +239,11 @@ fn bad_entries_do_not_stop_the_others() {
     let long = "x".repeat(20);
     make_service(&s.dir, &long, LONG);
     let pid = s.start(&["-L", "12"]);
+    // The first scan is done (and with it the start-up clean-up, which removes dangling
+    // symlinks) once its supervisors run: only then plant the dangling one.
+    assert!(wait_until(SOON, || supervised(pid) == ["good", "norun"]));
     std::os::unix::fs::symlink(s.tmp("nowhere"), s.dir.join("dangling")).unwrap();
     s.ctl_ok("a");
-    assert!(wait_until(SOON, || supervised(pid) == ["good", "norun"]));
     let d = s.dir.join("good");
     assert!(wait_until(SOON, || up_pid(&d).is_some()));
     assert!(wait_until(SOON, || {
