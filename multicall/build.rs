@@ -4,6 +4,9 @@
 //!   (`target/<profile>/`, `target/<triple>/<profile>/`), so that `cargo build` leaves each
 //!   program runnable under each of its names, as an install does.
 
+// A build script fails the build by panicking: that is how it reports a bad programs.list.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -39,7 +39,7 @@ impl<'a> GetOpt<'a> {
 
     /// The operands left once [`GetOpt::next_opt`] has returned `None`.
     pub fn rest(&self) -> &'a [OsString] {
-        &self.args[self.ind.min(self.args.len())..]
+        self.args.get(self.ind..).unwrap_or(&[])
     }
 
     /// The next option; `Some(Err(letter))` for an unknown letter or a missing argument.
@@ -56,17 +56,12 @@ impl<'a> GetOpt<'a> {
 
     fn step(&mut self) -> Option<Result<Opt<'a>, u8>> {
         let args = self.args;
-        if self.ind >= args.len() {
-            return None;
-        }
-        if self.pos > 0 && self.pos >= args[self.ind].as_bytes().len() {
+        let mut cur = args.get(self.ind)?.as_bytes();
+        if self.pos > 0 && self.pos >= cur.len() {
             self.ind += 1;
             self.pos = 0;
-            if self.ind >= args.len() {
-                return None;
-            }
+            cur = args.get(self.ind)?.as_bytes();
         }
-        let cur = args[self.ind].as_bytes();
         if self.pos == 0 {
             if cur.first() != Some(&b'-') {
                 return None;
@@ -89,26 +84,25 @@ impl<'a> GetOpt<'a> {
                 Some(_) => {}
             }
         }
-        let c = cur[self.pos];
+        let c = *cur.get(self.pos)?;
         self.pos += 1;
         let mut i = 0;
         let opts = self.opts;
-        while i < opts.len() {
-            let letter = opts[i];
+        while let Some(&letter) = opts.get(i) {
             let takes_arg = opts.get(i + 1) == Some(&b':');
             if letter == c && letter != b':' {
                 if takes_arg {
-                    let tail = &cur[self.pos..];
+                    let tail = cur.get(self.pos..).unwrap_or(&[]);
                     self.ind += 1;
                     self.pos = 0;
                     if !tail.is_empty() {
                         return Some(Ok(Opt::Arg(c, OsStr::from_bytes(tail))));
                     }
-                    if self.ind >= args.len() {
+                    let Some(a) = args.get(self.ind) else {
                         self.done = true;
                         return Some(Err(c));
-                    }
-                    let a = args[self.ind].as_os_str();
+                    };
+                    let a = a.as_os_str();
                     self.ind += 1;
                     return Some(Ok(Opt::Arg(c, a)));
                 }

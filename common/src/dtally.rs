@@ -127,8 +127,8 @@ pub fn read(svdir: &Path, max: usize) -> Result<Vec<DeathRecord>, Errno> {
     lseek(&fd, (size - n * RECORD_LEN) as i64, Whence::SeekSet)?;
     let mut buf = vec![0u8; n * RECORD_LEN];
     let mut got = 0;
-    while got < buf.len() {
-        match nix::unistd::read(&fd, &mut buf[got..]) {
+    while let Some(rest) = buf.get_mut(got..).filter(|r| !r.is_empty()) {
+        match nix::unistd::read(&fd, rest) {
             Ok(0) => break,
             Ok(k) => got += k,
             Err(Errno::EINTR) => continue,

@@ -164,6 +164,8 @@ fn for_each_subscriber(
     let mut found: Vec<[u8; FIFO_NAME_LEN + 1]> = Vec::new();
     let mut buf = [0u64; 128];
     loop {
+        // Raw getdents64 (nix has no wrapper): names without a heap entry each, and no
+        // directory stream to keep in step with the unlinks.
         // SAFETY: getdents64 writes at most the buffer's length into it.
         let n = unsafe {
             libc::syscall(
@@ -207,15 +209,16 @@ fn dirents(mut b: &[u8]) -> impl Iterator<Item = &[u8]> {
     std::iter::from_fn(move || {
         let reclen = u16::from_ne_bytes([*b.get(16)?, *b.get(17)?]) as usize;
         let rec = b.get(..reclen).filter(|_| reclen > 19)?;
-        b = &b[reclen..];
-        let name = &rec[19..];
-        Some(&name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())])
+        b = b.get(reclen..).unwrap_or(&[]);
+        let name = rec.get(19..).unwrap_or(&[]);
+        name.split(|&c| c == 0).next()
     })
 }
 
 fn random_suffix() -> [u8; 6] {
     const SET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut raw = [0u8; 6];
+    // Raw getrandom: nix does not wrap it.
     // SAFETY: getrandom writes at most raw.len() bytes into the buffer.
     let n = unsafe { libc::getrandom(raw.as_mut_ptr().cast(), raw.len(), 0) };
     if n != raw.len() as isize {
@@ -226,7 +229,7 @@ fn random_suffix() -> [u8; 6] {
             *b = (seed >> (i * 6)) as u8;
         }
     }
-    raw.map(|b| SET[(b & 63) as usize])
+    raw.map(|b| SET.get(usize::from(b & 63)).copied().unwrap_or(b'_'))
 }
 
 /// A subscription to a fifodir: a FIFO `ftrig1:@<stamp>:<random>` held open for reading (and
@@ -373,7 +376,7 @@ pub fn wait(
                 if n == 0 {
                     break;
                 }
-                for &b in &buf[..n] {
+                for &b in buf.get(..n).unwrap_or(&[]) {
                     if on_event(i, b) {
                         return Ok(WaitOutcome::Done);
                     }

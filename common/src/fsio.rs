@@ -26,8 +26,8 @@ pub fn read_prefix_nonblock(path: &Path, buf: &mut [u8]) -> Result<usize, Errno>
 fn read_prefix_flags(path: &Path, buf: &mut [u8], flags: OFlag) -> Result<usize, Errno> {
     let fd = open(path, flags, Mode::empty())?;
     let mut got = 0;
-    while got < buf.len() {
-        match read(&fd, &mut buf[got..]) {
+    while let Some(rest) = buf.get_mut(got..).filter(|r| !r.is_empty()) {
+        match read(&fd, rest) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(Errno::EINTR) => continue,
@@ -85,7 +85,7 @@ pub fn write_all<F: AsFd>(fd: F, mut data: &[u8]) -> Result<(), Errno> {
     while !data.is_empty() {
         match write(&fd, data) {
             Ok(0) => return Err(Errno::ENOSPC),
-            Ok(n) => data = &data[n..],
+            Ok(n) => data = data.get(n..).unwrap_or(&[]),
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e),
         }

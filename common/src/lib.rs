@@ -4,6 +4,11 @@
 //! program. Pure functions (pack, unpack, parse, format) are separated from the few
 //! functions that touch the file system, which are kept at the edges of each module.
 //! Facts come from `shared/spec/` (s6 2.15.1, checked against 2.11.3.2).
+//!
+//! Each fact lives once: paths in [`layout`], event letters in [`event`], control bytes and
+//! the control FIFO in [`control`], the status record in [`status`], wait statuses in
+//! [`wait`], exit codes in [`msg::exit`]. Test-only helpers are in `testing`
+//! (`cfg(test)` or the `testing` feature), never in a program.
 
 pub mod accessrules;
 pub mod alloc;

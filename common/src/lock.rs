@@ -128,6 +128,7 @@ mod tests {
                     (Ok(true), Err(LockError::Busy)) => 0,
                     _ => 1,
                 };
+                // SAFETY: _exit in the forked child of a test, without running destructors.
                 unsafe { libc::_exit(code) };
             }
             ForkResult::Parent { child } => {

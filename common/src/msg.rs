@@ -26,6 +26,11 @@ pub mod exit {
     pub const NOT_SUPERVISED: i32 = 1;
     /// `s6-svc`: the service directory's `supervise/` is broken.
     pub const BROKEN: i32 = 1;
+    /// `s6-svlisten1`: the service failed permanently or its supervisor died.
+    pub const SERVICE_FAILED: i32 = 1;
+    /// An exec failed: the program does not exist (127) or could not be run (126).
+    pub const EXEC_NOENT: i32 = 127;
+    pub const EXEC_FAILED: i32 = 126;
 }
 
 /// The program name as s6 prints it at the start of each message: `s6-svc`, or

@@ -47,18 +47,13 @@ pub fn args_os() -> Vec<OsString> {
     if argc < 0 || argv.is_null() {
         return std::env::args_os().collect();
     }
+    // A null entry ends the list early.
     let mut args = Vec::with_capacity(argc as usize);
-    args.extend((0..argc as usize).map_while(|i| {
-        // SAFETY: argv holds argc pointers (the C runtime's own array, never freed);
-        // a null entry ends it early.
-        let p = unsafe { *argv.add(i) };
-        (!p.is_null()).then(|| {
-            // SAFETY: a non-null argv entry is a NUL-terminated string.
-            OsString::from(std::ffi::OsStr::from_bytes(
-                unsafe { CStr::from_ptr(p) }.to_bytes(),
-            ))
-        })
-    }));
+    args.extend(
+        (0..argc as usize)
+            .map_while(arg)
+            .map(|a| OsString::from(std::ffi::OsStr::from_bytes(a))),
+    );
     args
 }
 
@@ -70,8 +65,11 @@ pub fn arg(i: usize) -> Option<&'static [u8]> {
     if argv.is_null() || i >= argc {
         return None;
     }
-    // SAFETY: i < argc, and argv holds argc pointers (the C runtime's array, never freed).
-    let p = unsafe { *argv.add(i) };
+    // SAFETY: i < argc, and argv holds argc pointers (the C runtime's array, never freed),
+    // so argv + i is inside it.
+    let slot = unsafe { argv.add(i) };
+    // SAFETY: slot points to an initialised entry of that array.
+    let p = unsafe { *slot };
     if p.is_null() {
         return None;
     }

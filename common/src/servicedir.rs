@@ -50,11 +50,10 @@ impl<T> Setting<T> {
 
 /// The bytes s6 considers: up to the first newline (or NUL, since it then reads a C string).
 fn significant(content: &[u8]) -> &[u8] {
-    let end = content
-        .iter()
-        .position(|&c| c == b'\n' || c == 0)
-        .unwrap_or(content.len());
-    &content[..end]
+    content
+        .split(|&c| c == b'\n' || c == 0)
+        .next()
+        .unwrap_or(content)
 }
 
 /// Parse the content of an unsigned-integer settings file (pure; `uint0_scan` rules): only
@@ -85,7 +84,8 @@ pub struct ServiceDir {
 /// Result of reading a small settings file: `Ok(None)` when it does not exist.
 fn read_small(path: &Path, max: usize) -> Result<Option<([u8; 16], usize)>, Errno> {
     let mut buf = [0u8; 16];
-    match fsio::read_prefix_nonblock(path, &mut buf[..max]) {
+    let want = buf.get_mut(..max.min(16)).unwrap_or(&mut []);
+    match fsio::read_prefix_nonblock(path, want) {
         Ok(n) => Ok(Some((buf, n))),
         Err(Errno::ENOENT) => Ok(None),
         Err(e) => Err(e),
@@ -109,7 +109,7 @@ impl ServiceDir {
     pub fn uint(&self, name: &'static str) -> Setting<Option<u32>> {
         match read_small(&self.file(name), UINT_READ) {
             Ok(None) => Setting::ok(None),
-            Ok(Some((buf, n))) => match parse_uint(&buf[..n]) {
+            Ok(Some((buf, n))) => match parse_uint(buf.get(..n).unwrap_or(&[])) {
                 Some(v) => Setting::ok(Some(v)),
                 None => Setting::warn(None, SettingWarning::Invalid(name)),
             },
@@ -120,7 +120,7 @@ impl ServiceDir {
     fn signal(&self, name: &'static str, default: i32) -> Setting<i32> {
         match read_small(&self.file(name), SIGNAL_READ) {
             Ok(None) => Setting::ok(default),
-            Ok(Some((buf, n))) => match parse_signal(&buf[..n]) {
+            Ok(Some((buf, n))) => match parse_signal(buf.get(..n).unwrap_or(&[])) {
                 Some(v) => Setting::ok(v),
                 None => Setting::warn(default, SettingWarning::Invalid(name)),
             },
@@ -138,7 +138,7 @@ impl ServiceDir {
     }
 
     pub fn notification_fd(&self) -> Setting<Option<u32>> {
-        self.uint("notification-fd")
+        self.uint(crate::layout::NOTIFICATION_FD)
     }
 
     pub fn lock_fd(&self) -> Setting<Option<u32>> {
@@ -206,7 +206,7 @@ impl ServiceDir {
 
     /// The `down` file exists (the service starts wanted down).
     pub fn down(&self) -> Result<bool, Errno> {
-        match access(&self.file("down"), AccessFlags::F_OK) {
+        match access(&self.file(crate::layout::DOWN), AccessFlags::F_OK) {
             Ok(()) => Ok(true),
             Err(Errno::ENOENT) => Ok(false),
             Err(e) => Err(e),

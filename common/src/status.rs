@@ -80,27 +80,36 @@ impl StatusRecord {
 
     /// Decode the first 35 bytes; extra bytes are ignored, fewer is [`StatusError::Short`].
     pub fn unpack(b: &[u8]) -> Result<StatusRecord, StatusError> {
-        if b.len() < STATUS_LEN {
+        let Some(b) = b.first_chunk::<STATUS_LEN>() else {
             return Err(StatusError::Short(b.len()));
-        }
-        let mut t = [0u8; 12];
-        t.copy_from_slice(&b[0..12]);
-        let stamp = Tai64n::unpack(&t);
-        t.copy_from_slice(&b[12..24]);
-        let ready_stamp = Tai64n::unpack(&t);
+        };
+        let field = |at: usize| -> [u8; 12] {
+            let mut t = [0u8; 12];
+            t.copy_from_slice(b.get(at..at + 12).unwrap_or(&[0; 12]));
+            t
+        };
         let mut p = [0u8; 8];
-        p.copy_from_slice(&b[24..32]);
-        let flags = b[34];
+        p.copy_from_slice(b.get(24..32).unwrap_or(&[0; 8]));
+        let [.., w0, w1, flags] = *b;
         Ok(StatusRecord {
-            stamp,
-            ready_stamp,
+            stamp: Tai64n::unpack(&field(0)),
+            ready_stamp: Tai64n::unpack(&field(12)),
             pid: u64::from_be_bytes(p),
-            wstat: u16::from_be_bytes([b[32], b[33]]),
+            wstat: u16::from_be_bytes([w0, w1]),
+            ..StatusRecord::default()
+        }
+        .with_flags(flags))
+    }
+
+    /// The same record with the four flags decoded from a flags byte (high bits ignored).
+    pub fn with_flags(self, flags: u8) -> StatusRecord {
+        StatusRecord {
             paused: flags & FLAG_PAUSED != 0,
             finishing: flags & FLAG_FINISHING != 0,
             want_up: flags & FLAG_WANTUP != 0,
             ready: flags & FLAG_READY != 0,
-        })
+            ..self
+        }
     }
 
     /// The pid as readers use it: a plain cast to the 32-bit `pid_t` (upper bits dropped).

@@ -305,18 +305,7 @@ impl Core {
                 }
                 S::LastFinish => {}
             },
-            I::Hup => match self.state {
-                S::Down => self.exit(&mut a),
-                S::Up => {
-                    self.state = S::LastUp;
-                    a.push(Action::CloseStdio);
-                }
-                S::Finish => {
-                    self.state = S::LastFinish;
-                    a.push(Action::CloseStdio);
-                }
-                S::LastUp | S::LastFinish => a.push(Action::CloseStdio),
-            },
+            I::Hup => self.exit_when_down(&mut a),
             I::Quit => self.exit(&mut a),
             I::Int => {
                 if self.state != S::Down && self.status.pid != 0 {
@@ -333,6 +322,23 @@ impl Core {
         if !self.exiting {
             self.exiting = true;
             a.push(Action::Exit);
+        }
+    }
+
+    /// SIGHUP and `x`: exit now if down, else once the service is down (without taking it
+    /// down); the supervisor's stdin and stdout go to /dev/null meanwhile.
+    fn exit_when_down(&mut self, a: &mut Actions) {
+        match self.state {
+            State::Down => self.exit(a),
+            State::Up => {
+                self.state = State::LastUp;
+                a.push(Action::CloseStdio);
+            }
+            State::Finish => {
+                self.state = State::LastFinish;
+                a.push(Action::CloseStdio);
+            }
+            State::LastUp | State::LastFinish => a.push(Action::CloseStdio),
         }
     }
 
@@ -546,18 +552,7 @@ impl Core {
                     a.push(Action::SpawnRun);
                 }
             }
-            C::Exit => match self.state {
-                S::Down => self.exit(a),
-                S::Up => {
-                    self.state = S::LastUp;
-                    a.push(Action::CloseStdio);
-                }
-                S::Finish => {
-                    self.state = S::LastFinish;
-                    a.push(Action::CloseStdio);
-                }
-                S::LastUp | S::LastFinish => a.push(Action::CloseStdio),
-            },
+            C::Exit => self.exit_when_down(a),
             C::OnceAtMost => self.want(false, a),
             C::OnceAtMostPersist => {
                 a.push(Action::CreateDownFile);

@@ -58,7 +58,7 @@ pub enum InitError {
     Sys(String, Errno),
     #[error("{0} exists and is not a directory")]
     NotDir(&'static str),
-    #[error("supervise/control is not a FIFO")]
+    #[error("{CONTROL} is not a FIFO")]
     ControlNotFifo,
     #[error("another instance of s6-supervise is already running")]
     Busy,
@@ -356,7 +356,8 @@ impl Driver {
     fn reap(&mut self, core: &mut Core) {
         loop {
             let mut st = 0;
-            // SAFETY: waitpid on any of our children, non-blocking.
+            // Raw waitpid: nix decodes the status, and supervise/status stores the raw 16 bits.
+            // SAFETY: waitpid on any of our children, non-blocking, into a local.
             let pid = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
             if pid < 0 {
                 match Errno::last() {
@@ -525,84 +526,37 @@ impl Driver {
 
     fn start_run(&mut self) -> RunStart {
         let new_pidns = self.warn_setting(self.sd.flag_newpidns());
-        let mut moves: [FdMove; 2] = [FdMove {
+        let lock_fd = match self.service_lock() {
+            Ok(l) => l,
+            Err(r) => return r,
+        };
+        let lock_target = lock_fd.as_ref().map(|(lk, _)| *lk);
+        let pipe = match self.notification_pipe(lock_target) {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        // At most two fds move into place: the notification pipe, then the lock.
+        let no_move = FdMove {
             from: -1,
             to: -1,
             lock: false,
-        }; 2];
+        };
+        let mut moves = [no_move; 2];
         let mut nmoves = 0;
-
-        let mut lock_fd: Option<(u32, OwnedFd)> = None;
-        if let Some(lk) = self.warn_setting(self.sd.lock_fd()) {
-            if lk == 0 || lk as u64 >= self.maxfd {
-                self.prog.warn(Warning::InvalidLockFd);
-            } else {
-                let fd = match open(
-                    SERVICE_LOCK,
-                    OFlag::O_WRONLY
-                        | OFlag::O_CREAT
-                        | OFlag::O_TRUNC
-                        | OFlag::O_NONBLOCK
-                        | OFlag::O_CLOEXEC,
-                    Mode::from_bits_truncate(0o666),
-                ) {
-                    Ok(fd) => fd,
-                    Err(e) => {
-                        self.prog.warn(Warning::ServiceLockOpen(e));
-                        return RunStart::RetryLater;
-                    }
-                };
-                match lock::is_locked(Path::new(SERVICE_LOCK)) {
-                    Ok(true) => self.prog.warn(Warning::ServiceLockBusy),
-                    Ok(false) => {}
-                    Err(e) => {
-                        self.prog.warn(Warning::ServiceLockState(e));
-                        return RunStart::RetryLater;
-                    }
-                }
-                lock_fd = Some((lk, fd));
-            }
-        }
-
-        let mut pipe: Option<(OwnedFd, OwnedFd)> = None;
-        if let Some(n) = self.warn_setting(self.sd.notification_fd()) {
-            let valid = n != 0 && (n as u64) < self.maxfd;
-            if !valid {
-                self.prog.warn(Warning::InvalidNotifyFd);
-            }
-            if lock_fd.as_ref().is_some_and(|(lk, _)| *lk == n) {
-                self.prog.warn(Warning::SameFd);
-                return RunStart::Never;
-            }
-            if n != 0 && !valid {
-                // s6 goes on with the bad number and its spawn fails on it.
-                self.spawn_failed(Errno::EBADF);
-                return RunStart::RetryLater;
-            }
-            if valid {
-                match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
-                    Ok((r, w)) => pipe = Some((r, w)),
-                    Err(e) => {
-                        self.prog.warn(Warning::NotifyPipe(e));
-                        return RunStart::RetryLater;
-                    }
-                }
-                if let (Some((_, w)), Some(slot)) = (pipe.as_ref(), moves.get_mut(nmoves)) {
-                    *slot = FdMove {
-                        from: w.as_raw_fd(),
-                        to: n as i32,
-                        lock: false,
-                    };
-                    nmoves += 1;
-                }
-            }
-        }
-        if let (Some((lk, fd)), Some(slot)) = (lock_fd.as_ref(), moves.get_mut(nmoves)) {
-            *slot = FdMove {
+        let wanted = [
+            pipe.as_ref().map(|(n, _, w)| FdMove {
+                from: w.as_raw_fd(),
+                to: *n as i32,
+                lock: false,
+            }),
+            lock_fd.as_ref().map(|(lk, fd)| FdMove {
                 from: fd.as_raw_fd(),
                 to: *lk as i32,
                 lock: true,
-            };
+            }),
+        ];
+        for (slot, m) in moves.iter_mut().zip(wanted.into_iter().flatten()) {
+            *slot = m;
             nmoves += 1;
         }
 
@@ -618,22 +572,9 @@ impl Driver {
         drop(lock_fd);
         match r {
             Ok(pid) => {
-                if let Some((rd, w)) = pipe {
+                if let Some((_, rd, w)) = pipe {
                     drop(w);
-                    let _ =
-                        nix::fcntl::fcntl(&rd, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
-                    if self
-                        .poll
-                        .registry()
-                        .register(
-                            &mut SourceFd(&rd.as_raw_fd()),
-                            TOK_NOTIFY,
-                            Interest::READABLE,
-                        )
-                        .is_ok()
-                    {
-                        self.notify = Some(rd);
-                    }
+                    self.watch_notification(rd);
                 }
                 RunStart::Spawned(pid as u64)
             }
@@ -641,6 +582,92 @@ impl Driver {
                 self.spawn_failed(e);
                 RunStart::RetryLater
             }
+        }
+    }
+
+    /// `lock-fd`: the fd number and an open `supervise/service-lock` for the child to lock,
+    /// `None` without (or with an invalid) `lock-fd`; `Err` when ./run must not start now.
+    fn service_lock(&self) -> Result<Option<(u32, OwnedFd)>, RunStart> {
+        let Some(lk) = self.warn_setting(self.sd.lock_fd()) else {
+            return Ok(None);
+        };
+        if lk == 0 || lk as u64 >= self.maxfd {
+            self.prog.warn(Warning::InvalidLockFd);
+            return Ok(None);
+        }
+        let fd = open(
+            SERVICE_LOCK,
+            OFlag::O_WRONLY
+                | OFlag::O_CREAT
+                | OFlag::O_TRUNC
+                | OFlag::O_NONBLOCK
+                | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o666),
+        )
+        .map_err(|e| {
+            self.prog.warn(Warning::ServiceLockOpen(e));
+            RunStart::RetryLater
+        })?;
+        match lock::is_locked(Path::new(SERVICE_LOCK)) {
+            Ok(true) => self.prog.warn(Warning::ServiceLockBusy),
+            Ok(false) => {}
+            Err(e) => {
+                self.prog.warn(Warning::ServiceLockState(e));
+                return Err(RunStart::RetryLater);
+            }
+        }
+        Ok(Some((lk, fd)))
+    }
+
+    /// `notification-fd`: the fd number and a fresh pipe (read end, write end), `None`
+    /// without one; `Err` when ./run must not start now (or at all, when the number is the
+    /// lock's).
+    fn notification_pipe(
+        &self,
+        lock_target: Option<u32>,
+    ) -> Result<Option<(u32, OwnedFd, OwnedFd)>, RunStart> {
+        let Some(n) = self.warn_setting(self.sd.notification_fd()) else {
+            return Ok(None);
+        };
+        let valid = n != 0 && (n as u64) < self.maxfd;
+        if !valid {
+            self.prog.warn(Warning::InvalidNotifyFd);
+        }
+        if lock_target == Some(n) {
+            self.prog.warn(Warning::SameFd);
+            return Err(RunStart::Never);
+        }
+        if n != 0 && !valid {
+            // s6 goes on with the bad number and its spawn fails on it.
+            self.spawn_failed(Errno::EBADF);
+            return Err(RunStart::RetryLater);
+        }
+        if !valid {
+            return Ok(None);
+        }
+        match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
+            Ok((r, w)) => Ok(Some((n, r, w))),
+            Err(e) => {
+                self.prog.warn(Warning::NotifyPipe(e));
+                Err(RunStart::RetryLater)
+            }
+        }
+    }
+
+    /// Poll the notification pipe's read end (non-blocking) until readiness or EOF.
+    fn watch_notification(&mut self, rd: OwnedFd) {
+        let _ = nix::fcntl::fcntl(&rd, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+        if self
+            .poll
+            .registry()
+            .register(
+                &mut SourceFd(&rd.as_raw_fd()),
+                TOK_NOTIFY,
+                Interest::READABLE,
+            )
+            .is_ok()
+        {
+            self.notify = Some(rd);
         }
     }
 
@@ -689,8 +716,10 @@ fn ignored_at_startup() -> Vec<i32> {
         .copied()
         .filter(|&s| s != libc::SIGCHLD)
         .filter(|&s| {
-            // SAFETY: sigaction with a null new action only reads the current disposition.
+            // SAFETY: sigaction is a plain C struct; all-zero is a valid value to overwrite.
             let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+            // SAFETY: a null new action only reads the current disposition (nix has no
+            // read-only sigaction).
             let r = unsafe { libc::sigaction(s, std::ptr::null(), &mut old) };
             r == 0 && old.sa_sigaction == libc::SIG_IGN
         })
@@ -709,12 +738,13 @@ fn kill(t: Target, sig: i32) {
     if p <= 0 {
         return;
     }
-    // SAFETY: kill(2)/killpg(2) with a positive pid; errors are ignored as s6 does.
-    unsafe {
-        if group {
-            libc::killpg(p, sig);
-        } else {
-            libc::kill(p, sig);
-        }
+    // Raw kill(2): the down-signal and reload-signal files may name any number, which nix's
+    // `Signal` enum cannot carry (real-time signals). Errors are ignored, as s6 does.
+    if group {
+        // SAFETY: killpg with a positive pgid has no memory effects.
+        unsafe { libc::killpg(p, sig) };
+    } else {
+        // SAFETY: kill with a positive pid has no memory effects.
+        unsafe { libc::kill(p, sig) };
     }
 }

@@ -4,6 +4,8 @@
 //! Each program is a pure argument parser (`parse_args`, fuzzable) producing a typed
 //! request, a `run` doing the work through `common`, and pure message formatting. Messages
 //! always carry the s6 program name (`s6-svc: ...`), whichever name the binary was called by.
+//! The listeners (`s6-svwait`, `s6-svlisten1`, `s6-svlisten`, `s6-svc -w`) make SIGPIPE
+//! harmless as s6's do ([`listen::Session::start`]); the plain `s6-svc` keeps it inherited.
 //!
 //! Extensions, none of which changes an s6 behaviour (s6 rejects these arguments):
 //! * `--help` as the first argument of every program: a summary on stdout, exit 0.

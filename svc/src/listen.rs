@@ -102,7 +102,10 @@ impl Tracker {
     }
 
     fn matches(&self, i: usize, p: Phase) -> bool {
-        (self.up[i] == p.up) && (!p.ready || self.ready[i])
+        match (self.up.get(i), self.ready.get(i)) {
+            (Some(&up), Some(&ready)) => up == p.up && (!p.ready || ready),
+            _ => false,
+        }
     }
 
     /// Whether the phase's condition holds (all services, or any with `or`; an empty set
@@ -119,34 +122,43 @@ impl Tracker {
     /// Feed one event byte for service `i`; returns 1 if it counts as a failure. Bytes other
     /// than `d D u U O x` are ignored (s6 subscribes with the regex `[DuUdOx]`).
     pub fn feed(&mut self, i: usize, byte: u8, p: Phase) -> u32 {
-        if i >= self.up.len() {
+        let (Some(up), Some(ready)) = (self.up.get_mut(i), self.ready.get_mut(i)) else {
             return 0;
-        }
+        };
+        let mut set = |u: bool, r: bool| {
+            let changed = *up != u || *ready != r;
+            *up = u;
+            *ready = r;
+            changed
+        };
         use ServiceEvent as E;
         match ServiceEvent::from_byte(byte) {
-            Some(E::Exit) => {
-                let fail = self.up[i] != p.up || self.ready[i] != p.ready;
-                self.up[i] = p.up;
-                self.ready[i] = p.ready;
-                fail as u32
-            }
+            // The supervisor is gone: the service counts as arrived; a failure unless it
+            // was in the wanted state.
+            Some(E::Exit) => set(p.up, p.ready) as u32,
+            // Waiting for up and the service will not come up: a failure.
             Some(E::PermanentFailure) if p.up => {
-                self.up[i] = p.up;
-                self.ready[i] = p.ready;
+                set(p.up, p.ready);
                 1
             }
-            Some(E::Down) => self.set(i, false, false),
-            Some(E::DownReady) => self.set(i, false, true),
-            Some(E::Up) => self.set(i, true, false),
-            Some(E::Ready) => self.set(i, true, true),
+            Some(E::Down) => {
+                set(false, false);
+                0
+            }
+            Some(E::DownReady) => {
+                set(false, true);
+                0
+            }
+            Some(E::Up) => {
+                set(true, false);
+                0
+            }
+            Some(E::Ready) => {
+                set(true, true);
+                0
+            }
             Some(E::PermanentFailure | E::Start) | None => 0,
         }
-    }
-
-    fn set(&mut self, i: usize, up: bool, ready: bool) -> u32 {
-        self.up[i] = up;
-        self.ready[i] = ready;
-        0
     }
 }
 

@@ -206,7 +206,10 @@ fn downgrade_readiness(req: &mut Request) {
         Some(w @ (Want::UpReady | Want::RestartReady)) => w,
         _ => return,
     };
-    let fname = layout::subpath(&req.dirs[0], layout::NOTIFICATION_FD);
+    let Some(first) = req.dirs.first() else {
+        return;
+    };
+    let fname = layout::subpath(first, layout::NOTIFICATION_FD);
     match nix::unistd::access(&fname, nix::unistd::AccessFlags::F_OK) {
         Ok(()) => {}
         Err(Errno::ENOENT) => {

@@ -123,11 +123,11 @@ pub fn parse_args(kind: Kind, args: &[OsString]) -> Result<Request, UsageError> 
     match kind {
         Kind::Svwait => req.dirs = rest.to_vec(),
         Kind::Svlisten1 => {
-            if rest.len() < 2 {
+            let Some((dir, prog)) = rest.split_first().filter(|(_, p)| !p.is_empty()) else {
                 return Err(UsageError::Usage);
-            }
-            req.dirs = rest[..1].to_vec();
-            req.prog = rest[1..].to_vec();
+            };
+            req.dirs = vec![dir.clone()];
+            req.prog = prog.to_vec();
         }
         Kind::Svlisten => {
             if rest.len() < 3 {
@@ -139,17 +139,19 @@ pub fn parse_args(kind: Kind, args: &[OsString]) -> Result<Request, UsageError> 
             let Some(end) = end else {
                 return Err(UsageError::Unterminated);
             };
-            if end + 1 == rest.len() {
+            let (block, after) = rest.split_at(end);
+            let prog = after.get(1..).unwrap_or(&[]);
+            if prog.is_empty() {
                 return Err(UsageError::Usage);
             }
-            req.dirs = rest[..end]
+            req.dirs = block
                 .iter()
                 .map(|a| match a.as_bytes().strip_prefix(b" ") {
                     Some(s) => OsString::from(std::ffi::OsStr::from_bytes(s)),
                     None => a.clone(),
                 })
                 .collect();
-            req.prog = rest[end + 1..].to_vec();
+            req.prog = prog.to_vec();
             if want.is_restart() && or {
                 req.or = false;
                 req.or_downgraded = true;
@@ -177,7 +179,7 @@ pub fn unquoted_block_args(args: &[OsString]) -> Vec<(usize, OsString)> {
     rest.iter()
         .take_while(|a| !a.is_empty())
         .enumerate()
-        .filter(|(_, a)| a.as_bytes()[0] != b' ')
+        .filter(|(_, a)| !a.as_bytes().starts_with(b" "))
         .map(|(i, a)| (i, a.clone()))
         .collect()
 }
@@ -231,9 +233,9 @@ pub fn phases_for(kind: Kind, req: &Request) -> Vec<Phase> {
 
 /// Spawn `prog...` (PATH search); its exit status is ignored (it is reaped, or reparented,
 /// when we exit).
-fn spawn(prog: &[OsString]) -> Result<(), std::io::Error> {
-    std::process::Command::new(&prog[0])
-        .args(&prog[1..])
+fn spawn(name: &OsString, args: &[OsString]) -> Result<(), std::io::Error> {
+    std::process::Command::new(name)
+        .args(args)
         .spawn()
         .map(drop)
 }
@@ -244,11 +246,14 @@ pub fn run(kind: Kind, req: Request) -> i32 {
     if kind == Kind::Svwait && req.dirs.is_empty() {
         return 0;
     }
+    // parse_args gives s6-svlisten and s6-svlisten1 a non-empty prog.
+    let prog_name = req.prog.first().cloned().unwrap_or_default();
+    let prog_args = req.prog.get(1..).unwrap_or(&[]);
     if kind == Kind::Svlisten && req.dirs.is_empty() {
         // 2.15: an empty block just execs prog.
         use std::os::unix::process::CommandExt;
-        let e = std::process::Command::new(&req.prog[0])
-            .args(&req.prog[1..])
+        let e = std::process::Command::new(&prog_name)
+            .args(prog_args)
             .exec();
         let errno = common::msg::errno_of(&e);
         fatal_bytes(
@@ -256,7 +261,7 @@ pub fn run(kind: Kind, req: Request) -> i32 {
             exit::SYSTEM,
             &[
                 b"unable to exec ",
-                req.prog[0].as_bytes(),
+                prog_name.as_bytes(),
                 b": ",
                 common::msg::StrError(errno).to_string().as_bytes(),
             ],
@@ -279,7 +284,7 @@ pub fn run(kind: Kind, req: Request) -> i32 {
     }
     let mut session = Session::start(&req.dirs, req.timeout_ms).unwrap_or_else(|e| e.die(prog));
     if !req.prog.is_empty() {
-        if let Err(e) = spawn(&req.prog) {
+        if let Err(e) = spawn(&prog_name, prog_args) {
             drop(session);
             let errno = common::msg::errno_of(&e);
             fatal_bytes(
@@ -287,7 +292,7 @@ pub fn run(kind: Kind, req: Request) -> i32 {
                 exit::SYSTEM,
                 &[
                     b"unable to spawn ",
-                    req.prog[0].as_bytes(),
+                    prog_name.as_bytes(),
                     b": ",
                     common::msg::StrError(errno).to_string().as_bytes(),
                 ],
@@ -300,9 +305,9 @@ pub fn run(kind: Kind, req: Request) -> i32 {
         if kind == Kind::Svlisten1 {
             fatal_bytes(
                 prog,
-                1,
+                exit::SERVICE_FAILED,
                 &[
-                    req.dirs[0].as_bytes(),
+                    req.dirs.first().map(|d| d.as_bytes()).unwrap_or_default(),
                     b" failed permanently or its supervisor died",
                 ],
             );

@@ -11,6 +11,7 @@ use common::msg::StrError;
 use common::Errno;
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 
 /// Monotonic time in milliseconds.
 pub type Millis = u64;
@@ -133,6 +134,63 @@ pub fn builtin_for_signal(sig: i32) -> Option<Trigger> {
     }
 }
 
+/// A problem met during a scan, with the raw entry name (`X` or `X/log`, never mangled).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScanWarning {
+    NameTooLong(OsString),
+    Stat(OsString, Errno),
+    TooManyServices(OsString),
+    /// The logger directory still belongs to another service.
+    OldServiceExists(OsString),
+    Pipe(OsString, Errno),
+    LoggerMoved(OsString),
+}
+
+impl ScanWarning {
+    /// The warning text as s6-svscan prints it (without `s6-svscan: warning: `).
+    pub fn message(&self) -> Vec<u8> {
+        let parts: [&[u8]; 3] = match self {
+            ScanWarning::NameTooLong(n) => {
+                [b"name too long - not spawning service: ", n.as_bytes(), b""]
+            }
+            ScanWarning::Stat(n, _) => [b"unable to stat ", n.as_bytes(), b": "],
+            ScanWarning::TooManyServices(n) => [
+                b"unable to start supervisor for ",
+                n.as_bytes(),
+                b": too many services",
+            ],
+            ScanWarning::OldServiceExists(n) => {
+                [b"old service ", n.as_bytes(), b" still exists, waiting"]
+            }
+            ScanWarning::Pipe(n, _) => [b"unable to create pipe for ", n.as_bytes(), b": "],
+            ScanWarning::LoggerMoved(n) => {
+                [b"logger for service ", n.as_bytes(), b" has been moved"]
+            }
+        };
+        let mut v = parts.concat();
+        if let ScanWarning::Stat(_, e) | ScanWarning::Pipe(_, e) = self {
+            v.extend_from_slice(StrError(*e).to_string().as_bytes());
+        }
+        v
+    }
+}
+
+/// What a scan has to say: its warnings, and the earliest retry any problem asks for.
+#[derive(Default)]
+struct ScanReport {
+    warnings: Vec<ScanWarning>,
+    retry: Option<Millis>,
+}
+
+impl ScanReport {
+    fn warn(&mut self, w: ScanWarning, retry_after: Option<Millis>) {
+        self.warnings.push(w);
+        if let Some(r) = retry_after {
+            self.retry = earliest(self.retry, r);
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Config {
     pub max: usize,
@@ -158,10 +216,6 @@ pub struct Core<P> {
 
 fn earliest(a: Option<Millis>, b: Millis) -> Option<Millis> {
     Some(a.map_or(b, |a| a.min(b)))
-}
-
-fn show(name: &OsStr) -> String {
-    name.to_string_lossy().into_owned()
 }
 
 fn log_name(name: &OsStr) -> OsString {
@@ -321,11 +375,13 @@ impl<P> Core<P> {
         self.len += 1;
         let devino = sv.devino;
         let k = match self.free.pop() {
-            Some(k) => {
-                self.slots[k] = Some(sv);
+            Some(k) if k < self.slots.len() => {
+                if let Some(slot) = self.slots.get_mut(k) {
+                    *slot = Some(sv);
+                }
                 k
             }
-            None => {
+            _ => {
                 self.slots.push(Some(sv));
                 self.slots.len() - 1
             }
@@ -413,161 +469,178 @@ impl<P> Core<P> {
         entries: &[ScanEntry],
         now: Millis,
         mk_pipe: &mut dyn FnMut() -> Result<(P, P), Errno>,
-    ) -> Vec<String> {
-        let mut warnings = Vec::new();
-        let mut retry: Option<Millis> = None;
+    ) -> Vec<ScanWarning> {
+        let mut report = ScanReport::default();
         self.scan_deadline = self.cfg.period.map(|p| now + p);
         for s in self.slots.iter_mut().flatten() {
             s.mark = false;
         }
         for e in entries {
-            if e.name.as_encoded_bytes().first() == Some(&b'.') {
-                continue;
+            if let Some((k, fresh)) = self.admit(e, now, &mut report) {
+                self.attach_logger(e, k, fresh, now, mk_pipe, &mut report);
             }
-            if e.name.len() > self.cfg.namemax {
-                warnings.push(format!(
-                    "name too long - not spawning service: {}",
-                    show(&e.name)
-                ));
-                continue;
+        }
+        self.sweep();
+        if let Some(r) = report.retry {
+            self.scan_deadline = earliest(self.scan_deadline, now + r);
+        }
+        report.warnings
+    }
+
+    /// Admit one entry as a (producer) service: its key, and whether it is new this scan.
+    /// `None` when the entry is skipped (hidden, not a directory, a problem reported).
+    fn admit(
+        &mut self,
+        e: &ScanEntry,
+        now: Millis,
+        report: &mut ScanReport,
+    ) -> Option<(Key, bool)> {
+        if e.name.as_encoded_bytes().first() == Some(&b'.') {
+            return None;
+        }
+        if e.name.len() > self.cfg.namemax {
+            report.warn(ScanWarning::NameTooLong(e.name.clone()), None);
+            return None;
+        }
+        let di = match e.stat {
+            Stat::NotDir => return None,
+            Stat::Error(err) => {
+                report.warn(ScanWarning::Stat(e.name.clone(), err), Some(STAT_RETRY));
+                self.keep_by_name(&e.name);
+                return None;
             }
-            let di = match e.stat {
-                Stat::NotDir => continue,
-                Stat::Error(err) => {
-                    warnings.push(format!(
-                        "unable to stat {}: {}",
-                        show(&e.name),
-                        StrError(err)
-                    ));
-                    retry = earliest(retry, STAT_RETRY);
-                    self.keep_by_name(&e.name);
-                    continue;
+            Stat::Dir(di) => di,
+        };
+        let (k, fresh) = match self.by_devino.get(&di).copied() {
+            // A logger directory also linked at the top level: it stays a logger.
+            Some(k) if self.service(k).is_some_and(|s| s.logger) => return None,
+            Some(k) => (k, false),
+            None => {
+                let log_known = match e.log {
+                    Stat::Dir(ldi) => self.by_devino.contains_key(&ldi),
+                    _ => true,
+                };
+                let need = if log_known { 1 } else { 2 };
+                if self.len + need > self.cfg.max {
+                    report.warn(
+                        ScanWarning::TooManyServices(e.name.clone()),
+                        Some(FULL_RETRY),
+                    );
+                    return None;
                 }
-                Stat::Dir(di) => di,
-            };
-            let log_known = match e.log {
-                Stat::Dir(ldi) => self.by_devino.contains_key(&ldi),
-                _ => true,
-            };
-            let (k, fresh) = match self.by_devino.get(&di).copied() {
-                Some(k) => {
-                    if self.service(k).is_some_and(|s| s.logger) {
-                        // A logger directory also linked at the top level: it stays a logger.
-                        continue;
-                    }
-                    (k, false)
+                let k = self.new_service(di, e.name.clone(), false, now);
+                if self.special.is_none() && e.name == SPECIAL_LOGGER {
+                    self.special = Some(k);
                 }
-                None => {
-                    let need = if log_known { 1 } else { 2 };
-                    if self.len + need > self.cfg.max {
-                        warnings.push(format!(
-                            "unable to start supervisor for {}: too many services",
-                            show(&e.name)
-                        ));
-                        retry = earliest(retry, FULL_RETRY);
-                        continue;
-                    }
-                    let k = self.new_service(di, e.name.clone(), false, now);
-                    if self.special.is_none() && e.name == SPECIAL_LOGGER {
-                        self.special = Some(k);
-                    }
-                    (k, true)
-                }
-            };
-            if let Some(sv) = self.sv(k) {
-                sv.mark = true;
-                sv.name.clone_from(&e.name);
+                (k, true)
             }
-            let cur_peer = self.service(k).and_then(|s| s.peer);
-            match e.log {
-                Stat::Dir(ldi) => match self.by_devino.get(&ldi).copied() {
-                    Some(l) if cur_peer == Some(l) => {
-                        if let Some(lsv) = self.sv(l) {
-                            lsv.mark = true;
-                            lsv.name = log_name(&e.name);
-                        }
-                    }
-                    Some(l) => {
-                        let owned = self.service(l).and_then(|s| s.peer).is_some();
-                        if owned || !self.service(l).is_some_and(|s| s.logger) {
-                            warnings.push(format!(
-                                "old service {} still exists, waiting",
-                                show(&log_name(&e.name))
-                            ));
-                            retry = earliest(retry, BUSY_RETRY);
-                            if fresh {
-                                self.remove(k);
-                            }
-                        } else if let Some(lsv) = self.sv(l) {
-                            // A logger left without a producer: it keeps running, unpaired.
-                            lsv.mark = true;
-                            lsv.name = log_name(&e.name);
-                        }
-                    }
-                    None => {
-                        if self.len + 1 > self.cfg.max {
-                            warnings.push(format!(
-                                "unable to start supervisor for {}: too many services",
-                                show(&log_name(&e.name))
-                            ));
-                            retry = earliest(retry, FULL_RETRY);
-                            continue;
-                        }
-                        match mk_pipe() {
-                            Ok((r, w)) => {
-                                if let Some(old) = cur_peer {
-                                    if let Some(o) = self.sv(old) {
-                                        o.peer = None;
-                                    }
-                                }
-                                let l = self.new_service(ldi, log_name(&e.name), true, now);
-                                if let Some(lsv) = self.sv(l) {
-                                    lsv.peer = Some(k);
-                                    lsv.pipe = Some(r);
-                                }
-                                if let Some(sv) = self.sv(k) {
-                                    sv.peer = Some(l);
-                                    sv.pipe = Some(w);
-                                }
-                            }
-                            Err(err) => {
-                                warnings.push(format!(
-                                    "unable to create pipe for {}: {}",
-                                    show(&log_name(&e.name)),
-                                    StrError(err)
-                                ));
-                                retry = earliest(retry, PIPE_RETRY);
-                                if fresh {
-                                    self.remove(k);
-                                }
-                            }
-                        }
-                    }
-                },
-                Stat::NotDir => {}
-                Stat::Error(Errno::ENOENT) => {
-                    if cur_peer.is_some() {
-                        warnings.push(format!(
-                            "logger for service {} has been moved",
-                            show(&e.name)
-                        ));
-                    }
+        };
+        if let Some(sv) = self.sv(k) {
+            sv.mark = true;
+            sv.name.clone_from(&e.name);
+        }
+        Some((k, fresh))
+    }
+
+    /// Pair service `k` with the logger in `<name>/log`, if any: keep the pair, adopt an
+    /// orphan logger, or create the logger and its pipe.
+    fn attach_logger(
+        &mut self,
+        e: &ScanEntry,
+        k: Key,
+        fresh: bool,
+        now: Millis,
+        mk_pipe: &mut dyn FnMut() -> Result<(P, P), Errno>,
+        report: &mut ScanReport,
+    ) {
+        let cur_peer = self.service(k).and_then(|s| s.peer);
+        let ldi = match e.log {
+            Stat::Dir(ldi) => ldi,
+            Stat::NotDir => return,
+            Stat::Error(Errno::ENOENT) => {
+                if cur_peer.is_some() {
+                    report.warn(ScanWarning::LoggerMoved(e.name.clone()), None);
                 }
-                Stat::Error(err) => {
-                    warnings.push(format!(
-                        "unable to stat {}: {}",
-                        show(&log_name(&e.name)),
-                        StrError(err)
-                    ));
-                    retry = earliest(retry, STAT_RETRY);
-                    if let Some(p) = cur_peer {
-                        if let Some(l) = self.sv(p) {
-                            l.mark = true;
+                return;
+            }
+            Stat::Error(err) => {
+                report.warn(ScanWarning::Stat(log_name(&e.name), err), Some(STAT_RETRY));
+                if let Some(l) = cur_peer.and_then(|p| self.sv(p)) {
+                    l.mark = true;
+                }
+                return;
+            }
+        };
+        match self.by_devino.get(&ldi).copied() {
+            Some(l) if cur_peer == Some(l) => self.keep_logger(l, &e.name),
+            Some(l) => {
+                let owned = self.service(l).and_then(|s| s.peer).is_some();
+                if owned || !self.service(l).is_some_and(|s| s.logger) {
+                    report.warn(
+                        ScanWarning::OldServiceExists(log_name(&e.name)),
+                        Some(BUSY_RETRY),
+                    );
+                    if fresh {
+                        self.remove(k);
+                    }
+                } else {
+                    // A logger left without a producer: it keeps running, unpaired.
+                    self.keep_logger(l, &e.name);
+                }
+            }
+            None => {
+                if self.len + 1 > self.cfg.max {
+                    report.warn(
+                        ScanWarning::TooManyServices(log_name(&e.name)),
+                        Some(FULL_RETRY),
+                    );
+                    return;
+                }
+                match mk_pipe() {
+                    Ok((r, w)) => self.pair_new_logger(k, cur_peer, ldi, &e.name, (r, w), now),
+                    Err(err) => {
+                        report.warn(ScanWarning::Pipe(log_name(&e.name), err), Some(PIPE_RETRY));
+                        if fresh {
+                            self.remove(k);
                         }
                     }
                 }
             }
         }
+    }
+
+    fn keep_logger(&mut self, l: Key, producer: &OsStr) {
+        if let Some(lsv) = self.sv(l) {
+            lsv.mark = true;
+            lsv.name = log_name(producer);
+        }
+    }
+
+    fn pair_new_logger(
+        &mut self,
+        k: Key,
+        old_peer: Option<Key>,
+        ldi: DevIno,
+        producer: &OsStr,
+        (r, w): (P, P),
+        now: Millis,
+    ) {
+        if let Some(o) = old_peer.and_then(|p| self.sv(p)) {
+            o.peer = None;
+        }
+        let l = self.new_service(ldi, log_name(producer), true, now);
+        if let Some(lsv) = self.sv(l) {
+            lsv.peer = Some(k);
+            lsv.pipe = Some(r);
+        }
+        if let Some(sv) = self.sv(k) {
+            sv.peer = Some(l);
+            sv.pipe = Some(w);
+        }
+    }
+
+    /// After a scan: what was seen is active; what was not, and has no supervise left, goes.
+    fn sweep(&mut self) {
         let mut dead = Vec::new();
         for (k, s) in self.slots.iter_mut().enumerate() {
             if let Some(s) = s {
@@ -580,10 +653,6 @@ impl<P> Core<P> {
         for k in dead {
             self.remove(k);
         }
-        if let Some(r) = retry {
-            self.scan_deadline = earliest(self.scan_deadline, now + r);
-        }
-        warnings
     }
 
     /// The services to spawn now (active, no supervise, respawn time reached), at most
@@ -660,6 +729,12 @@ impl<P> Core<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn texts(w: &[ScanWarning]) -> Vec<String> {
+        w.iter()
+            .map(|w| String::from_utf8(w.message()).unwrap())
+            .collect()
+    }
     use std::cell::RefCell;
     use std::rc::Rc;
 
@@ -740,7 +815,7 @@ mod tests {
     fn names(c: &Core<End>, keys: &[Key]) -> Vec<String> {
         let mut v: Vec<String> = keys
             .iter()
-            .map(|&k| show(&c.service(k).unwrap().name))
+            .map(|&k| c.service(k).unwrap().name.to_string_lossy().into_owned())
             .collect();
         v.sort();
         v
@@ -992,7 +1067,7 @@ mod tests {
         );
         assert_eq!(c.len(), 4);
         assert_eq!(
-            w,
+            texts(&w),
             vec![
                 "unable to start supervisor for c: too many services",
                 "unable to start supervisor for d: too many services"
@@ -1029,7 +1104,7 @@ mod tests {
             &mut p.maker(),
         );
         assert_eq!(
-            w,
+            texts(&w),
             vec![
                 "name too long - not spawning service: bbbbbbbbbbbb",
                 "unable to stat dangling: No such file or directory"
@@ -1095,11 +1170,11 @@ mod tests {
         c.apply_scan(&[logged("a", 1, 2)], 10, &mut p.maker());
         assert_eq!(start(&mut c, 10, &mut pid), ["a/log"]);
         let w = c.apply_scan(&[dir("a", 1)], 20, &mut p.maker());
-        assert_eq!(w, vec!["logger for service a has been moved"]);
+        assert_eq!(texts(&w), vec!["logger for service a has been moved"]);
         // The logger directory shows up under another producer while still paired.
         let w = c.apply_scan(&[dir("a", 1), logged("b", 3, 2)], 30, &mut p.maker());
         assert_eq!(
-            w,
+            texts(&w),
             vec![
                 "logger for service a has been moved",
                 "old service b/log still exists, waiting"
@@ -1115,7 +1190,7 @@ mod tests {
         let mut c: Core<End> = Core::new(cfg(100), 0);
         let w = c.apply_scan(&[logged("a", 1, 2), dir("b", 3)], 0, &mut p.maker());
         assert_eq!(
-            w,
+            texts(&w),
             vec!["unable to create pipe for a/log: Too many open files"]
         );
         assert_eq!(c.len(), 1);

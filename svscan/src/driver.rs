@@ -123,7 +123,11 @@ fn exec_crash() -> ! {
         Err(e) => e,
         Ok(never) => match never {},
     };
-    let code = if e == Errno::ENOENT { 127 } else { 126 };
+    let code = if e == Errno::ENOENT {
+        exit::EXEC_NOENT
+    } else {
+        exit::EXEC_FAILED
+    };
     p.fatal(
         code,
         format_args!("unable to exec {CRASH}: {}", StrError(e)),
@@ -170,6 +174,7 @@ fn find_supervise(candidates: &[PathBuf]) -> PathBuf {
 }
 
 fn fd_is_open(fd: RawFd) -> Result<(), Errno> {
+    // Raw fcntl: nix's wants a BorrowedFd, which a number that may be closed is not.
     // SAFETY: F_GETFD on any integer is harmless.
     if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
         Err(Errno::last())
@@ -345,15 +350,18 @@ impl Driver {
             match self.spawn_one(&path, k) {
                 Ok(pid) => self.core.spawned(k, pid, now),
                 Err(e) => {
-                    let name = self
-                        .core
-                        .service(k)
-                        .map(|s| s.name.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    self.prog.warn(format_args!(
-                        "unable to spawn {SUPERVISE} for {name}: {}",
-                        StrError(e)
-                    ));
+                    let name = self.core.service(k).map(|s| s.name.as_bytes());
+                    common::cli::warn_bytes(
+                        self.prog.name(),
+                        &[
+                            b"unable to spawn ",
+                            SUPERVISE.as_bytes(),
+                            b" for ",
+                            name.unwrap_or_default(),
+                            b": ",
+                            StrError(e).to_string().as_bytes(),
+                        ],
+                    );
                     self.core.spawn_failed(k, now);
                 }
             }
@@ -365,7 +373,7 @@ impl Driver {
         match read_scandir() {
             Ok(entries) => {
                 for w in self.core.apply_scan(&entries, now, &mut make_pipe) {
-                    self.prog.warn(w);
+                    common::cli::warn_bytes(self.prog.name(), &[&w.message()]);
                 }
             }
             Err((what, e)) => {
@@ -424,7 +432,7 @@ impl Driver {
                 Ok(0) => return Ok(()),
                 Ok(n) => {
                     let now = self.clock.now();
-                    for &b in &buf[..n] {
+                    for &b in buf.get(..n).unwrap_or(&[]) {
                         match SvscanCommand::from_byte(b) {
                             Some(c) => self.core.trigger(Trigger::from(c), now),
                             None => {

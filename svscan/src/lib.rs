@@ -4,6 +4,18 @@
 //! * [`core`]: the pure scan model (service table, pairing, respawn times, kills, shutdown).
 //! * [`driver`]: the I/O loop around it.
 //! * [`svscanctl`]: the control client.
+//!
+//! Deliberate differences from s6 2.15.1 (its bugs the spec names, README "traps" 18 and
+//! svscan.md §6):
+//! * a problem with one entry (stat failure, `-C` exceeded, pipe failure) skips that entry
+//!   and schedules a rescan; 2.15 aborts the whole scan;
+//! * `s6-svscanctl -at` (a scan pending when the loop is left) still kills and waits; 2.15
+//!   sends no kill and hangs waiting for supervisors that were never signalled;
+//! * while waiting for its supervisors at shutdown, svscan still serves signals and control
+//!   bytes.
+//!
+//! Scan warnings are [`core::ScanWarning`] values carrying the entries' raw names, printed
+//! byte for byte (a non-UTF-8 service name is never mangled).
 
 pub mod core;
 pub mod driver;

@@ -94,72 +94,104 @@ fn lossy(s: &[u8]) -> String {
     String::from_utf8_lossy(s).into_owned()
 }
 
-/// Parse `argv` (including argv[0]).
-pub fn parse(argv: &[OsString]) -> Result<Options, OptError> {
-    let mut vals: [Option<&[u8]>; 6] = [None; 6];
-    let slot = |o: Opt| o as usize;
-    let args: Vec<&[u8]> = argv.iter().skip(1).map(|a| a.as_bytes()).collect();
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i];
-        if a.first() != Some(&b'-') || a.len() == 1 {
-            break;
+/// The raw value given to each option (the last one wins).
+#[derive(Default)]
+struct Values<'a> {
+    max: Option<&'a [u8]>,
+    max_pairs: Option<&'a [u8]>,
+    namemax: Option<&'a [u8]>,
+    timeout: Option<&'a [u8]>,
+    notif: Option<&'a [u8]>,
+    console: Option<&'a [u8]>,
+}
+
+impl<'a> Values<'a> {
+    fn slot(&mut self, o: Opt) -> &mut Option<&'a [u8]> {
+        match o {
+            Opt::Max => &mut self.max,
+            Opt::MaxPairs => &mut self.max_pairs,
+            Opt::NameMax => &mut self.namemax,
+            Opt::Timeout => &mut self.timeout,
+            Opt::Notif => &mut self.notif,
+            Opt::Console => &mut self.console,
         }
-        if a[1] == b'-' {
-            if a.len() == 2 {
-                i += 1;
-                break;
-            }
-            let body = &a[2..];
-            match body.iter().position(|&c| c == b'=') {
-                Some(0) => return Err(OptError::Fatal(format!("invalid option: {}", lossy(a)))),
-                Some(eq) => {
-                    let name = &body[..eq];
-                    match LONG.iter().find(|(n, _)| n.as_bytes() == name) {
-                        Some(&(_, o)) => vals[slot(o)] = Some(&body[eq + 1..]),
-                        None => {
-                            return Err(OptError::Fatal(format!(
-                                "unrecognized option with argument: {}",
-                                lossy(a)
-                            )))
-                        }
-                    }
-                }
-                None => {
-                    return Err(OptError::Fatal(format!(
-                        "unrecognized boolean option: {}",
-                        lossy(a)
-                    )))
-                }
-            }
-            i += 1;
-            continue;
-        }
-        // No boolean options: the first letter of a cluster is always a value-taking one.
-        let p = 1;
-        match SHORT.iter().find(|(c, _)| *c == a[p]) {
-            Some(&(_, o)) => {
-                if p + 1 < a.len() {
-                    vals[slot(o)] = Some(&a[p + 1..]);
-                } else if i + 1 < args.len() && args[i + 1] != b"--" {
-                    i += 1;
-                    vals[slot(o)] = Some(args[i]);
-                }
-            }
-            None => {
-                return Err(OptError::Fatal(format!(
-                    "unrecognized short option: {}",
-                    lossy(&a[p..p + 1])
-                )))
-            }
-        }
-        i += 1;
     }
-    let Some(scandir) = args.get(i) else {
+}
+
+/// Parse `argv` (including `argv[0]`).
+pub fn parse(argv: &[OsString]) -> Result<Options, OptError> {
+    let args: Vec<&[u8]> = argv.iter().skip(1).map(|a| a.as_bytes()).collect();
+    let (vals, scandir) = scan(&args)?;
+    let Some(scandir) = scandir else {
         return Err(OptError::Usage);
     };
-    let num = |o: Opt, name: &str| -> Result<Option<u32>, OptError> {
-        match vals[slot(o)] {
+    let mut opts = convert(&vals)?;
+    opts.scandir = OsStr::from_bytes(scandir).to_os_string();
+    Ok(opts)
+}
+
+/// Walk the options (`gol`): their raw values, and the first operand (the scandir).
+fn scan<'a>(args: &[&'a [u8]]) -> Result<(Values<'a>, Option<&'a [u8]>), OptError> {
+    let mut vals = Values::default();
+    let mut rest = args.iter().copied();
+    while let Some(a) = rest.next() {
+        let Some(after_dash) = a.strip_prefix(b"-").filter(|r| !r.is_empty()) else {
+            return Ok((vals, Some(a)));
+        };
+        match after_dash.strip_prefix(b"-") {
+            Some([]) => return Ok((vals, rest.next())),
+            Some(body) => long_option(a, body, &mut vals)?,
+            None => {
+                // No boolean options: the first letter of a cluster always takes a value,
+                // glued (`-C5`) or as the next argument (`-C 5`, unless that is `--`).
+                let (&letter, glued) = after_dash.split_first().unwrap_or((&0, &[]));
+                let Some(&(_, o)) = SHORT.iter().find(|(c, _)| *c == letter) else {
+                    return Err(OptError::Fatal(format!(
+                        "unrecognized short option: {}",
+                        lossy(&[letter])
+                    )));
+                };
+                if !glued.is_empty() {
+                    *vals.slot(o) = Some(glued);
+                } else if let Some(next) = rest.clone().next().filter(|n| *n != b"--") {
+                    rest.next();
+                    *vals.slot(o) = Some(next);
+                }
+            }
+        }
+    }
+    Ok((vals, None))
+}
+
+/// `--name=value` (`body` is after the `--`; `a` the whole argument, for messages).
+fn long_option<'a>(a: &[u8], body: &'a [u8], vals: &mut Values<'a>) -> Result<(), OptError> {
+    let Some(eq) = body.iter().position(|&c| c == b'=') else {
+        return Err(OptError::Fatal(format!(
+            "unrecognized boolean option: {}",
+            lossy(a)
+        )));
+    };
+    let (name, value) = body.split_at(eq);
+    let value = value.get(1..).unwrap_or(&[]);
+    if name.is_empty() {
+        return Err(OptError::Fatal(format!("invalid option: {}", lossy(a))));
+    }
+    match LONG.iter().find(|(n, _)| n.as_bytes() == name) {
+        Some(&(_, o)) => {
+            *vals.slot(o) = Some(value);
+            Ok(())
+        }
+        None => Err(OptError::Fatal(format!(
+            "unrecognized option with argument: {}",
+            lossy(a)
+        ))),
+    }
+}
+
+/// Check and convert the raw values (s6's bounds and messages); `scandir` is left empty.
+fn convert(vals: &Values<'_>) -> Result<Options, OptError> {
+    let num = |v: Option<&[u8]>, name: &str| -> Result<Option<u32>, OptError> {
+        match v {
             None => Ok(None),
             Some(v) => scan_u32(v)
                 .map(Some)
@@ -167,19 +199,19 @@ pub fn parse(argv: &[OsString]) -> Result<Options, OptError> {
         }
     };
     let mut max = MAX_DEFAULT;
-    if let Some(pairs) = num(Opt::MaxPairs, "maxservices")? {
+    if let Some(pairs) = num(vals.max_pairs, "maxservices")? {
         max = pairs.saturating_mul(2).clamp(MAX_MIN, MAX_MAX);
     }
-    if let Some(m) = num(Opt::Max, "services_max")? {
+    if let Some(m) = num(vals.max, "services_max")? {
         max = m.clamp(MAX_MIN, MAX_MAX);
     }
-    let namemax = num(Opt::NameMax, "name_max")?
+    let namemax = num(vals.namemax, "name_max")?
         .map_or(NAMEMAX_DEFAULT, |n| n.clamp(NAMEMAX_MIN, NAMEMAX_MAX));
-    let timeout_ms = num(Opt::Timeout, "timeout")?
+    let timeout_ms = num(vals.timeout, "timeout")?
         .filter(|&t| t > 0)
         .map(u64::from);
-    let fd = |o: Opt, name: &str| -> Result<Option<i32>, OptError> {
-        match num(o, name)? {
+    let fd = |v: Option<&[u8]>, name: &str| -> Result<Option<i32>, OptError> {
+        match num(v, name)? {
             None => Ok(None),
             Some(n) if n < 3 => Err(OptError::Fatal(format!("{name} must be 3 or more"))),
             Some(n) => i32::try_from(n)
@@ -187,15 +219,13 @@ pub fn parse(argv: &[OsString]) -> Result<Options, OptError> {
                 .map_err(|_| OptError::Fatal(format!("{name} must be an unsigned integer"))),
         }
     };
-    let notif = fd(Opt::Notif, "notif")?;
-    let console = fd(Opt::Console, "consoleholder")?;
     Ok(Options {
         max,
         namemax,
         timeout_ms,
-        notif,
-        console,
-        scandir: OsStr::from_bytes(scandir).to_os_string(),
+        notif: fd(vals.notif, "notif")?,
+        console: fd(vals.console, "consoleholder")?,
+        scandir: OsString::new(),
     })
 }
 

@@ -34,7 +34,7 @@ pub enum CtlArgsError {
 /// The option string: one letter per command byte.
 const OPTSTRING: &str = SvscanCommand::LETTERS;
 
-/// Parse the arguments (without argv[0]) with s6's option string: returns the command bytes
+/// Parse the arguments (without `argv[0]`) with s6's option string: returns the command bytes
 /// and the scan directory.
 pub fn parse(args: &[OsString]) -> Result<(Vec<u8>, OsString), CtlArgsError> {
     let mut data = Vec::new();

@@ -3,7 +3,8 @@
 //!
 //! Each program is a pure argument parser (`parse_args`, fuzzable), a `run` doing the work
 //! through `common`, and pure output formatting tested byte for byte against s6's output.
-//! Messages always carry the s6 program name.
+//! Messages always carry the s6 program name. SIGPIPE keeps its inherited disposition
+//! (`common::rt`), so a tool writing to a closed pipe dies of it, as s6's do.
 //!
 //! Extensions (arguments s6 rejects, so no s6 behaviour changes): `--help` and `--version`
 //! as the first argument of every program; the probes `svstat --ready [--up-for N] DIR...`

@@ -152,14 +152,12 @@ pub fn parse_field_list(list: &[u8], fields: &mut Vec<Field>) -> Result<(), Usag
     let mut rest = list;
     while !rest.is_empty() {
         let pos = rest.iter().position(|&c| c == b',').unwrap_or(rest.len());
-        let name = &rest[..pos];
+        let (name, after) = rest.split_at(pos);
         let f = Field::from_name(name)
             .ok_or_else(|| UsageError::InvalidField(OsString::from(OsStr::from_bytes(name))))?;
         push(fields, f)?;
-        rest = &rest[pos..];
-        if !rest.is_empty() {
-            rest = &rest[1..];
-        }
+        // Skip the comma: a trailing one ends the list.
+        rest = after.get(1..).unwrap_or(&[]);
     }
     Ok(())
 }
@@ -525,8 +523,9 @@ fn write_out(text: &str) {
 pub fn run(req: Request) -> i32 {
     match req.mode {
         Mode::Fields { fields, numeric } => {
-            let view = read_view(&req.dirs[0])
-                .unwrap_or_else(|f| fatal_bytes(PROG, f.code, &[&f.message]));
+            // parse_args never gives an empty list; an empty dir fails as s6's would.
+            let dir = req.dirs.first().cloned().unwrap_or_default();
+            let view = read_view(&dir).unwrap_or_else(|f| fatal_bytes(PROG, f.code, &[&f.message]));
             let line = if fields.is_empty() {
                 view.legacy_line(numeric)
             } else {
@@ -670,11 +669,9 @@ mod tests {
             },
             pid,
             wstat,
-            paused: flags & FLAG_PAUSED != 0,
-            finishing: flags & FLAG_FINISHING != 0,
-            want_up: flags & FLAG_WANTUP != 0,
-            ready: flags & FLAG_READY != 0,
-        };
+            ..StatusRecord::default()
+        }
+        .with_flags(flags);
         View::new(
             st,
             Tai64n {

@@ -40,7 +40,9 @@ fn real_s6_or_skip(test: &str) -> Option<RealS6> {
         })
     })();
     if found.is_none() {
-        eprintln!("note: {test} skipped: the real s6 is not installed in /usr/bin (apt-get install -y s6)");
+        tests::skip(format!(
+            "{test}: the real s6 is not installed in /usr/bin (apt-get install -y s6)"
+        ));
     }
     found
 }
@@ -166,31 +168,32 @@ impl LockHolder {
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0, "fork");
         if pid == 0 {
-            unsafe {
-                libc::setpgid(0, 0);
-                libc::close(fds[0]);
-                let ok: u8 = match common::lock::acquire(&lock, 0o644) {
-                    Ok(fd) => {
-                        std::mem::forget(fd);
-                        1
-                    }
-                    Err(_) => 0,
-                };
-                libc::write(fds[1], (&ok as *const u8).cast(), 1);
-                loop {
-                    libc::pause();
+            // SAFETY: setpgid(2) on ourselves.
+            unsafe { libc::setpgid(0, 0) };
+            // SAFETY: closing the read end, ours.
+            unsafe { libc::close(fds[0]) };
+            let ok: u8 = match common::lock::acquire(&lock, 0o644) {
+                Ok(fd) => {
+                    std::mem::forget(fd);
+                    1
                 }
+                Err(_) => 0,
+            };
+            // SAFETY: a 1-byte write from a local.
+            unsafe { libc::write(fds[1], (&ok as *const u8).cast(), 1) };
+            loop {
+                // SAFETY: pause(2) has no memory effects.
+                unsafe { libc::pause() };
             }
         }
         let holder = LockHolder { pid };
         let mut ok = 0u8;
-        // SAFETY: closing our copy of the write end, then a 1-byte read into a local.
-        let n = unsafe {
-            libc::close(fds[1]);
-            let n = libc::read(fds[0], (&mut ok as *mut u8).cast(), 1);
-            libc::close(fds[0]);
-            n
-        };
+        // SAFETY: closing our copy of the write end.
+        unsafe { libc::close(fds[1]) };
+        // SAFETY: a 1-byte read into a local.
+        let n = unsafe { libc::read(fds[0], (&mut ok as *mut u8).cast(), 1) };
+        // SAFETY: closing the read end, ours.
+        unsafe { libc::close(fds[0]) };
         assert!(n == 1 && ok == 1, "child could not lock {}", lock.display());
         holder
     }
@@ -198,11 +201,9 @@ impl LockHolder {
 
 impl Drop for LockHolder {
     fn drop(&mut self) {
-        // SAFETY: kill and reap our own child, by pid.
-        unsafe {
-            libc::kill(self.pid, libc::SIGKILL);
-            libc::waitpid(self.pid, std::ptr::null_mut(), 0);
-        }
+        let pid = nix::unistd::Pid::from_raw(self.pid);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(pid, None);
     }
 }
 

@@ -49,29 +49,25 @@ fn static_bindir() -> PathBuf {
         .map(|env| workspace().join(format!("target/x86_64-unknown-linux-{env}/release")));
     candidates
         .iter()
-        .find(|d| d.join("s6-svscan").exists())
+        .find(|d| d.join("s6-rs").exists())
         .unwrap_or(&candidates[0])
         .clone()
 }
 
-/// Our programs: the names of the crates' `src/bin/*.rs`.
+/// Our programs: the s6 and short names of `multicall/programs.list` (each a link to the one
+/// binary, `s6-rs`, in the build directory and in the installed tree).
 fn our_programs() -> Vec<String> {
-    let mut out = Vec::new();
-    for krate in std::fs::read_dir(workspace())
-        .expect("read workspace")
-        .flatten()
-    {
-        let Ok(rd) = std::fs::read_dir(krate.path().join("src/bin")) else {
-            continue;
-        };
-        for f in rd.flatten() {
-            let name = f.file_name().to_string_lossy().into_owned();
-            if let Some(prog) = name.strip_suffix(".rs") {
-                out.push(prog.to_string());
-            }
-        }
-    }
+    let list = std::fs::read_to_string(workspace().join("multicall/programs.list"))
+        .expect("read multicall/programs.list");
+    let mut out: Vec<String> = list
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .flat_map(|l| l.split_whitespace().skip(1).take(2).map(str::to_string))
+        .filter(|name| name != "-")
+        .collect();
     out.sort();
+    out.dedup();
     out
 }
 
@@ -105,14 +101,13 @@ fn tool_works(prog: &str, args: &[&str]) -> bool {
 }
 
 fn skip<T>(why: String) -> Option<T> {
-    eprintln!("skipped: {why}");
+    tests::skip(why);
     None
 }
 
 /// Root, busybox-static and the runtime's tools; `None` (after printing why) to skip.
 fn host_prerequisites() -> Option<()> {
-    // SAFETY: geteuid(2) has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !tests::is_root() {
         return skip("needs root (namespaces, mounts, chroot)".into());
     }
     if !Path::new("/bin/busybox").exists() {
@@ -833,7 +828,7 @@ fn the_same_image_runs_under_skarnets_s6() {
     }
     let scratch = Scratch::new("container-skarnet");
     let Some(root) = build_skarnet_rootfs(&scratch) else {
-        eprintln!("skipped: Debian's s6 is not installed (apt-get install s6)");
+        tests::skip("Debian's s6 is not installed (apt-get install s6)");
         return;
     };
     let mut c = Container::start(&scratch, &root, PLAIN);

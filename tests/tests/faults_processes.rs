@@ -49,6 +49,14 @@ fn sigkill_supervise_under_svscan_is_respawned_and_takes_over() {
             .args(["-D", "-t", "30000"])
             .arg(&a),
     );
+    // Act only once the listener is subscribed (its FIFO is in event/), so that under load
+    // the test never depends on which of the two programs runs first.
+    assert!(wait_until(SOON, || std::fs::read_dir(a.join("event"))
+        .map(|rd| rd.flatten().any(|e| e
+            .file_name()
+            .as_encoded_bytes()
+            .starts_with(tests::common::fifodir::FIFO_PREFIX)))
+        .unwrap_or(false)));
     assert_eq!(svc(&["-d"], &a), (0, String::new()));
     let st = w.wait_timeout(SOON * 3).expect("s6-svwait -D returns");
     assert!(st.success(), "svwait -D: {st:?}");
@@ -102,7 +110,13 @@ fn sigkill_svscan_leaves_every_supervise_serving() {
     assert!(p.wait_timeout(SOON).is_some(), "svscan died");
 
     // Nothing happens to the supervisors nor to the services.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(tests::stays_true(
+        std::time::Duration::from_millis(1500),
+        || dirs
+            .iter()
+            .enumerate()
+            .all(|(i, d)| alive(sups[i]) && up_pid(d) == Some(runs[i]))
+    ));
     for (i, d) in dirs.iter().enumerate() {
         assert!(alive(sups[i]), "supervise {} survives svscan", names[i]);
         assert!(alive(runs[i]), "service {} still up", names[i]);

@@ -16,7 +16,7 @@ mod faults_support;
 use faults_support::*;
 use std::io::Write;
 use std::process::Command;
-use tests::{make_service, run, wait_until, Scratch, SOON};
+use tests::{bin, make_service, run, wait_until, Scratch, SOON};
 
 /// Set the soft limit `what` of `pid` (`prlimit --pid`; the hard limit is left alone, so
 /// that the soft one can be raised back without CAP_SYS_RESOURCE). `as_uid`: run prlimit as
@@ -71,7 +71,7 @@ impl Drop for Tmpfs {
 #[test]
 fn full_filesystem_status_write_fails_then_catches_up() {
     if !is_root() {
-        eprintln!("skipped: needs root (mount a tmpfs)");
+        tests::skip("needs root (mount a tmpfs)");
         return;
     }
     let scratch = Scratch::new("faults-enospc");
@@ -81,12 +81,12 @@ fn full_filesystem_status_write_fails_then_catches_up() {
         .args(["-t", "tmpfs", "-o", "size=256k,mode=0755", "s6rs-faults"])
         .arg(&mnt));
     if rc != 0 {
-        eprintln!("skipped: cannot mount a tmpfs here: {err}");
+        tests::skip(format!("cannot mount a tmpfs here: {err}"));
         return;
     }
     let _fs = Tmpfs(mnt.clone());
     let d = make_service(&mnt, "svc", LONG);
-    let mut sup = Sup::start(&d, &scratch.path);
+    let sup = Sup::start_cmd(Command::new(bin("s6-supervise")).arg(&d), &d, &scratch.path);
     let run1 = wait_up(&d);
     sup.note();
 
@@ -156,12 +156,12 @@ fn full_filesystem_status_write_fails_then_catches_up() {
 #[test]
 fn file_descriptors_exhausted_spawn_fails_and_supervise_stays_responsive() {
     if !is_root() || !have("prlimit") {
-        eprintln!("skipped: needs root and prlimit (util-linux)");
+        tests::skip("needs root and prlimit (util-linux)");
         return;
     }
     let scratch = Scratch::new("faults-emfile");
     let d = make_service(&scratch.path, "svc", LONG);
-    let mut sup = Sup::start(&d, &scratch.path);
+    let sup = Sup::start_cmd(Command::new(bin("s6-supervise")).arg(&d), &d, &scratch.path);
     let run1 = wait_up(&d);
     sup.note();
     let pid = sup.pid();
@@ -209,7 +209,7 @@ fn file_descriptors_exhausted_spawn_fails_and_supervise_stays_responsive() {
 #[test]
 fn fork_failing_under_rlimit_nproc_supervise_retries_on_command() {
     if !is_root() || !have("prlimit") || !have("setpriv") {
-        eprintln!("skipped: needs root, prlimit and setpriv (util-linux)");
+        tests::skip("needs root, prlimit and setpriv (util-linux)");
         return;
     }
     let scratch = Scratch::new("faults-eagain");
@@ -221,7 +221,7 @@ fn fork_failing_under_rlimit_nproc_supervise_retries_on_command() {
     cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(tests::bin("s6-supervise"))
         .arg(&d);
-    let mut sup = Sup::start_with(&mut cmd, &d, &scratch.path);
+    let sup = Sup::start_cmd(&mut cmd, &d, &scratch.path);
     let run1 = wait_up(&d);
     sup.note();
     let pid = sup.pid();

@@ -14,11 +14,10 @@
 mod faults_support;
 
 use faults_support::*;
-use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tests::{bin, make_service, run, wait_until, write_script, Proc, Scratch, SOON};
+use tests::{bin, make_service, run, wait_until, write_script, Scratch, SOON};
 
 /// The storms share the machine: one at a time.
 static HEAVY: Mutex<()> = Mutex::new(());
@@ -130,40 +129,10 @@ fn crash_loop_storm_long() {
     crash_loop_storm(1000, 60);
 }
 
-fn unshare_works() -> bool {
-    Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "true"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// s6-svscan as PID 1 of a new PID namespace; (unshare guard, svscan's host pid).
-fn start_pid1(scratch: &Scratch, scandir: &Path) -> (Proc, i32) {
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--mount-proc"])
-        .arg(bin("s6-svscan"))
-        .arg(scandir)
-        .current_dir(scandir);
-    let p = Proc::spawn_logged(&mut cmd, &scratch.path, "svscan");
-    let unshare = p.pid();
-    let mut svscan = 0;
-    assert!(
-        wait_until(SOON, || {
-            svscan = children(unshare).into_iter().next().unwrap_or(0);
-            svscan != 0
-                && cmdline(svscan)
-                    .first()
-                    .is_some_and(|c| c.ends_with("s6-svscan"))
-        }),
-        "svscan started in the namespace"
-    );
-    (p, svscan)
-}
-
 fn zombie_storm(orphans: u32) {
     let _g = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
-    if !unshare_works() {
-        eprintln!("skipped: unshare --pid not permitted here");
+    if !tests::unshare_works() {
+        tests::skip("unshare --pid not permitted here");
         return;
     }
     let scratch = Scratch::new("faults-zombies");
@@ -182,7 +151,7 @@ fn zombie_storm(orphans: u32) {
              exec sleep 3600"
         ),
     );
-    let (_ns, svscan) = start_pid1(&scratch, &scandir);
+    let (_ns, svscan) = tests::start_pid1(&scratch, &scandir);
     assert!(
         wait_until(SOON * 12, || scratch.join("done").exists()),
         "the service forked its orphans"

@@ -51,7 +51,7 @@ fn open_up(p: &Path) {
 #[test]
 fn modes_and_owners_are_s6s() {
     if !is_root() {
-        eprintln!("skipped: needs root");
+        tests::skip("needs root");
         return;
     }
     let mut scan = Scan::new("sec-modes");
@@ -84,7 +84,7 @@ fn modes_and_owners_are_s6s() {
 #[test]
 fn an_unprivileged_user_cannot_control_a_root_service() {
     if !setpriv_works() {
-        eprintln!("skipped: needs root and setpriv");
+        tests::skip("needs root and setpriv");
         return;
     }
     let mut scan = Scan::new("sec-nobody");
@@ -113,7 +113,10 @@ fn an_unprivileged_user_cannot_control_a_root_service() {
     assert_eq!(rc, 111, "svscanctl -t as uid 65534: {err}");
     assert!(err.contains("Permission denied"), "{err}");
     // Nothing happened: same pid, same flags, same stamp, supervisors alive.
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(tests::stays_true(
+        std::time::Duration::from_millis(500),
+        || alive(run1) && alive(svscan) && status(&d) == Some(before)
+    ));
     assert!(alive(run1) && alive(svscan));
     assert_eq!(status(&d).unwrap(), before, "status untouched");
     assert_eq!(state(run1), Some('S'), "not stopped");
@@ -148,7 +151,7 @@ fn planted_temporary_symlinks_in_supervise_are_not_followed() {
     std::os::unix::fs::symlink(&outside, sup_dir.join("status.new")).unwrap();
     std::os::unix::fs::symlink(&outside_dt, sup_dir.join("death_tally.new")).unwrap();
 
-    let mut sup = Sup::start(&d, &scratch.path);
+    let sup = Sup::start_cmd(Command::new(bin("s6-supervise")).arg(&d), &d, &scratch.path);
     let run1 = wait_up(&d);
     sup.note();
     // A death (death tally write) and a few status writes.
@@ -189,7 +192,7 @@ fn planted_symlink_in_event_is_not_followed() {
     let d = make_service(&scratch.path, "svc", LONG);
     let outside = scratch.join("outside");
     std::fs::write(&outside, b"precious").unwrap();
-    let mut sup = Sup::start(&d, &scratch.path);
+    let sup = Sup::start_cmd(Command::new(bin("s6-supervise")).arg(&d), &d, &scratch.path);
     wait_up(&d);
     sup.note();
     std::os::unix::fs::symlink(

@@ -57,6 +57,21 @@ fn sample(scan: &Scan, svcs: &[Svc]) -> ((usize, u64), (usize, u64, usize)) {
     )
 }
 
+/// A sample once the numbers have settled: the same twice in a row, 100 ms apart (a wait on
+/// an observable condition, not a sleep before an assertion).
+fn settled_sample(scan: &Scan, svcs: &[Svc]) -> ((usize, u64), (usize, u64, usize)) {
+    let mut prev = sample(scan, svcs);
+    let settled = wait_until(SOON, || {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = sample(scan, svcs);
+        let same = now == prev;
+        prev = now;
+        same
+    });
+    assert!(settled, "fd and memory counts never settled: last {prev:?}");
+    prev
+}
+
 /// Whether the service's status agrees with the process table right now.
 fn consistent(scan: &Scan, v: &Svc) -> Result<(), String> {
     let Some(sup) = scan.supervise_pid(&v.name) else {
@@ -151,8 +166,7 @@ fn soak() {
         scan.wait_supervise(&v.name, 0);
         wait_up(&v.dir);
     }
-    std::thread::sleep(Duration::from_secs(1));
-    let (svscan0, sup0) = sample(&scan, &svcs);
+    let (svscan0, sup0) = settled_sample(&scan, &svcs);
 
     let cmds = [
         "-u", "-d", "-r", "-k", "-t", "-o", "-p", "-c", "-a", "-h", "-O",
@@ -247,8 +261,7 @@ fn soak() {
         assert!(wait_until(SOON, || consistent(&scan, v).is_ok()));
         assert!(wait_until(SOON, || up_pid(&v.dir).is_some()));
     }
-    std::thread::sleep(Duration::from_secs(1));
-    let (svscan1, sup1) = sample(&scan, &svcs);
+    let (svscan1, sup1) = settled_sample(&scan, &svcs);
     let mut by: Vec<_> = counts.into_iter().collect();
     by.sort();
     eprintln!(

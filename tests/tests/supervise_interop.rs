@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tests::{bin, make_service, real_s6, run, wait_until, Scratch, Supervisor, SOON};
+use tests::{bin, make_service, real_s6, run, wait_until, Scratch, Sup, SOON};
 
 fn tools() -> Option<(PathBuf, PathBuf, PathBuf, PathBuf, PathBuf)> {
     match (
@@ -19,7 +19,7 @@ fn tools() -> Option<(PathBuf, PathBuf, PathBuf, PathBuf, PathBuf)> {
     ) {
         (Some(a), Some(b), Some(c), Some(d), Some(e)) => Some((a, b, c, d, e)),
         _ => {
-            eprintln!("note: Debian's s6 tools are not installed; interop test skipped");
+            tests::skip("Debian's s6 tools are not installed");
             None
         }
     }
@@ -37,7 +37,7 @@ fn debian_tools_drive_our_supervise() {
     let t = Scratch::new("interop");
     let d = make_service(&t.path, "svc", "exec sleep 1000");
     std::fs::write(d.join("down"), "").expect("down");
-    let sup = Supervisor::start(&bin("s6-supervise"), &t, "svc");
+    let sup = Sup::start_bin(&bin("s6-supervise"), &t, "svc");
 
     assert_eq!(tool(&svok, &[], &d).0, 0);
     let (code, out, _) = tool(&svstat, &[], &d);
@@ -86,7 +86,7 @@ fn debian_svwait_sees_readiness_and_restart() {
     let t = Scratch::new("interop-ready");
     let d = make_service(&t.path, "svc", "echo >&3; exec sleep 1000");
     std::fs::write(d.join("notification-fd"), "3").expect("nfd");
-    let sup = Supervisor::start(&bin("s6-supervise"), &t, "svc");
+    let sup = Sup::start_bin(&bin("s6-supervise"), &t, "svc");
     let (code, _, err) = tool(&svwait, &["-U", "-t", "10000"], &d);
     assert_eq!(code, 0, "{err}");
     let (_, out, _) = tool(&svstat, &["-o", "up,ready"], &d);

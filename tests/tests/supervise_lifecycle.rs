@@ -5,124 +5,16 @@
 //! run in their own session). Behaviour is asserted, never timings: waits are generous.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use common::fifodir::Listener;
-use common::status::StatusRecord;
 use common::wait::WaitStatus;
-use tests::{bin, kill_group, make_service, run, wait_until, write_script, Proc, Scratch, SOON};
-
-/// A running supervisor on `<scratch>/<name>`, started the way s6-svscan does (cwd = parent,
-/// argument = the name).
-struct Sup {
-    proc_: Proc,
-    dir: PathBuf,
-    logdir: PathBuf,
-    seen: std::cell::RefCell<Vec<i32>>,
-}
-
-impl Sup {
-    fn start(scratch: &Scratch, name: &str) -> Sup {
-        Sup::start_with(scratch, name, |_| {})
-    }
-
-    fn start_with(scratch: &Scratch, name: &str, f: impl FnOnce(&mut Command)) -> Sup {
-        let dir = scratch.join(name);
-        let logdir = scratch.join(format!("{name}.logs"));
-        std::fs::create_dir_all(&logdir).expect("logdir");
-        let mut cmd = Command::new(bin("s6-supervise"));
-        cmd.arg(name).current_dir(&scratch.path);
-        f(&mut cmd);
-        let proc_ = Proc::spawn_logged(&mut cmd, &logdir, "supervise");
-        let s = Sup {
-            proc_,
-            dir,
-            logdir,
-            seen: Default::default(),
-        };
-        assert!(
-            wait_until(SOON, || s.dir.join("supervise/status").exists()
-                && common::control::send(&s.dir, "supervise", b"").is_ok()),
-            "supervise did not come up; stderr: {}",
-            s.stderr()
-        );
-        s
-    }
-
-    fn status(&self) -> StatusRecord {
-        let st = StatusRecord::read(&self.dir).expect("status");
-        if st.pid != 0 {
-            let mut seen = self.seen.borrow_mut();
-            if !seen.contains(&st.pid_t()) {
-                seen.push(st.pid_t());
-            }
-        }
-        st
-    }
-
-    fn wait_status(&self, what: &str, pred: impl Fn(&StatusRecord) -> bool) -> StatusRecord {
-        let mut last = None;
-        let ok = wait_until(SOON, || {
-            let st = StatusRecord::read(&self.dir).ok();
-            if let Some(s) = st {
-                self.status();
-                last = Some(s);
-                pred(&s)
-            } else {
-                false
-            }
-        });
-        assert!(
-            ok,
-            "waiting for {what}: last status {last:?}; stderr: {}",
-            self.stderr()
-        );
-        last.expect("status")
-    }
-
-    fn wait_up(&self) -> StatusRecord {
-        self.wait_status("up", |s| s.is_up())
-    }
-
-    fn wait_up_other_than(&self, pid: u64) -> StatusRecord {
-        self.wait_status("up again", |s| s.is_up() && s.pid != pid)
-    }
-
-    fn wait_down(&self) -> StatusRecord {
-        self.wait_status("down", |s| s.pid == 0 && !s.finishing)
-    }
-
-    fn ctl(&self, bytes: &[u8]) {
-        common::control::send(&self.dir, "supervise", bytes).expect("control");
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(self.logdir.join("supervise.err")).unwrap_or_default()
-    }
-
-    fn alive(&mut self) -> bool {
-        matches!(self.proc_.child.try_wait(), Ok(None))
-    }
-
-    fn wait_exit(&mut self) -> Option<i32> {
-        self.proc_
-            .wait_timeout(SOON)
-            .map(|st| st.code().unwrap_or(-1))
-    }
-}
-
-impl Drop for Sup {
-    fn drop(&mut self) {
-        if let Ok(st) = StatusRecord::read(&self.dir) {
-            kill_group(st.pid_t());
-        }
-        for &p in self.seen.borrow().iter() {
-            kill_group(p);
-        }
-    }
-}
+use tests::{
+    alive, bin, kill_group, make_service, run, stays_true, wait_until, write_script, Scratch, Sup,
+    SOON,
+};
 
 /// Subscribe to `dir/event` (created first, as a listener would), and collect events.
 struct Events {
@@ -161,17 +53,6 @@ impl Events {
 
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
-}
-
-fn pid_alive(pid: i32) -> bool {
-    // A zombie is not alive for our purposes.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .rsplit_once(')')
-            .map(|(_, r)| r.trim_start().starts_with('Z'))
-            .unwrap_or(false),
-        Err(_) => false,
-    }
 }
 
 fn proc_stat_fields(pid: i32) -> Vec<String> {
@@ -261,7 +142,12 @@ fn finish_gets_argv_and_125_stops_restarts() {
     sup.ctl(b"k");
     ev.wait_for("OD");
     assert_eq!(read(&fin), format!("./finish|4|256|9|svc|{}\n", st.pid));
-    std::thread::sleep(Duration::from_millis(1500));
+    // Past the 1-second restart delay: never restarted.
+    assert!(stays_true(Duration::from_millis(1500), || read(&runs)
+        .lines()
+        .count()
+        == 1
+        && sup.status().pid == 0));
     let st2 = sup.status();
     assert_eq!(st2.pid, 0);
     assert!(!st2.want_up && st2.ready);
@@ -353,9 +239,9 @@ fn control_bytes_drive_the_service() {
     let ev = Events::new(&d);
     let mut sup = Sup::start(&t, "svc");
     // Starts down: nothing happens.
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(sup.status().pid, 0);
-    assert_eq!(ev.text(), "s");
+    assert!(stays_true(Duration::from_millis(300), || sup.status().pid
+        == 0
+        && ev.text() == "s"));
     // u: up at once
     sup.ctl(b"u");
     let st = sup.wait_up();
@@ -371,7 +257,7 @@ fn control_bytes_drive_the_service() {
     // O: wanted down, still running
     sup.ctl(b"O");
     sup.wait_status("want down", |s| !s.want_up);
-    assert!(pid_alive(st.pid_t()));
+    assert!(alive(st.pid_t()));
     // u again, then k: restarted with a new pid
     sup.ctl(b"u");
     sup.wait_status("want up", |s| s.want_up);
@@ -381,14 +267,14 @@ fn control_bytes_drive_the_service() {
     sup.ctl(b"D");
     sup.wait_down();
     assert!(d.join("down").exists());
-    assert!(!pid_alive(st2.pid_t()));
+    assert!(!alive(st2.pid_t()));
     sup.ctl(b"U");
     sup.wait_up();
     assert!(!d.join("down").exists());
     // Q: down file, wanted down, not killed
     sup.ctl(b"Q");
     let st3 = sup.wait_status("Q", |s| !s.want_up);
-    assert!(d.join("down").exists() && pid_alive(st3.pid_t()));
+    assert!(d.join("down").exists() && alive(st3.pid_t()));
     // xd: exits after the service is down
     sup.ctl(b"xd");
     assert_eq!(sup.wait_exit(), Some(0));
@@ -410,8 +296,10 @@ fn once_runs_once() {
     sup.ctl(b"o");
     assert!(wait_until(SOON, || !read(&n).is_empty()));
     sup.wait_down();
-    std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(read(&n).lines().count(), 1);
+    assert!(stays_true(Duration::from_millis(1500), || read(&n)
+        .lines()
+        .count()
+        == 1));
     assert!(!sup.status().want_up);
 }
 
@@ -426,9 +314,8 @@ fn garbage_on_control_is_ignored() {
         .collect();
     junk.extend(std::iter::repeat_n(b'Z', 70000));
     sup.ctl(&junk);
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(sup.alive());
-    assert_eq!(sup.status().pid, st.pid);
+    assert!(stays_true(Duration::from_millis(300), || sup.alive()
+        && sup.status().pid == st.pid));
     sup.ctl(b"zz?d");
     sup.wait_down();
     assert_eq!(sup.stderr(), "");
@@ -439,11 +326,16 @@ fn garbage_on_control_is_ignored() {
 #[test]
 fn timeout_kill_kills_a_service_ignoring_sigterm() {
     let t = Scratch::new("sup-tkill");
-    let d = make_service(&t.path, "svc", "trap '' TERM; exec sleep 1000");
+    let trapped = t.join("trapped");
+    let d = make_service(
+        &t.path,
+        "svc",
+        &format!("trap '' TERM; touch {}; exec sleep 1000", trapped.display()),
+    );
     std::fs::write(d.join("timeout-kill"), "300\n").expect("tk");
     let sup = Sup::start(&t, "svc");
     sup.wait_up();
-    std::thread::sleep(Duration::from_millis(100));
+    assert!(wait_until(SOON, || trapped.exists()), "trap installed");
     sup.ctl(b"d");
     let st = sup.wait_down();
     assert_eq!(
@@ -458,15 +350,20 @@ fn timeout_kill_kills_a_service_ignoring_sigterm() {
 #[test]
 fn no_timeout_kill_leaves_it_running() {
     let t = Scratch::new("sup-notkill");
-    make_service(&t.path, "svc", "trap '' TERM; exec sleep 1000");
+    let trapped = t.join("trapped");
+    make_service(
+        &t.path,
+        "svc",
+        &format!("trap '' TERM; touch {}; exec sleep 1000", trapped.display()),
+    );
     let sup = Sup::start(&t, "svc");
     let st = sup.wait_up();
-    std::thread::sleep(Duration::from_millis(100));
+    assert!(wait_until(SOON, || trapped.exists()), "trap installed");
     sup.ctl(b"d");
     sup.wait_status("want down", |s| !s.want_up);
-    std::thread::sleep(Duration::from_millis(800));
-    assert_eq!(sup.status().pid, st.pid);
-    assert!(pid_alive(st.pid_t()));
+    assert!(stays_true(Duration::from_millis(800), || sup.status().pid
+        == st.pid
+        && alive(st.pid_t())));
 }
 
 #[test]
@@ -480,7 +377,7 @@ fn timeout_finish_kills_finish() {
     sup.ctl(b"d");
     let fin = sup.wait_status("finishing", |s| s.finishing);
     sup.wait_down();
-    assert!(!pid_alive(fin.pid_t()));
+    assert!(!alive(fin.pid_t()));
     assert_eq!(
         sup.stderr(),
         "s6-supervise svc: warning: finish script lifetime reached maximum value - sending it a SIGKILL\n"
@@ -537,13 +434,15 @@ fn assert_spawn_failure(name: &str, setup: impl FnOnce(&Path), reason: &str) {
     setup(&d);
     let ev = Events::new(&d);
     let mut sup = Sup::start(&t, "svc");
+    let want = format!(
+        "s6-supervise svc: warning: unable to spawn ./run (waiting 60 seconds): {reason}\n"
+    );
     assert!(wait_until(SOON, || !sup.stderr().is_empty()));
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(
-        sup.stderr(),
-        format!(
-            "s6-supervise svc: warning: unable to spawn ./run (waiting 60 seconds): {reason}\n"
-        )
+    // That one warning, and nothing more.
+    assert!(
+        stays_true(Duration::from_millis(200), || sup.stderr() == want),
+        "stderr: {:?}",
+        sup.stderr()
     );
     assert!(sup.alive());
     let st = sup.status();
@@ -654,9 +553,9 @@ fn sigterm_takes_service_down_and_exits() {
     let ev = Events::new(&d);
     let mut sup = Sup::start(&t, "svc");
     let st = sup.wait_up();
-    sup.proc_.signal(libc::SIGTERM);
+    sup.proc.signal(libc::SIGTERM);
     assert_eq!(sup.wait_exit(), Some(0));
-    assert!(wait_until(SOON, || !pid_alive(st.pid_t())));
+    assert!(wait_until(SOON, || !alive(st.pid_t())));
     assert_eq!(ev.wait_for("x"), "sudDx");
     assert_eq!(sup.status().flags(), common::status::FLAG_READY);
 }
@@ -668,9 +567,9 @@ fn sigquit_leaves_service_running() {
     let ev = Events::new(&d);
     let mut sup = Sup::start(&t, "svc");
     let st = sup.wait_up();
-    sup.proc_.signal(libc::SIGQUIT);
+    sup.proc.signal(libc::SIGQUIT);
     assert_eq!(sup.wait_exit(), Some(0));
-    assert!(pid_alive(st.pid_t()));
+    assert!(alive(st.pid_t()));
     assert_eq!(ev.wait_for("x"), "sux");
 }
 
@@ -680,9 +579,9 @@ fn sighup_waits_for_service_death() {
     make_service(&t.path, "svc", "exec sleep 1000");
     let mut sup = Sup::start(&t, "svc");
     let st = sup.wait_up();
-    sup.proc_.signal(libc::SIGHUP);
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(sup.alive() && pid_alive(st.pid_t()));
+    sup.proc.signal(libc::SIGHUP);
+    assert!(stays_true(Duration::from_millis(500), || sup.alive()
+        && alive(st.pid_t())));
     // SAFETY: kill(2) on the service pid read from our status file.
     unsafe { libc::kill(st.pid_t(), libc::SIGTERM) };
     assert_eq!(sup.wait_exit(), Some(0));
@@ -724,18 +623,32 @@ fn run_gets_clean_signals_and_only_its_fds() {
     let d = make_service(&t.path, "svc", "exec sleep 1000");
     std::fs::write(d.join("notification-fd"), "7").expect("nfd");
     let sup = Sup::start_with(&t, "svc", |cmd| {
-        // SAFETY: signal(2) in the child before exec; async-signal-safe.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::signal(libc::SIGINT, libc::SIG_IGN);
-                // The test harness leaks fds (cargo's jobserver) that s6 would pass on too:
-                // keep them away from the supervisor.
-                for fd in 3..1024 {
-                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-                }
-                Ok(())
-            });
-        }
+        let in_child = || {
+            // Our own dispositions, whatever the test runner was started with (a background
+            // job of a shell has SIGINT and SIGQUIT ignored): the supervisor rightly passes
+            // inherited ignores on, so the test sets every one it checks.
+            for s in [
+                libc::SIGTERM,
+                libc::SIGHUP,
+                libc::SIGQUIT,
+                libc::SIGCHLD,
+                libc::SIGPIPE,
+            ] {
+                // SAFETY: signal(2) in the child before exec; async-signal-safe.
+                unsafe { libc::signal(s, libc::SIG_DFL) };
+            }
+            // SAFETY: as above.
+            unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+            // The test harness leaks fds (cargo's jobserver) that s6 would pass on too:
+            // keep them away from the supervisor.
+            for fd in 3..1024 {
+                // SAFETY: fcntl(2) on any integer is harmless; async-signal-safe.
+                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            }
+            Ok(())
+        };
+        // SAFETY: the closure only makes async-signal-safe system calls.
+        unsafe { cmd.pre_exec(in_child) };
     });
     let st = sup.wait_up();
     let pid = st.pid_t();
@@ -812,7 +725,7 @@ fn timeout_killpg_kills_the_whole_group() {
             core: false
         }
     );
-    assert!(wait_until(SOON, || !pid_alive(c)));
+    assert!(wait_until(SOON, || !alive(c)));
 }
 
 #[test]
@@ -837,20 +750,19 @@ fn group_kill_and_restart_with_down_signal() {
     let st2 = sup.wait_up_other_than(st.pid);
     assert!(wait_until(SOON, || read(&log) == "USR1\n"));
     // the old group member was not touched by r
-    assert!(pid_alive(c));
+    assert!(alive(c));
     kill_group(st.pid_t());
     // K: the whole group of the new instance is killed
     let c2 = wait_child_pid(&t.join(format!("child.{}", st2.pid)));
     sup.ctl(b"K");
     sup.wait_up_other_than(st2.pid);
-    assert!(wait_until(SOON, || !pid_alive(c2)));
+    assert!(wait_until(SOON, || !alive(c2)));
 }
 
 #[test]
 fn flag_newpidns_runs_service_as_pid_1() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("note: not root, flag-newpidns test skipped");
+    if !tests::is_root() {
+        tests::skip("not root, flag-newpidns");
         return;
     }
     let t = Scratch::new("sup-pidns");
@@ -867,7 +779,7 @@ fn flag_newpidns_runs_service_as_pid_1() {
     let sup = Sup::start(&t, "svc");
     let st = sup.wait_status("up or failed", |s| s.is_up() || !sup.stderr().is_empty());
     if !st.is_up() {
-        eprintln!("note: PID namespaces unavailable: {}", sup.stderr());
+        tests::skip(format!("PID namespaces unavailable: {}", sup.stderr()));
         return;
     }
     assert!(wait_until(SOON, || !read(&inner).is_empty()));
@@ -901,8 +813,10 @@ fn lock_fd_busy_makes_the_service_wait_not_the_supervisor() {
         sup.stderr(),
         "s6-supervise svc: warning: another instance of the service is already running, child will block\n"
     );
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(!ran.exists(), "the service must wait for the lock");
+    assert!(
+        stays_true(Duration::from_millis(300), || !ran.exists()),
+        "the service must wait for the lock"
+    );
     // The supervisor is not blocked: it still answers commands.
     sup.ctl(b"O");
     sup.wait_status("want down", |s| !s.want_up);
@@ -927,14 +841,15 @@ fn closed_stdio_is_replaced_by_dev_null() {
         ),
     );
     let sup = Sup::start_with(&t, "svc", |cmd| {
-        // SAFETY: close(2) in the child before exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::close(0);
-                libc::close(1);
-                Ok(())
-            });
-        }
+        let in_child = || {
+            for fd in [0, 1] {
+                // SAFETY: close(2) in the child before exec; async-signal-safe.
+                unsafe { libc::close(fd) };
+            }
+            Ok(())
+        };
+        // SAFETY: the closure only makes async-signal-safe system calls.
+        unsafe { cmd.pre_exec(in_child) };
     });
     sup.wait_up();
     assert!(wait_until(SOON, || !read(&out).is_empty()));

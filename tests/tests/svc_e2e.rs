@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use tests::{bin, make_service, real_s6, run, supervisors, Scratch, Supervisor, SOON};
+use tests::{bin, make_service, real_s6, run, supervisors, Scratch, Sup, SOON};
 
 fn svc(args: &[&str], dirs: &[&Path]) -> (i32, String, String) {
     run(Command::new(bin("s6-svc")).args(args).args(dirs))
@@ -17,7 +17,7 @@ fn commands_and_waits_drive_a_service() {
         let t = Scratch::new("svc-drive");
         let d = make_service(&t.path, "svc", "exec sleep 1000");
         std::fs::write(d.join("down"), "").unwrap();
-        let sup = Supervisor::start(&supervise, &t, "svc");
+        let sup = Sup::start_bin(&supervise, &t, "svc");
         assert!(!sup.status().is_up());
 
         // -wu -u: returns once up.
@@ -78,8 +78,8 @@ fn several_dirs_and_readiness_wait() {
     std::fs::write(a.join("down"), "").unwrap();
     std::fs::write(b.join("down"), "").unwrap();
     std::fs::write(b.join("notification-fd"), "3\n").unwrap();
-    let sa = Supervisor::start(&bin("s6-supervise"), &t, "a");
-    let sb = Supervisor::start(&bin("s6-supervise"), &t, "b");
+    let sa = Sup::start_bin(&bin("s6-supervise"), &t, "a");
+    let sb = Sup::start_bin(&bin("s6-supervise"), &t, "b");
 
     // -wU on b (has notification-fd): waits for readiness.
     let (code, _, err) = svc(&["-wU", "-T", "20000", "-u"], &[&b]);
@@ -125,7 +125,7 @@ fn wait_timeouts_and_failures() {
     let d = make_service(&t.path, "svc", "exec sleep 1000");
     std::fs::write(d.join("down"), "").unwrap();
     std::fs::write(d.join("notification-fd"), "3\n").unwrap();
-    let sup = Supervisor::start(&bin("s6-supervise"), &t, "svc");
+    let sup = Sup::start_bin(&bin("s6-supervise"), &t, "svc");
 
     // No command: the message is s6-svwait's.
     let (code, _, err) = svc(&["-wu", "-T", "100"], &[&d]);
@@ -177,14 +177,14 @@ fn raw_bytes_on_the_control_fifo() {
     ));
 }
 
+const SVC_USAGE: &str = "s6-svc: usage: s6-svc [ -wu | -wU | -wd | -wD | -wr | -wR ] [ -T timeout ] [ -s signal | -abqhkti12pcyrlPCK ] [ -oduDUxOQ ] servicedirs...\n";
+
 #[test]
-fn errors_exit_codes_and_messages() {
-    let t = Scratch::new("svc-err");
-    let usage = "s6-svc: usage: s6-svc [ -wu | -wU | -wd | -wD | -wr | -wR ] [ -T timeout ] [ -s signal | -abqhkti12pcyrlPCK ] [ -oduDUxOQ ] servicedirs...\n";
-    assert_eq!(svc(&[], &[]), (100, String::new(), usage.to_string()));
+fn usage_errors_exit_100_with_s6s_messages() {
+    assert_eq!(svc(&[], &[]), (100, String::new(), SVC_USAGE.to_string()));
     assert_eq!(svc(&["-u"], &[]).0, 100);
-    assert_eq!(svc(&["-wz", "x"], &[]).2, usage);
-    assert_eq!(svc(&["-T", "abc", "-u", "x"], &[]).2, usage);
+    assert_eq!(svc(&["-wz", "x"], &[]).2, SVC_USAGE);
+    assert_eq!(svc(&["-T", "abc", "-u", "x"], &[]).2, SVC_USAGE);
     assert_eq!(
         svc(&["-u", ""], &[]),
         (
@@ -197,6 +197,10 @@ fn errors_exit_codes_and_messages() {
         svc(&[&format!("-{}", "u".repeat(63)), "x"], &[]).2,
         "s6-svc: fatal: too many commands\n"
     );
+}
+
+#[test]
+fn bad_signals_exit_100() {
     assert_eq!(
         svc(&["-s", "FOO", "x"], &[]),
         (
@@ -209,8 +213,11 @@ fn errors_exit_codes_and_messages() {
         svc(&["-s", "PIPE", "x"], &[]).2,
         "s6-svc: fatal: PIPE is not in the list of user-available signals\n"
     );
+}
 
-    // Not listening (no supervise/), broken supervise/, missing dir, not a directory.
+#[test]
+fn no_supervisor_exits_102() {
+    let t = Scratch::new("svc-err-plain");
     let plain = make_service(&t.path, "plain", "exec sleep 1000");
     let (code, _, err) = svc(&["-u"], &[&plain]);
     assert_eq!(code, 102);
@@ -221,6 +228,11 @@ fn errors_exit_codes_and_messages() {
             plain.display()
         )
     );
+}
+
+#[test]
+fn broken_supervise_dir_exits_1() {
+    let t = Scratch::new("svc-err-broken");
     let broken = make_service(&t.path, "broken", "exec sleep 1000");
     std::fs::create_dir(broken.join("supervise")).unwrap();
     let (code, _, err) = svc(&["-u"], &[&broken]);
@@ -232,6 +244,11 @@ fn errors_exit_codes_and_messages() {
             broken.display()
         )
     );
+}
+
+#[test]
+fn not_a_directory_exits_111() {
+    let t = Scratch::new("svc-err-file");
     let file = t.join("file");
     std::fs::write(&file, "").unwrap();
     let (code, _, err) = svc(&["-u"], &[&file]);
@@ -243,10 +260,23 @@ fn errors_exit_codes_and_messages() {
             file.display()
         )
     );
-    // Exit code of the last failure.
+}
+
+#[test]
+fn the_last_failure_gives_the_exit_code() {
+    let t = Scratch::new("svc-err-last");
+    let plain = make_service(&t.path, "plain", "exec sleep 1000");
+    let broken = make_service(&t.path, "broken", "exec sleep 1000");
+    std::fs::create_dir(broken.join("supervise")).unwrap();
+    let file = t.join("file");
+    std::fs::write(&file, "").unwrap();
     assert_eq!(svc(&["-u"], &[&file, &plain]).0, 102);
     assert_eq!(svc(&["-u"], &[&plain, &broken]).0, 1);
-    // A path with spaces and a path longer than PATH_MAX.
+}
+
+#[test]
+fn paths_with_spaces_and_too_long_paths_are_reported_whole() {
+    let t = Scratch::new("svc-err-paths");
     let spaced = make_service(&t.path, "my service", "exec sleep 1000");
     let (code, _, err) = svc(&["-u"], &[&spaced]);
     assert_eq!(code, 102);
@@ -261,7 +291,12 @@ fn errors_exit_codes_and_messages() {
         err,
         format!("s6-svc: warning: unable to control {long}: File name too long\n")
     );
-    // -w on a dir without a status file: the listener's message.
+}
+
+#[test]
+fn wait_without_a_status_file_fails_as_the_listener_would() {
+    let t = Scratch::new("svc-err-wait");
+    let plain = make_service(&t.path, "plain", "exec sleep 1000");
     let (code, _, err) = svc(&["-wu", "-T", "1000", "-u"], &[&plain]);
     assert_eq!(code, 111);
     assert_eq!(
@@ -291,7 +326,7 @@ fn same_effect_as_debian_svc() {
         real_s6("s6-svc"),
         real_s6("s6-svstat"),
     ) else {
-        eprintln!("note: Debian's s6 is not installed; interop test skipped");
+        tests::skip("Debian's s6 is not installed");
         return;
     };
     let fields = "up,wantedup,normallyup,ready,exitcode,signal,signum";
@@ -301,7 +336,7 @@ fn same_effect_as_debian_svc() {
         let name = format!("svc{i}");
         let d = make_service(&t.path, &name, "exec sleep 1000");
         std::fs::write(d.join("down"), "").unwrap();
-        let sup = Supervisor::start(&real_sup, &t, &name);
+        let sup = Sup::start_bin(&real_sup, &t, &name);
         let mut seen = Vec::new();
         for (args, wait_up) in [
             (&["-u"][..], Some(true)),
@@ -323,6 +358,10 @@ fn same_effect_as_debian_svc() {
                 None => {
                     sup.wait(|s| !s.want_up);
                 }
+            }
+            if args == ["-D"] {
+                // Already wanted down after -O: the sign that -D was handled is the file.
+                assert!(tests::wait_until(SOON, || d.join("down").exists()));
             }
             let (_, out, _) = run(Command::new(&real_svstat).args(["-o", fields]).arg(&d));
             seen.push(format!("{args:?} {out} down={}", d.join("down").exists()));

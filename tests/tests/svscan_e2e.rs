@@ -5,27 +5,18 @@
 //! each test s6-svscan's process group (svscan and its supervise children) is killed by
 //! pgid, then every service (its own session) by the pid in its status file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use tests::common::status::StatusRecord;
 use tests::{
-    bin, cmdline, make_service, proc_table, run, wait_until, write_script, Proc, Scratch, SOON,
+    alive, bin, children, cmdline, make_service, proc_table, run, status, supervise_pid_of, up_pid,
+    wait_until, wait_up, write_script, Proc, Scan, SOON,
 };
 
 /// A long-running service that also ends by itself once its directory is gone (the scratch
 /// directory is removed at the end of the test), so nothing can outlive a test even if it
 /// escaped the kills.
 const LONG: &str = "while [ -e run ]; do sleep 0.2; done";
-
-/// Live (non-zombie) children of `pid`.
-fn children(pid: i32) -> Vec<i32> {
-    proc_table()
-        .into_iter()
-        .filter(|&(_, pp, st)| pp == pid && st != 'Z' && st != 'X')
-        .map(|(p, _, _)| p)
-        .collect()
-}
 
 /// Sorted arguments of the s6-supervise children of `svscan`.
 fn supervised(svscan: i32) -> Vec<String> {
@@ -39,155 +30,12 @@ fn supervised(svscan: i32) -> Vec<String> {
     v
 }
 
-fn supervise_pid(svscan: i32, name: &str) -> Option<i32> {
-    children(svscan)
-        .into_iter()
-        .find(|&p| cmdline(p) == ["s6-supervise", name])
-}
-
-fn alive(pid: i32) -> bool {
-    proc_table()
-        .iter()
-        .any(|&(p, _, st)| p == pid && st != 'Z' && st != 'X')
-}
-
-fn status(svdir: &Path) -> Option<StatusRecord> {
-    StatusRecord::read(svdir).ok()
-}
-
-fn up_pid(svdir: &Path) -> Option<i32> {
-    status(svdir).filter(|s| s.is_up()).map(|s| s.pid_t())
-}
-
-/// Wait until the service is up; its pid.
-fn wait_up(svdir: &Path) -> i32 {
-    let mut pid = None;
-    assert!(
-        wait_until(SOON, || {
-            pid = up_pid(svdir);
-            pid.is_some()
-        }),
-        "{} up",
-        svdir.display()
-    );
-    pid.unwrap_or(0)
-}
-
 fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .map(str::to_string)
         .collect()
-}
-
-/// A scan directory with its s6-svscan; at drop, everything started is killed.
-struct Scan {
-    dir: PathBuf,
-    proc: Option<Proc>,
-    /// Process groups of services orphaned on purpose (their supervise was killed).
-    groups: Vec<i32>,
-    scratch: Scratch,
-}
-
-impl Scan {
-    fn new(tag: &str) -> Scan {
-        let scratch = Scratch::new(tag);
-        let dir = scratch.join("scan");
-        std::fs::create_dir_all(&dir).expect("mkdir scan");
-        Scan {
-            dir,
-            proc: None,
-            groups: Vec::new(),
-            scratch,
-        }
-    }
-
-    fn tmp(&self, p: &str) -> PathBuf {
-        self.scratch.join(p)
-    }
-
-    fn start(&mut self) -> i32 {
-        self.start_with(&[])
-    }
-
-    fn start_with(&mut self, args: &[&str]) -> i32 {
-        let mut cmd = Command::new(bin("s6-svscan"));
-        cmd.args(args).arg(&self.dir).current_dir(&self.dir);
-        let p = Proc::spawn_logged(&mut cmd, &self.scratch.path, "svscan");
-        let pid = p.pid();
-        self.proc = Some(p);
-        let d = self.dir.clone();
-        assert!(
-            wait_until(SOON, || tests::common::control::send(&d, ".s6-svscan", b"")
-                .is_ok()),
-            "s6-svscan listening; stderr: {}",
-            self.stderr()
-        );
-        pid
-    }
-
-    /// Start the s6-svscan at `exe` (a copy placed by the test), with no PATH to fall back
-    /// on for s6-supervise; its output goes to `log`.out/.err; its pid.
-    fn start_exe(&mut self, exe: &Path, log: &str) -> i32 {
-        let mut cmd = Command::new(exe);
-        cmd.arg(&self.dir)
-            .current_dir(&self.dir)
-            .env("PATH", "/nonexistent");
-        let p = Proc::spawn_logged(&mut cmd, &self.scratch.path, log);
-        let pid = p.pid();
-        self.proc = Some(p);
-        pid
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(self.scratch.join("svscan.err")).unwrap_or_default()
-    }
-
-    fn ctl(&self, letters: &str) {
-        let (rc, _, err) = run(Command::new(bin("s6-svscanctl"))
-            .arg(format!("-{letters}"))
-            .arg(&self.dir));
-        assert_eq!((rc, err.as_str()), (0, ""), "s6-svscanctl -{letters}");
-    }
-
-    fn proc(&mut self) -> &mut Proc {
-        self.proc.as_mut().expect("svscan started")
-    }
-
-    /// Every service directory (and logger) under the scratch dir, for the final cleanup.
-    fn service_dirs(&self) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        let mut stack = vec![self.scratch.path.clone()];
-        while let Some(d) = stack.pop() {
-            if d.join("supervise").is_dir() {
-                out.push(d.clone());
-            }
-            if let Ok(rd) = std::fs::read_dir(&d) {
-                for e in rd.flatten() {
-                    let p = e.path();
-                    if p.is_dir() && !p.is_symlink() && e.file_name() != "supervise" {
-                        stack.push(p);
-                    }
-                }
-            }
-        }
-        out
-    }
-}
-
-impl Drop for Scan {
-    fn drop(&mut self) {
-        drop(self.proc.take());
-        for &g in &self.groups {
-            tests::kill_group(g);
-        }
-        for d in self.service_dirs() {
-            if let Some(s) = status(&d) {
-                tests::kill_group(s.pid_t());
-            }
-        }
-    }
 }
 
 #[test]
@@ -198,14 +46,14 @@ fn one_supervise_per_service_dot_entries_and_files_ignored() {
     }
     make_service(&s.dir, ".hidden", LONG);
     std::fs::write(s.dir.join("plainfile"), "x").unwrap();
-    let pid = s.start();
+    let pid = s.start(&[]);
     assert!(wait_until(SOON, || supervised(pid) == ["alpha", "beta"]));
     for n in ["alpha", "beta"] {
         let d = s.dir.join(n);
         assert!(wait_until(SOON, || up_pid(&d).is_some()), "{n} up");
-        let sp = supervise_pid(pid, n).unwrap();
+        let sp = supervise_pid_of(pid, n).unwrap();
         // Same process group as s6-svscan (no setsid).
-        let pgid = |p: i32| unsafe { libc::getpgid(p) };
+        let pgid = |p: i32| nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(p))).ok();
         assert_eq!(pgid(sp), pgid(pid));
     }
     assert!(!s.dir.join(".hidden/supervise").exists());
@@ -219,10 +67,10 @@ fn one_supervise_per_service_dot_entries_and_files_ignored() {
 fn rescan_starts_new_service() {
     let mut s = Scan::new("svscan-rescan");
     make_service(&s.dir, "first", LONG);
-    let pid = s.start();
+    let pid = s.start(&[]);
     assert!(wait_until(SOON, || supervised(pid) == ["first"]));
     make_service(&s.dir, "second", LONG);
-    s.ctl("a");
+    s.ctl_ok("a");
     assert!(wait_until(SOON, || supervised(pid) == ["first", "second"]));
     let d = s.dir.join("second");
     assert!(wait_until(SOON, || up_pid(&d).is_some()));
@@ -238,16 +86,16 @@ fn removed_service_kept_until_n() {
         "gone",
         &format!("trap 'echo TERM >> {}; exit 0' TERM; {LONG}", m.display()),
     );
-    let pid = s.start();
+    let pid = s.start(&[]);
     assert!(wait_until(SOON, || up_pid(&gone).is_some()));
-    let sp = supervise_pid(pid, "gone").unwrap();
+    let sp = supervise_pid_of(pid, "gone").unwrap();
     let moved = s.tmp("moved");
     std::fs::rename(&gone, &moved).unwrap();
-    s.ctl("a");
+    s.ctl_ok("a");
     // The rescan is processed (a later command is answered) and the supervisor is still there.
-    s.ctl("z");
+    s.ctl_ok("z");
     assert!(alive(sp), "a removed service is not killed by a rescan");
-    s.ctl("n");
+    s.ctl_ok("n");
     assert!(wait_until(SOON, || !alive(sp)));
     assert!(wait_until(SOON, || lines(&m) == ["TERM"]));
     assert_eq!(supervised(pid), ["keep"]);
@@ -257,14 +105,14 @@ fn removed_service_kept_until_n() {
 fn supervise_respawned_after_sigkill() {
     let mut s = Scan::new("svscan-respawn");
     let d = make_service(&s.dir, "svc", LONG);
-    let pid = s.start();
+    let pid = s.start(&[]);
     assert!(wait_until(SOON, || up_pid(&d).is_some()));
-    let old = supervise_pid(pid, "svc").unwrap();
+    let old = supervise_pid_of(pid, "svc").unwrap();
     // The service outlives its supervise (s6 semantics): clean it up at the end.
-    s.groups.push(wait_up(&d));
-    unsafe { libc::kill(old, libc::SIGKILL) };
+    s.reaper.add(wait_up(&d));
+    sigkill(old);
     assert!(wait_until(SOON, || {
-        supervise_pid(pid, "svc").is_some_and(|p| p != old)
+        supervise_pid_of(pid, "svc").is_some_and(|p| p != old)
     }));
 }
 
@@ -290,7 +138,7 @@ fn logger_pipe_carries_lines_across_logger_restart() {
             out.display()
         ),
     );
-    let pid = s.start();
+    let pid = s.start(&[]);
     assert!(wait_until(SOON, || supervised(pid) == ["svc", "svc/log"]));
     assert!(wait_until(SOON, || lines(&out) == ["one"]));
     // The logger dies; its supervise restarts it on the same pipe.
@@ -300,10 +148,10 @@ fn logger_pipe_carries_lines_across_logger_restart() {
     std::fs::write(&more, "").unwrap();
     assert!(wait_until(SOON, || lines(&out) == ["one", "two"]));
     // And the same happens when the logger's supervise itself is killed.
-    let lsup = supervise_pid(pid, "svc/log").unwrap();
-    s.groups.push(wait_up(&log));
-    unsafe { libc::kill(lsup, libc::SIGKILL) };
-    assert!(wait_until(SOON, || supervise_pid(pid, "svc/log")
+    let lsup = supervise_pid_of(pid, "svc/log").unwrap();
+    s.reaper.add(wait_up(&log));
+    sigkill(lsup);
+    assert!(wait_until(SOON, || supervise_pid_of(pid, "svc/log")
         .is_some_and(|p| p != lsup)));
     let svc_pid = wait_up(&svc);
     // The producer's stdout and the logger's stdin are one pipe.
@@ -333,9 +181,9 @@ fn t_tears_down_and_execs_finish() {
             m.display()
         ),
     );
-    let pid = s.start();
+    let pid = s.start(&[]);
     assert!(wait_until(SOON, || up_pid(&d).is_some()));
-    s.ctl("t");
+    s.ctl_ok("t");
     let st = s.proc().wait_timeout(SOON).expect("s6-svscan exits");
     assert_eq!(st.code(), Some(3), "finish's exit code");
     let dir = std::fs::canonicalize(&s.dir).unwrap();
@@ -352,10 +200,10 @@ fn t_tears_down_and_execs_finish() {
 fn at_rescans_then_exits() {
     let mut s = Scan::new("svscan-at");
     let d = make_service(&s.dir, "a", LONG);
-    s.start();
+    s.start(&[]);
     assert!(wait_until(SOON, || up_pid(&d).is_some()));
     make_service(&s.dir, "b", LONG);
-    s.ctl("at");
+    s.ctl_ok("at");
     let st = s.proc().wait_timeout(SOON).expect("s6-svscan exits");
     assert_eq!(st.code(), Some(0));
 }
@@ -370,12 +218,12 @@ fn sighup_script_replaces_default() {
         &format!("echo \"$0 $#\" >> {}", m.display()),
     );
     make_service(&s.dir, "a", LONG);
-    let pid = s.start();
+    let pid = s.start(&[]);
     assert!(wait_until(SOON, || supervised(pid) == ["a"]));
     make_service(&s.dir, "b", LONG);
     s.proc().signal(libc::SIGHUP);
     assert!(wait_until(SOON, || lines(&m) == [".s6-svscan/SIGHUP 0"]));
-    s.ctl("z");
+    s.ctl_ok("z");
     assert_eq!(supervised(pid), ["a"], "the script replaced the rescan");
     // The script process was reaped.
     assert!(wait_until(SOON, || proc_table()
@@ -390,10 +238,12 @@ fn bad_entries_do_not_stop_the_others() {
     std::fs::create_dir(s.dir.join("norun")).unwrap();
     let long = "x".repeat(20);
     make_service(&s.dir, &long, LONG);
-    let pid = s.start_with(&["-L", "12"]);
-    std::os::unix::fs::symlink(s.tmp("nowhere"), s.dir.join("dangling")).unwrap();
-    s.ctl("a");
+    let pid = s.start(&["-L", "12"]);
+    // The first scan is done (and with it the start-up clean-up, which removes dangling
+    // symlinks) once its supervisors run: only then plant the dangling one.
     assert!(wait_until(SOON, || supervised(pid) == ["good", "norun"]));
+    std::os::unix::fs::symlink(s.tmp("nowhere"), s.dir.join("dangling")).unwrap();
+    s.ctl_ok("a");
     let d = s.dir.join("good");
     assert!(wait_until(SOON, || up_pid(&d).is_some()));
     assert!(wait_until(SOON, || {
@@ -411,7 +261,7 @@ fn too_many_services_starts_what_fits() {
     for n in ["a", "b", "c", "d", "e"] {
         make_service(&s.dir, n, LONG);
     }
-    let pid = s.start_with(&["-C", "4"]);
+    let pid = s.start(&["-C", "4"]);
     assert!(wait_until(SOON, || supervised(pid).len() == 4));
     assert!(wait_until(SOON, || s
         .stderr()
@@ -494,7 +344,7 @@ fn svscan_startup_errors() {
 #[test]
 fn second_instance_exits_100() {
     let mut s = Scan::new("svscan-second");
-    s.start();
+    s.start(&[]);
     let (rc, _, err) = run(Command::new(bin("s6-svscan")).arg(&s.dir));
     assert_eq!(
         (rc, err.as_str()),
@@ -514,15 +364,15 @@ fn q_after_t_escalates_a_stubborn_logger() {
     std::fs::create_dir(&log).unwrap();
     // Survives EOF on stdin: only a SIGTERM from its supervise stops it.
     write_script(&log.join("run"), &format!("cat > /dev/null; {LONG}"));
-    s.start();
+    s.start(&[]);
     assert!(wait_until(SOON, || up_pid(&svc).is_some() && up_pid(&log).is_some()));
-    s.ctl("t");
+    s.ctl_ok("t");
     assert!(wait_until(SOON, || status(&svc).is_some_and(|st| st.pid == 0)));
     // s6-svscan keeps waiting for the logger (it got SIGHUP, not SIGTERM)...
-    s.ctl("z");
+    s.ctl_ok("z");
     assert!(s.proc().wait_timeout(Duration::from_millis(300)).is_none());
     // ...and still listens: q sends SIGTERM to the logger's supervise too.
-    s.ctl("q");
+    s.ctl_ok("q");
     let st = s.proc().wait_timeout(SOON).expect("s6-svscan exits");
     assert_eq!(st.code(), Some(0));
     assert_eq!(status(&log).map(|st| st.pid), Some(0));
@@ -547,7 +397,7 @@ fn unspawnable_supervise_is_retried_and_svscan_keeps_running() {
         b""
     )
     .is_ok()));
-    s.ctl("t");
+    s.ctl_ok("t");
     let st = s.proc().wait_timeout(SOON).expect("s6-svscan exits");
     assert_eq!(st.code(), Some(0));
 }
@@ -572,21 +422,24 @@ fn console_holder_goes_to_the_catch_all_logger() {
         .arg(&s.dir)
         .current_dir(&s.dir);
     // The console holder fd is inherited: clear its close-on-exec flag in the child only.
+    let in_child = move || {
+        // SAFETY: fcntl(2) on an fd of ours; async-signal-safe.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    };
+    // SAFETY: the closure only makes an async-signal-safe system call.
     unsafe {
         use std::os::unix::process::CommandExt;
-        cmd.pre_exec(move || {
-            if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
+        cmd.pre_exec(in_child);
     }
     s.proc = Some(Proc::spawn_logged(&mut cmd, &s.scratch.path, "svscan"));
     drop(f);
     assert!(wait_until(SOON, || std::fs::read_to_string(&console)
         .unwrap_or_default()
         .contains("to-console")));
-    s.ctl("t");
+    s.ctl_ok("t");
     let st = s.proc().wait_timeout(SOON).expect("s6-svscan exits");
     assert_eq!(st.code(), Some(0));
 }
@@ -619,7 +472,7 @@ fn one_file_for_svscan_and_supervise() {
     let own = inode(svscan);
     assert!(own.is_some());
     for name in ["a", "b"] {
-        let sup = supervise_pid(svscan, name).expect("supervise child");
+        let sup = supervise_pid_of(svscan, name).expect("supervise child");
         assert_eq!(
             inode(sup),
             own,
@@ -636,17 +489,24 @@ fn one_file_for_svscan_and_supervise() {
 
     // Debian's s6-supervise in place of the link, when installed: that one runs.
     if let Some(real) = tests::real_s6("s6-supervise") {
-        s.ctl("t");
+        s.ctl_ok("t");
         s.proc().wait_timeout(SOON).expect("s6-svscan exits");
         std::fs::remove_file(prefix.join("s6-supervise")).unwrap();
         std::fs::copy(&real, prefix.join("s6-supervise")).unwrap();
         let svscan = s.start_exe(&prefix.join("s6-svscan"), "svscan2");
         wait_up(&s.dir.join("b"));
-        let sup = supervise_pid(svscan, "b").expect("supervise child");
+        let sup = supervise_pid_of(svscan, "b").expect("supervise child");
         assert_eq!(
             std::fs::read_link(format!("/proc/{sup}/exe")).ok(),
             Some(prefix.join("s6-supervise"))
         );
         assert_ne!(inode(sup), inode(svscan));
     }
+}
+
+fn sigkill(pid: i32) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
 }

@@ -7,19 +7,7 @@
 //! test started. Tests are skipped (pass with a note) where unshare is not permitted.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use tests::{
-    bin, cmdline, make_service, proc_table, wait_until, write_script, Proc, Scratch, SOON,
-};
-
-fn unshare_works() -> bool {
-    Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "true"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
+use tests::{cmdline, make_service, proc_table, wait_until, write_script, Scratch, SOON};
 
 fn lines(path: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_to_string(path)
@@ -31,47 +19,10 @@ fn lines(path: &Path) -> Vec<String> {
     v
 }
 
-/// Start `s6-svscan scandir` as process 1 of a new PID namespace; returns the unshare
-/// process and the host pid of s6-svscan.
-fn start_pid1(scratch: &Scratch, scandir: &Path) -> (Proc, i32) {
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--mount-proc"])
-        .arg(bin("s6-svscan"))
-        .arg(scandir)
-        .current_dir(scandir);
-    let p = Proc::spawn_logged(&mut cmd, &scratch.path, "pid1");
-    let unshare = p.pid();
-    let mut svscan = 0;
-    assert!(
-        wait_until(SOON, || {
-            svscan = proc_table()
-                .iter()
-                .find(|&&(pid, pp, _)| {
-                    pp == unshare
-                        && cmdline(pid)
-                            .first()
-                            .is_some_and(|a| a.ends_with("s6-svscan"))
-                })
-                .map_or(0, |t| t.0);
-            svscan != 0
-        }),
-        "s6-svscan started in the namespace"
-    );
-    (p, svscan)
-}
-
-fn zombie_children(pid: i32) -> Vec<i32> {
-    proc_table()
-        .into_iter()
-        .filter(|&(_, pp, st)| pp == pid && st == 'Z')
-        .map(|t| t.0)
-        .collect()
-}
-
 #[test]
 fn pid1_reaps_orphans() {
-    if !unshare_works() {
-        eprintln!("skipped: unshare --pid not permitted here");
+    if !tests::unshare_works() {
+        tests::skip("unshare --pid not permitted here");
         return;
     }
     let scratch = Scratch::new("svscan-pid1-orphans");
@@ -80,23 +31,25 @@ fn pid1_reaps_orphans() {
     // Each subshell exits at once, leaving its child to be adopted by process 1; some die
     // immediately, one lives until the test lets it go (a recognisable argv).
     let flag = scratch.join("flag");
+    // The marker names this test's scratch dir: two runs at once must not see each other's.
+    let marker = format!("orphan-marker-{}", scratch.path.display());
     make_service(
         &scan,
         "orphans",
         &format!(
             "for i in 1 2 3 4 5; do ( sh -c 'exit 0' & ); done\n\
-             ( exec sh -c 'while [ ! -e {} ]; do sleep 0.05; done' orphan-marker & )\n\
+             ( exec sh -c 'while [ ! -e {} ]; do sleep 0.05; done' '{marker}' & )\n\
              exec sleep 1000",
             flag.display()
         ),
     );
-    let (_p, svscan) = start_pid1(&scratch, &scan);
+    let (_p, svscan) = tests::start_pid1(&scratch, &scan);
     // The long-lived orphan is adopted by s6-svscan...
     let mut orphan = 0;
     assert!(wait_until(SOON, || {
         orphan = proc_table()
             .iter()
-            .find(|&&(pid, _, _)| cmdline(pid).last().is_some_and(|a| a == "orphan-marker"))
+            .find(|&&(pid, _, _)| cmdline(pid).last().is_some_and(|a| *a == marker))
             .map_or(0, |t| t.0);
         orphan != 0
     }));
@@ -109,16 +62,16 @@ fn pid1_reaps_orphans() {
         .iter()
         .any(|&(pid, _, st)| pid == orphan && st != 'Z')));
     assert!(
-        wait_until(SOON, || zombie_children(svscan).is_empty()),
+        wait_until(SOON, || tests::zombies_of(svscan).is_empty()),
         "zombies left: {:?}",
-        zombie_children(svscan)
+        tests::zombies_of(svscan)
     );
 }
 
 #[test]
 fn pid1_sigterm_brings_services_down_through_finish_and_exits() {
-    if !unshare_works() {
-        eprintln!("skipped: unshare --pid not permitted here");
+    if !tests::unshare_works() {
+        tests::skip("unshare --pid not permitted here");
         return;
     }
     let scratch = Scratch::new("svscan-pid1-term");
@@ -149,7 +102,7 @@ fn pid1_sigterm_brings_services_down_through_finish_and_exits() {
             m = m.display()
         ),
     );
-    let (mut p, svscan) = start_pid1(&scratch, &scan);
+    let (mut p, svscan) = tests::start_pid1(&scratch, &scan);
     for n in ["web", "worker", "app", "app/log"] {
         let sv = scan.join(n);
         assert!(

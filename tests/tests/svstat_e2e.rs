@@ -8,7 +8,7 @@ use std::process::Command;
 
 use common::status::{StatusRecord, FLAG_FINISHING, FLAG_PAUSED, FLAG_READY, FLAG_WANTUP};
 use common::tai::Tai64n;
-use tests::{bin, make_service, real_s6, run, Scratch, Supervisor};
+use tests::{bin, make_service, real_s6, run, Scratch, Sup};
 
 /// A service dir whose lock is held by this test process.
 struct Fake {
@@ -38,11 +38,9 @@ impl Fake {
             },
             pid,
             wstat,
-            paused: flags & FLAG_PAUSED != 0,
-            finishing: flags & FLAG_FINISHING != 0,
-            want_up: flags & FLAG_WANTUP != 0,
-            ready: flags & FLAG_READY != 0,
-        };
+            ..StatusRecord::default()
+        }
+        .with_flags(flags);
         let raw = st.pack();
         std::fs::write(self.dir.join("supervise/status"), raw).unwrap();
         raw
@@ -68,7 +66,7 @@ fn fuzzy(s: &str) -> String {
 }
 
 #[test]
-fn crafted_statuses_exact_lines() {
+fn legacy_lines_of_crafted_statuses() {
     let t = Scratch::new("svstat-fake");
     let f = Fake::new(&t, "fake");
     let cases: &[(u64, u16, u8, bool, &str)] = &[
@@ -144,14 +142,23 @@ fn crafted_statuses_exact_lines() {
             "pid {pid} wstat {wstat:#x} flags {flags:#x}"
         );
     }
-    let _ = std::fs::remove_file(f.dir.join("down"));
+}
 
-    // -n, -o with every field, shortcuts, accumulation.
+#[test]
+fn n_prints_signal_numbers() {
+    let t = Scratch::new("svstat-n");
+    let f = Fake::new(&t, "fake");
     f.write(100, 50, 0, 15, FLAG_READY);
     assert_eq!(
         fuzzy(&svstat(&["-n"], &f.dir).1),
         "down (signal 15) N seconds, normally up, ready N seconds\n"
     );
+}
+
+#[test]
+fn o_prints_every_field() {
+    let t = Scratch::new("svstat-o");
+    let f = Fake::new(&t, "fake");
     let raw = f.write(100, 50, 0, 0x2a00, FLAG_WANTUP | FLAG_READY);
     let (_, out, _) = svstat(
         &["-o", "up,wantedup,normallyup,ready,paused,pid,pgid,exitcode,signal,signum,updownsince,readysince"],
@@ -175,6 +182,12 @@ fn crafted_statuses_exact_lines() {
         out,
         format!("false true true false false -1 -1 42 NA -1 {stamp} {ready}\n")
     );
+}
+
+#[test]
+fn shortcut_options_and_o_lists_accumulate() {
+    let t = Scratch::new("svstat-acc");
+    let f = Fake::new(&t, "fake");
     f.write(100, 50, 321, 0x0500, FLAG_WANTUP | FLAG_READY);
     assert_eq!(svstat(&["-uwNrpgest"], &f.dir).1.split(' ').count(), 9);
     assert_eq!(
@@ -185,14 +198,23 @@ fn crafted_statuses_exact_lines() {
         svstat(&["-p", "-o", "exitcode,up", "-w", "-o", "signum"], &f.dir).1,
         "321 -1 true true -1\n"
     );
+}
 
-    // A stamp in the future is clamped to now.
+#[test]
+fn a_stamp_in_the_future_is_clamped_to_now() {
+    let t = Scratch::new("svstat-future");
+    let f = Fake::new(&t, "fake");
     f.write(-1000, 0, 0, 0, 0);
     assert_eq!(
         svstat(&[], &f.dir).1,
         "down (exitcode 0) 0 seconds, normally up\n"
     );
-    // Extra bytes after 35 are ignored.
+}
+
+#[test]
+fn bytes_after_the_35th_are_ignored() {
+    let t = Scratch::new("svstat-long");
+    let f = Fake::new(&t, "fake");
     let mut long = f.write(100, 50, 99, 0, FLAG_WANTUP).to_vec();
     long.extend_from_slice(b"garbage");
     std::fs::write(f.dir.join("supervise/status"), long).unwrap();
@@ -203,8 +225,7 @@ fn crafted_statuses_exact_lines() {
 }
 
 #[test]
-fn errors_and_usage() {
-    let t = Scratch::new("svstat-err");
+fn usage_errors_exit_100() {
     let usage = "s6-svstat: usage: s6-svstat [ -uwNrpgest | -o up,wantedup,normallyup,ready,paused,pid,pgid,exitcode,signal,signum,updownsince,readysince,updownfor,readyfor ] [ -n ] servicedir\n";
     for args in [&[][..], &["-Z", "x"], &["-o"]] {
         assert_eq!(
@@ -212,6 +233,11 @@ fn errors_and_usage() {
             (100, String::new(), usage.to_string())
         );
     }
+}
+
+#[test]
+fn bad_field_lists_exit_100() {
+    let t = Scratch::new("svstat-err-o");
     let f = Fake::new(&t, "fake");
     f.write(1, 1, 3, 0, FLAG_WANTUP);
     assert_eq!(
@@ -231,7 +257,12 @@ fn errors_and_usage() {
         svstat(&["-o", &seventeen], &f.dir).2,
         "s6-svstat: fatal: too many option fields\n"
     );
-    // Short status file.
+}
+
+#[test]
+fn a_short_or_missing_status_file_exits_111() {
+    let t = Scratch::new("svstat-err-short");
+    let f = Fake::new(&t, "fake");
     std::fs::write(f.dir.join("supervise/status"), [0u8; 34]).unwrap();
     assert_eq!(
         svstat(&[], &f.dir),
@@ -244,7 +275,15 @@ fn errors_and_usage() {
             )
         )
     );
-    // Garbage of the right size is decoded, never a panic.
+    // Missing status with a supervisor.
+    std::fs::remove_file(f.dir.join("supervise/status")).unwrap();
+    assert_eq!(svstat(&[], &f.dir).0, 111);
+}
+
+#[test]
+fn garbage_of_the_right_size_is_decoded() {
+    let t = Scratch::new("svstat-err-garbage");
+    let f = Fake::new(&t, "fake");
     std::fs::write(f.dir.join("supervise/status"), [b'A'; 35]).unwrap();
     let (code, out, _) = svstat(&[], &f.dir);
     assert_eq!(code, 0);
@@ -252,10 +291,11 @@ fn errors_and_usage() {
         out.starts_with("up (pid 1094795585 pgid 1094795585) "),
         "{out}"
     );
-    // Missing status with a supervisor.
-    std::fs::remove_file(f.dir.join("supervise/status")).unwrap();
-    assert_eq!(svstat(&[], &f.dir).0, 111);
+}
 
+#[test]
+fn unsupervised_dirs_exit_1_and_files_111() {
+    let t = Scratch::new("svstat-err-unsup");
     // Not supervised, nonexistent, a file, a path with spaces.
     for name in ["plain", "my service"] {
         let d = make_service(&t.path, name, "exec sleep 1000");
@@ -349,7 +389,7 @@ fn live_service_under_our_supervisor() {
     let d = make_service(&t.path, "svc", "echo >&3; exec sleep 1000");
     std::fs::write(d.join("notification-fd"), "3\n").unwrap();
     std::fs::write(d.join("down"), "").unwrap();
-    let sup = Supervisor::start(&bin("s6-supervise"), &t, "svc");
+    let sup = Sup::start_bin(&bin("s6-supervise"), &t, "svc");
     sup.wait(|s| s.pid == 0);
     assert_eq!(
         svstat(&["-o", "up,pid,ready,normallyup"], &d).1,
@@ -384,14 +424,14 @@ fn live_service_under_our_supervisor() {
 fn same_fields_as_debian_svstat() {
     let (Some(real_sup), Some(real_svstat)) = (real_s6("s6-supervise"), real_s6("s6-svstat"))
     else {
-        eprintln!("note: Debian's s6 is not installed; interop test skipped");
+        tests::skip("Debian's s6 is not installed");
         return;
     };
     let fields = "up,wantedup,normallyup,ready,pid,exitcode,signal,signum,updownsince,readysince";
     let t = Scratch::new("svstat-same");
     let d = make_service(&t.path, "svc", "echo >&3; exec sleep 1000");
     std::fs::write(d.join("notification-fd"), "3\n").unwrap();
-    let sup = Supervisor::start(&real_sup, &t, "svc");
+    let sup = Sup::start_bin(&real_sup, &t, "svc");
     let compare = |what: &str| {
         let ours = svstat(&["-o", fields], &d);
         let theirs = run(Command::new(&real_svstat).args(["-o", fields]).arg(&d));

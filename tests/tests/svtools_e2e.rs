@@ -7,9 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use tests::{
-    bin, make_service, real_s6, run, supervisors, wait_until, Proc, Scratch, Supervisor, SOON,
-};
+use tests::{bin, make_service, real_s6, run, supervisors, wait_until, Proc, Scratch, Sup, SOON};
 
 fn tool(name: &str, args: &[&str], dirs: &[&Path]) -> (i32, String, String) {
     run(Command::new(bin(name)).args(args).args(dirs))
@@ -69,7 +67,7 @@ fn svok_exit_codes() {
         )
     );
     for supervise in supervisors() {
-        let sup = Supervisor::start(&supervise, &t, "svc");
+        let sup = Sup::start_bin(&supervise, &t, "svc");
         assert_eq!(
             tool("s6-svok", &[], &[&d]),
             (0, String::new(), String::new())
@@ -88,8 +86,8 @@ fn svwait_states_against_both_supervisors() {
         let a = make_service(&t.path, "a", "exec sleep 1000");
         let b = make_service(&t.path, "b", "echo >&3; exec sleep 1000");
         std::fs::write(b.join("notification-fd"), "3\n").unwrap();
-        let sa = Supervisor::start(&supervise, &t, "a");
-        let sb = Supervisor::start(&supervise, &t, "b");
+        let sa = Sup::start_bin(&supervise, &t, "a");
+        let sb = Sup::start_bin(&supervise, &t, "b");
         sa.wait(|s| s.is_up());
         sb.wait(|s| s.is_up() && s.ready);
 
@@ -153,7 +151,7 @@ fn svwait_fifo_timeout_and_errors() {
     let t = Scratch::new("svwait-err");
     let d = make_service(&t.path, "svc", "exec sleep 1000");
     std::fs::write(d.join("down"), "").unwrap();
-    let sup = Supervisor::start(&bin("s6-supervise"), &t, "svc");
+    let sup = Sup::start_bin(&bin("s6-supervise"), &t, "svc");
 
     // The subscriber FIFO: name and 2.15's mode 0622.
     let mut w = background(&t, "s6-svwait", &["-u"], &[&d], "fifo");
@@ -220,8 +218,8 @@ fn svlisten1_and_svlisten() {
         let b = make_service(&t.path, "b", "exec sleep 1000");
         std::fs::write(a.join("down"), "").unwrap();
         std::fs::write(b.join("down"), "").unwrap();
-        let sa = Supervisor::start(&supervise, &t, "a");
-        let sb = Supervisor::start(&supervise, &t, "b");
+        let sa = Sup::start_bin(&supervise, &t, "a");
+        let sb = Sup::start_bin(&supervise, &t, "b");
         let svc = bin("s6-svc");
         let svc = svc.to_str().unwrap();
         let (ad, bd) = (a.to_str().unwrap(), b.to_str().unwrap());
@@ -270,7 +268,7 @@ fn svlisten1_and_svlisten() {
         assert_eq!(code, 0);
         assert_eq!((sa.status().pid, sb.status().pid), (0, 0));
 
-        // Supervisor exits while waited for up.
+        // Sup exits while waited for up.
         let (code, _, err) = tool(
             "s6-svlisten1",
             &["-u", "-t", "20000", ad, svc, "-x", ad],
@@ -291,7 +289,7 @@ fn svlisten_errors() {
     let t = Scratch::new("svlisten-err");
     let d = make_service(&t.path, "svc", "exec sleep 1000");
     std::fs::write(d.join("down"), "").unwrap();
-    let _sup = Supervisor::start(&bin("s6-supervise"), &t, "svc");
+    let _sup = Sup::start_bin(&bin("s6-supervise"), &t, "svc");
     let dd = d.to_str().unwrap();
     assert_eq!(
         tool("s6-svlisten1", &["-u", dd], &[]),
@@ -423,7 +421,7 @@ fn svdt_reads_live_tally() {
     for supervise in supervisors() {
         let t = Scratch::new("svdt-live");
         let d = make_service(&t.path, "svc", "exec sleep 1000");
-        let sup = Supervisor::start(&supervise, &t, "svc");
+        let sup = Sup::start_bin(&supervise, &t, "svc");
         let first = sup.wait(|s| s.is_up()).pid;
         sup.ctl(b"k");
         sup.wait(|s| s.is_up() && s.pid != first);
@@ -447,9 +445,8 @@ fn svdt_reads_live_tally() {
 #[test]
 fn permission_denied_as_nobody() {
     let setpriv = Path::new("/usr/bin/setpriv");
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 || !setpriv.exists() {
-        eprintln!("note: needs root and setpriv; permission test skipped");
+    if !tests::is_root() || !setpriv.exists() {
+        tests::skip("needs root and setpriv");
         return;
     }
     let t = Scratch::new("perm");
