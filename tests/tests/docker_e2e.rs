@@ -325,6 +325,21 @@ fn services_come_up_are_controlled_through_exec_and_stop_fast() {
         "no rotated archive: {}",
         c.exec(&["ls", "-l", "/run/log/sshd"]).1
     );
+    // s6-log makes its stdout non-blocking: log/run gave it a description of its own, so the
+    // container's stdout stays blocking for process 1 and every service (the app's writes
+    // never fail with EAGAIN when Docker's pipe is full).
+    let nonblocking = |pid: &str| {
+        let (_, info, _) = c.exec(&["cat", &format!("/proc/{pid}/fdinfo/1")]);
+        info.lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+            .map(|f| f & libc::O_NONBLOCK as u32 != 0)
+    };
+    let (_, logger, _) = c.exec(&["s6-svstat", "-p", "/etc/s6/sshd/log"]);
+    assert_eq!(nonblocking(logger.trim()), Some(true), "s6-log's stdout");
+    assert_eq!(nonblocking(&c.app_pid()), Some(false), "the app's stdout");
+    assert_eq!(nonblocking("1"), Some(false), "s6-svscan's stdout");
+
     let (_, ls, _) = c.exec(&["ls", "/run/log/sshd"]);
     let names: Vec<&str> = ls.lines().collect();
     assert!(
