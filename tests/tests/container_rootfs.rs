@@ -6,7 +6,8 @@
 //! process 1 plays `docker stop`.
 //!
 //! Checked: cont-init scripts in order before the services; services up and ready; the logger
-//! pipe; supervise/ and event/ created on /run through the image's symlinks; `svc -d` / `-u`
+//! pipe (s6-log: sshd's line TAI64N-stamped in its logdir, `[sshd]`-prefixed on the container's
+//! stdout); supervise/ and event/ created on /run through the image's symlinks; `svc -d` / `-u`
 //! and `svstat` from inside; orphans reaped by process 1; the app's death stops the container
 //! with the app's exit status (its code, 128 + signal when killed); SIGTERM stops everything,
 //! bounded by `timeout-kill`; leftover children killed by `finish` let loggers drain; a
