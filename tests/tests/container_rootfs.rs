@@ -6,7 +6,8 @@
 //! process 1 plays `docker stop`.
 //!
 //! Checked: cont-init scripts in order before the services; services up and ready; the logger
-//! pipe; supervise/ and event/ created on /run through the image's symlinks; `svc -d` / `-u`
+//! pipe (s6-log: sshd's line TAI64N-stamped in its logdir, `[sshd]`-prefixed on the container's
+//! stdout); supervise/ and event/ created on /run through the image's symlinks; `svc -d` / `-u`
 //! and `svstat` from inside; orphans reaped by process 1; the app's death stops the container
 //! with the app's exit status (its code, 128 + signal when killed); SIGTERM stops everything,
 //! bounded by `timeout-kill`; leftover children killed by `finish` let loggers drain; a
@@ -465,16 +466,27 @@ fn uid_of(pid: i32) -> Option<u32> {
         .and_then(|u| u.parse().ok())
 }
 
-/// The image's services are up, sshd is ready, its logger got its first line.
+/// The image's services are up, sshd is ready, its logger (s6-log) got its first line: in
+/// the logdir, TAI64N-stamped, and on the container's stdout with the `[sshd]` prefix.
 fn assert_booted(c: &Container) {
     c.wait_svstat("up", "/etc/s6/app", "true");
     c.wait_svstat("up,ready", "/etc/s6/sshd", "true true");
     c.wait_svstat("up", "/etc/s6/sshd/log", "true");
+    let line = "[sshd] sshd: Server listening on 0.0.0.0 port 22 (pretend)";
     let log = c.path("/run/log/sshd/current");
     assert!(
-        wait_until(SOON, || std::fs::read_to_string(&log)
-            .is_ok_and(|l| l.contains("sshd: Server listening"))),
-        "sshd's line reached its logger through the pipe"
+        wait_until(SOON, || std::fs::read_to_string(&log).is_ok_and(|l| l
+            .lines()
+            .any(
+                |l| l.starts_with("@4000") && l.ends_with(&format!(" {line}"))
+            ))),
+        "sshd's line reached its logger through the pipe: {:?}",
+        std::fs::read_to_string(&log)
+    );
+    assert!(
+        wait_until(SOON, || c.stdout().lines().any(|l| l == line)),
+        "the logger copied it to the container's stdout:\n{}",
+        c.stdout()
     );
 }
 

@@ -7,7 +7,10 @@
 //! `s6-svc` / `s6-svstat` through `docker exec`; an orphan is reaped by process 1 (no zombie);
 //! `docker stop` exits 0, promptly; the app's exit status is the container's (3, 137 when the
 //! app is SIGKILLed, 143 for SIGTERM) and `docker kill` gives 137; `--read-only --tmpfs /run`
-//! and `--user 1000:1000`; `docker restart` comes back with every service (the container's
+//! and `--user 1000:1000`; sshd's logger (`s6-log -- p"[sshd]" 1 t /run/log/sshd`) puts its
+//! lines in `docker logs` with `[sshd] ` in front and, TAI64N-stamped, in the logdir on /run
+//! (written as the container's user; `s6-svc -a` rotates it into an `@<TAI64N>.s` archive);
+//! `docker restart` comes back with every service (the container's
 //! /run survives a restart: real s6 loops there on `unable to mkdir .../event: File exists`);
 //! the image's `HEALTHCHECK` (`s6-svstat --ready --up-for`) turns the container healthy, and
 //! unhealthy when a named service is taken down. The same tree with skarnet's s6
@@ -164,6 +167,37 @@ impl Container {
         out + &err
     }
 
+    /// Until sshd's `n`-th line (one per start) is in `docker logs` with its `[sshd]` prefix,
+    /// and in the logdir's `current`, TAI64N-stamped: sshd's logger, s6-log, writes both.
+    /// Then exactly `n` of each: nothing doubled, nothing lost.
+    fn wait_sshd_logged(&self, n: usize) {
+        let in_docker_logs = || self.logs().lines().filter(|l| *l == SSHD_LINE).count();
+        let in_logdir = || {
+            let (_, current, _) = self.exec(&["cat", "/run/log/sshd/current"]);
+            current
+                .lines()
+                .filter(|l| tai64n_stamped(l, SSHD_LINE))
+                .count()
+        };
+        assert!(
+            wait_until(HANG, || in_docker_logs() >= n),
+            "want {n} x {SSHD_LINE:?} in docker logs:\n{}",
+            self.logs()
+        );
+        assert!(
+            wait_until(HANG, || in_logdir() >= n),
+            "want {n} x \"@<TAI64N> {SSHD_LINE}\" in /run/log/sshd/current:\n{}",
+            self.exec(&["cat", "/run/log/sshd/current"]).1
+        );
+        assert_eq!(in_docker_logs(), n, "{}", self.logs());
+        assert_eq!(
+            in_logdir(),
+            n,
+            "{}",
+            self.exec(&["cat", "/run/log/sshd/current"]).1
+        );
+    }
+
     /// Until the overview command says every service is as wanted (exit 0).
     fn wait_all_ready(&self) -> Duration {
         let t0 = Instant::now();
@@ -189,6 +223,28 @@ impl Container {
         assert_eq!(code, 0, "{err}");
         out.trim().to_string()
     }
+}
+
+/// sshd's line as its logger prints it on the container's stdout: the `p"[sshd]"` prefix and
+/// one space, then the line.
+const SSHD_LINE: &str = "[sshd] sshd: Server listening on 0.0.0.0 port 22 (pretend)";
+
+/// `@` and 24 lowercase hex digits of a TAI64N label of our era.
+fn tai64n_label(s: &str) -> bool {
+    s.strip_prefix('@').is_some_and(|hex| {
+        hex.len() == 24
+            && hex.starts_with("40000000")
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// `line` is a TAI64N label and a space (s6-log's `t`), then `text`.
+fn tai64n_stamped(line: &str, text: &str) -> bool {
+    line.strip_suffix(text)
+        .and_then(|l| l.strip_suffix(' '))
+        .is_some_and(tai64n_label)
 }
 
 impl Drop for Container {
@@ -256,6 +312,47 @@ fn services_come_up_are_controlled_through_exec_and_stop_fast() {
         c.exec(&["ps", "-o", "pid,ppid,stat,args"]).1
     );
 
+    // sshd's logger: its line in docker logs, prefixed, and in the logdir, stamped; a
+    // rotation (s6-svc -a: SIGALRM to s6-log) archives it as @<TAI64N>.s.
+    c.wait_sshd_logged(1);
+    assert_eq!(c.exec(&["s6-svc", "-a", "/etc/s6/sshd/log"]).0, 0);
+    let archived = || {
+        let (_, out, _) = c.sh("cat /run/log/sshd/@*.s");
+        out.lines().any(|l| tai64n_stamped(l, SSHD_LINE))
+    };
+    assert!(
+        wait_until(HANG, archived),
+        "no rotated archive: {}",
+        c.exec(&["ls", "-l", "/run/log/sshd"]).1
+    );
+    // s6-log makes its stdout non-blocking: log/run gave it a description of its own, so the
+    // container's stdout stays blocking for process 1 and every service (the app's writes
+    // never fail with EAGAIN when Docker's pipe is full).
+    let nonblocking = |pid: &str| {
+        let (_, info, _) = c.exec(&["cat", &format!("/proc/{pid}/fdinfo/1")]);
+        info.lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+            .map(|f| f & libc::O_NONBLOCK as u32 != 0)
+    };
+    let (_, logger, _) = c.exec(&["s6-svstat", "-p", "/etc/s6/sshd/log"]);
+    assert_eq!(nonblocking(logger.trim()), Some(true), "s6-log's stdout");
+    assert_eq!(nonblocking(&c.app_pid()), Some(false), "the app's stdout");
+    assert_eq!(nonblocking("1"), Some(false), "s6-svscan's stdout");
+
+    let (_, ls, _) = c.exec(&["ls", "/run/log/sshd"]);
+    let names: Vec<&str> = ls.lines().collect();
+    assert!(
+        names.contains(&"current") && names.contains(&"lock"),
+        "{ls}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.strip_suffix(".s").is_some_and(tai64n_label)),
+        "{ls}"
+    );
+
     let logs = c.logs();
     assert!(logs.contains("app: started (pid"), "{logs}");
     assert!(
@@ -316,8 +413,16 @@ fn read_only_root_and_an_unprivileged_user() {
     );
     for c in [&ro, &user, &both] {
         c.wait_all_ready();
+        c.wait_sshd_logged(1);
         assert_eq!(c.exec(&["s6-svc", "-wr", "-r", "/etc/s6/sshd"]).0, 0);
         c.wait_all_ready();
+        // The restarted sshd's line through the same logger, into the same logdir.
+        c.wait_sshd_logged(2);
+    }
+    // The logger runs as the container's user and made its logdir as that user.
+    for (c, uid) in [(&ro, "0"), (&user, "1000"), (&both, "1000")] {
+        let (_, owner, _) = c.exec(&["stat", "-c", "%u", "/run/log/sshd"]);
+        assert_eq!(owner.trim(), uid);
     }
     assert_ne!(ro.sh("touch /etc/x").0, 0, "the root is read-only");
     let (_, ps, _) = user.exec(&["ps", "-o", "user,args"]);
@@ -348,6 +453,13 @@ fn docker_restart_comes_back_with_every_service() {
                 .count(),
             round + 2,
             "{logs}"
+        );
+        // The logger came back too: one more prefixed sshd line in docker logs per boot.
+        let sshd_lines = || c.logs().lines().filter(|l| *l == SSHD_LINE).count();
+        assert!(
+            wait_until(HANG, || sshd_lines() == round + 2),
+            "{}",
+            c.logs()
         );
     }
     // The container's /run (its writable layer) kept the previous run's supervise/ and event/.
