@@ -6,9 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use tests::{
-    bin, cmdline, make_service, real_s6, run, wait_until, Proc, Scratch, Supervisor, SOON,
-};
+use tests::{bin, cmdline, make_service, real_s6, run, wait_until, Proc, Scratch, Sup, SOON};
 
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
@@ -370,7 +368,7 @@ fn run_script_with_setuidgid_under_our_supervise() {
         "app",
         &format!("exec {} nobody sleep 1000", bin("s6-setuidgid").display()),
     );
-    let sup = Supervisor::start(&bin("s6-supervise"), &t, "app");
+    let sup = Sup::start_bin(&bin("s6-supervise"), &t, "app");
     let st = sup.wait(|s| s.is_up() && s.pid != 0);
     let pid = st.pid_t();
     assert!(wait_until(SOON, || cmdline(pid)

@@ -10,7 +10,7 @@ use std::process::Command;
 use tests::common::status::StatusRecord;
 use tests::{
     bin, bindir, kill_group, make_service, proc_table, real_s6, run, wait_until, write_script,
-    Proc, Scratch, Supervisor, SOON,
+    Proc, Scratch, Sup, SOON,
 };
 
 /// PATH for everything started here: our programs first (s6-svscan finds our
@@ -254,7 +254,7 @@ fn our_ftrig_wait_sees_debian_notify_and_debian_supervise() {
     // Debian's s6-supervise's events: `u` when the service is started.
     let sv = make_service(&t.path, "svc", "exec sleep 1000");
     std::fs::write(sv.join("down"), "").unwrap();
-    let sup = Supervisor::start(&supervise, &t, "svc");
+    let sup = Sup::start_bin(&supervise, &t, "svc");
     let mut w = Proc::spawn_logged(
         Command::new(bin("s6-ftrig-wait"))
             .args(["-t", "20000"])

@@ -12,8 +12,7 @@ use std::process::Command;
 
 use tests::common::status::StatusRecord;
 use tests::{
-    bin, bindir, kill_group, make_service, real_s6, run, wait_until, Proc, Scratch, Supervisor,
-    SOON,
+    bin, bindir, kill_group, make_service, real_s6, run, wait_until, Proc, Scratch, Sup, SOON,
 };
 
 /// PATH with `first` before the usual directories, for programs that exec others.
@@ -115,7 +114,7 @@ fn svperms_gives_a_group_control_and_nobody_else() {
         let t = Scratch::new("svperms");
         std::fs::set_permissions(&t.path, std::fs::Permissions::from_mode(0o755)).unwrap();
         let d = make_service(&t.path, "svc", "exec sleep 1000");
-        let sup = Supervisor::start(&supervise, &t, "svc");
+        let sup = Sup::start_bin(&supervise, &t, "svc");
         let up = sup.wait(|s| s.is_up());
         let has_user = |n| {
             nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(n))
