@@ -280,8 +280,9 @@ pub fn set_socket_timeout(
             // A zero timeval means "forever": round up to at least 1 µs.
             let us = d.subsec_micros().max(if d.as_secs() == 0 { 1 } else { 0 });
             libc::timeval {
-                tv_sec: d.as_secs() as libc::time_t,
-                tv_usec: us as libc::suseconds_t,
+                // `as _`: time_t and suseconds_t, whose names musl's libc deprecates.
+                tv_sec: d.as_secs() as _,
+                tv_usec: us as _,
             }
         }
     };
