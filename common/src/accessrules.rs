@@ -52,20 +52,13 @@ impl Params {
 
 /// The entries of a packed env (`NAME=value\0` / `NAME\0`), ignoring an unterminated tail.
 pub fn env_entries(env: &[u8]) -> impl Iterator<Item = EnvModif<'_>> {
-    let complete = match env.iter().rposition(|&b| b == 0) {
-        Some(i) => &env[..i],
-        None => &env[..0],
-    };
-    let pieces = if env.contains(&0) {
-        Some(complete.split(|&b| b == 0))
-    } else {
-        None
-    };
-    pieces
+    // Everything before the last NUL; nothing at all when there is no NUL.
+    let complete = env.iter().rposition(|&b| b == 0).and_then(|i| env.get(..i));
+    complete
         .into_iter()
-        .flatten()
-        .map(|e| match e.iter().position(|&b| b == b'=') {
-            Some(i) => EnvModif::Set(&e[..i], &e[i + 1..]),
+        .flat_map(|c| c.split(|&b| b == 0))
+        .map(|e| match crate::bytes::split_once(e, b'=') {
+            Some((name, value)) => EnvModif::Set(name, value),
             None => EnvModif::Unset(e),
         })
 }
@@ -182,18 +175,16 @@ pub fn envdir_value(content: &[u8]) -> Option<Vec<u8>> {
     if content.is_empty() {
         return None;
     }
-    let content = &content[..content.len().min(MAX_VAR)];
-    let line = match content.iter().position(|&b| b == b'\n') {
-        Some(i) => &content[..i],
-        None => content,
-    };
+    let content = content.get(..MAX_VAR).unwrap_or(content);
+    // `split` yields at least one piece: the first line, or all of it without a newline.
+    let line = content.split(|&b| b == b'\n').next().unwrap_or(content);
     let end = line
         .iter()
         .rposition(|&b| b != b' ' && b != b'\t' && b != b'\r')
         .map_or(0, |i| i + 1);
     Some(
-        line[..end]
-            .iter()
+        line.iter()
+            .take(end)
             .map(|&b| if b == 0 { b'\n' } else { b })
             .collect(),
     )
@@ -228,7 +219,7 @@ fn read_envdir_inner(dir: &Path, out: &mut Vec<u8>) -> Result<(), Errno> {
             Err(e) => return Err(e),
         };
         out.extend_from_slice(nb);
-        if let Some(v) = envdir_value(&buf[..n]) {
+        if let Some(v) = envdir_value(buf.get(..n).unwrap_or(&[])) {
             out.push(b'=');
             out.extend_from_slice(&v);
         }
@@ -252,29 +243,33 @@ pub fn lookup_cdb(cdb: &Cdb, key: &str) -> Result<Decision, Errno> {
 /// Decode a cdb rule record as s6's cdb backend does: `D` denies, a well-formed `A` record
 /// allows, another first byte is "not found", anything malformed is EINVAL.
 pub fn decode_rule(data: &[u8]) -> Result<Decision, Errno> {
-    if data.is_empty() || data.len() > 5 + 2 * MAX_PART {
+    if data.len() > 5 + 2 * MAX_PART {
         return Err(Errno::EINVAL);
     }
-    match data[0] {
+    let Some((&kind, rest)) = data.split_first() else {
+        return Err(Errno::EINVAL);
+    };
+    match kind {
         b'D' => return Ok(Decision::Deny),
         b'A' => {}
         _ => return Ok(Decision::NotFound),
     }
-    if data.len() < 5 {
-        return Err(Errno::EINVAL);
-    }
-    let envlen = u16::from_be_bytes([data[1], data[2]]) as usize;
-    if envlen > MAX_PART || data.len() - 5 < envlen {
-        return Err(Errno::EINVAL);
-    }
-    let execlen = u16::from_be_bytes([data[3 + envlen], data[4 + envlen]]) as usize;
-    if execlen > MAX_PART || 5 + envlen + execlen != data.len() {
+    // rest: u16 BE envlen, env, u16 BE execlen, exec; nothing after.
+    let (env, rest) = be16_prefixed(rest).ok_or(Errno::EINVAL)?;
+    let (exec, rest) = be16_prefixed(rest).ok_or(Errno::EINVAL)?;
+    if env.len() > MAX_PART || exec.len() > MAX_PART || !rest.is_empty() {
         return Err(Errno::EINVAL);
     }
     Ok(Decision::Allow(Params {
-        env: data[3..3 + envlen].to_vec(),
-        exec: data[5 + envlen..].to_vec(),
+        env: env.to_vec(),
+        exec: exec.to_vec(),
     }))
+}
+
+/// A part prefixed by its u16 BE length, and what follows it; `None` when `b` is too short.
+fn be16_prefixed(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (len, rest) = b.split_first_chunk::<2>()?;
+    rest.split_at_checked(usize::from(u16::from_be_bytes(*len)))
 }
 
 /// Encode a rule as a cdb record (`D`, or `A` + env + exec); `None` for

@@ -119,19 +119,24 @@ fn pop_top_free(st: &mut State, base: usize) -> bool {
     let bump = st.bump;
     for (class, head) in st.free.iter_mut().enumerate() {
         let size = 1usize << (class as u32 + MIN_SHIFT);
+        // The list head, then the first word of each free block (its link to the next).
         let mut link: *mut *mut u8 = head;
-        // SAFETY: every list holds blocks of the arena whose first word links to the next.
-        unsafe {
-            while !(*link).is_null() {
-                let block = *link;
-                let next = block.cast::<*mut u8>().read();
-                if block as usize - base + size == bump {
-                    *link = next;
-                    st.bump = bump - size;
-                    return true;
-                }
-                link = block.cast::<*mut u8>();
+        loop {
+            // SAFETY: link is the list head or the first word of a free block of the arena
+            // (at least 16 bytes, 16-aligned), which holds the next block or null.
+            let block = unsafe { link.read() };
+            if block.is_null() {
+                break;
             }
+            if block as usize - base + size == bump {
+                // SAFETY: block is a free block of the arena: its first word is its link.
+                let next = unsafe { block.cast::<*mut u8>().read() };
+                // SAFETY: as for the read of link above; unlinks block.
+                unsafe { link.write(next) };
+                st.bump = bump - size;
+                return true;
+            }
+            link = block.cast::<*mut u8>();
         }
     }
     false
@@ -202,14 +207,13 @@ unsafe impl GlobalAlloc for SmallAlloc {
             // SAFETY: forwarded as given.
             return unsafe { System.alloc_zeroed(layout) };
         }
-        // SAFETY: as alloc; then the block (at least layout.size() bytes) is zeroed.
-        unsafe {
-            let p = self.alloc(layout);
-            if !p.is_null() {
-                p.write_bytes(0, layout.size());
-            }
-            p
+        // SAFETY: the caller's layout, forwarded as given.
+        let p = unsafe { self.alloc(layout) };
+        if !p.is_null() {
+            // SAFETY: p is a fresh block of at least layout.size() bytes.
+            unsafe { p.write_bytes(0, layout.size()) };
         }
+        p
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -236,9 +240,10 @@ unsafe impl GlobalAlloc for SmallAlloc {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller guarantees that new_size with layout's alignment is a valid
+        // layout (non-zero, not overflowing isize once rounded up).
+        let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
         if self.owns(ptr) {
-            // SAFETY: the caller guarantees a valid layout for new_size.
-            let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
             let (old_class, new_class) = (class_of(layout), class_of(new));
             if new_class.is_some_and(|(c, _)| Some(c) == old_class.map(|(c, _)| c)) {
                 return ptr; // the block already has room
@@ -260,35 +265,35 @@ unsafe impl GlobalAlloc for SmallAlloc {
                     return ptr;
                 }
             }
-            // SAFETY: a fresh block of the new layout, then copy and free the old one.
-            unsafe {
-                let fresh = self.alloc(new);
-                if !fresh.is_null() {
-                    std::ptr::copy_nonoverlapping(ptr, fresh, layout.size().min(new_size));
-                    self.dealloc(ptr, layout);
-                }
-                return fresh;
-            }
-        }
-        if class_of(layout).is_none() {
+        } else if class_of(layout).is_none() && class_of(new).is_none() {
             // A large block of System's stays with System (its realloc may grow in place).
             // SAFETY: forwarded as given.
-            let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-            if class_of(new).is_none() {
-                // SAFETY: forwarded as given.
-                return unsafe { System.realloc(ptr, layout, new_size) };
-            }
+            return unsafe { System.realloc(ptr, layout, new_size) };
         }
-        // SAFETY: move between System and the arena: alloc, copy, free.
-        unsafe {
-            let new = Layout::from_size_align_unchecked(new_size, layout.align());
-            let fresh = self.alloc(new);
-            if !fresh.is_null() {
-                std::ptr::copy_nonoverlapping(ptr, fresh, layout.size().min(new_size));
-                self.dealloc(ptr, layout);
-            }
-            fresh
+        // Between System and the arena, or between two classes of the arena.
+        // SAFETY: ptr is a live block of `layout` (the caller's guarantee), `new` is valid.
+        unsafe { self.move_block(ptr, layout, new) }
+    }
+}
+
+impl SmallAlloc {
+    /// Move a block to a fresh one of layout `new`: allocate, copy, free the old one (kept
+    /// when the allocation fails). Null when it fails.
+    ///
+    /// # Safety
+    /// `ptr` is a live block of this allocator, allocated with `layout`; `new` has a non-zero
+    /// size.
+    unsafe fn move_block(&self, ptr: *mut u8, layout: Layout, new: Layout) -> *mut u8 {
+        // SAFETY: new is a valid, non-zero-sized layout (the caller's guarantee).
+        let fresh = unsafe { self.alloc(new) };
+        if !fresh.is_null() {
+            // SAFETY: two distinct live blocks, of at least layout.size() and new.size()
+            // bytes.
+            unsafe { std::ptr::copy_nonoverlapping(ptr, fresh, layout.size().min(new.size())) };
+            // SAFETY: ptr was allocated with layout and is not used again.
+            unsafe { self.dealloc(ptr, layout) };
         }
+        fresh
     }
 }
 
@@ -312,49 +317,57 @@ mod tests {
     fn blocks_are_aligned_distinct_recycled_and_overflow_to_system() {
         // A private instance (Box: the arena is too large for a test thread's stack).
         let a: Box<SmallAlloc> = Box::new(SmallAlloc::new());
+        // The GlobalAlloc API on this private instance; every block the test frees or
+        // resizes is one it got from `a`, with the layout it gives.
+        // SAFETY: every layout of this test has a non-zero size.
+        let alloc = |l: Layout| unsafe { a.alloc(l) };
+        // SAFETY: p came from `a` with layout l (see above).
+        let dealloc = |p: *mut u8, l: Layout| unsafe { a.dealloc(p, l) };
+        // SAFETY: p came from `a` with layout l; n is non-zero (see above).
+        let realloc = |p: *mut u8, l: Layout, n: usize| unsafe { a.realloc(p, l, n) };
         let l = Layout::from_size_align(24, 8).unwrap();
-        // SAFETY: plain use of the GlobalAlloc API with matching layouts.
-        unsafe {
-            let p = a.alloc(l);
-            let q = a.alloc(l);
-            assert!(a.owns(p) && a.owns(q) && p != q);
-            assert_eq!(p as usize % 16, 0);
-            p.write_bytes(0xAA, 24);
-            a.dealloc(p, l);
-            assert_eq!(a.alloc(l), p, "the freed block is reused");
-            // The last block grows in place, and its room returns to the bump pointer.
-            let t = a.alloc(l);
-            assert_eq!(a.realloc(t, l, 500), t);
-            let big_l = Layout::from_size_align(500, 8).unwrap();
-            a.dealloc(t, big_l);
-            assert_eq!(a.alloc(l), t);
-            // realloc within the class keeps the block; across classes moves and copies.
-            q.write_bytes(7, 24);
-            assert_eq!(a.realloc(q, l, 30), q);
-            let r = a.realloc(q, l, 100);
-            assert!(a.owns(r) && r != q);
-            assert_eq!(std::slice::from_raw_parts(r, 24), &[7u8; 24]);
-            // trim: free blocks at the top go back to the bump pointer.
-            let before = a.with_state(|st| st.bump);
-            let x = a.alloc(l);
-            let y = a.alloc(big_l);
-            a.dealloc(x, l);
-            a.dealloc(y, big_l);
-            a.trim();
-            assert_eq!(a.with_state(|st| st.bump), before);
-            // Large blocks are System's.
-            let big = Layout::from_size_align(10_000, 8).unwrap();
-            let b = a.alloc(big);
-            assert!(!b.is_null() && !a.owns(b));
-            a.dealloc(b, big);
-            // Fill the arena: then blocks come from System.
-            let chunk = Layout::from_size_align(2048, 8).unwrap();
-            let mut last = std::ptr::null_mut();
-            for _ in 0..(ARENA_SIZE / 2048 + 1) {
-                last = a.alloc(chunk);
-            }
-            assert!(!last.is_null() && !a.owns(last));
-            a.dealloc(last, chunk);
+        let p = alloc(l);
+        let q = alloc(l);
+        assert!(a.owns(p) && a.owns(q) && p != q);
+        assert_eq!(p as usize % 16, 0);
+        // SAFETY: p is a live block of 24 bytes.
+        unsafe { p.write_bytes(0xAA, 24) };
+        dealloc(p, l);
+        assert_eq!(alloc(l), p, "the freed block is reused");
+        // The last block grows in place, and its room returns to the bump pointer.
+        let t = alloc(l);
+        assert_eq!(realloc(t, l, 500), t);
+        let big_l = Layout::from_size_align(500, 8).unwrap();
+        dealloc(t, big_l);
+        assert_eq!(alloc(l), t);
+        // realloc within the class keeps the block; across classes moves and copies.
+        // SAFETY: q is a live block of 24 bytes.
+        unsafe { q.write_bytes(7, 24) };
+        assert_eq!(realloc(q, l, 30), q);
+        let r = realloc(q, l, 100);
+        assert!(a.owns(r) && r != q);
+        // SAFETY: r is a live block of 100 bytes, its first 24 copied from q.
+        assert_eq!(unsafe { std::slice::from_raw_parts(r, 24) }, &[7u8; 24]);
+        // trim: free blocks at the top go back to the bump pointer.
+        let before = a.with_state(|st| st.bump);
+        let x = alloc(l);
+        let y = alloc(big_l);
+        dealloc(x, l);
+        dealloc(y, big_l);
+        a.trim();
+        assert_eq!(a.with_state(|st| st.bump), before);
+        // Large blocks are System's.
+        let big = Layout::from_size_align(10_000, 8).unwrap();
+        let b = alloc(big);
+        assert!(!b.is_null() && !a.owns(b));
+        dealloc(b, big);
+        // Fill the arena: then blocks come from System.
+        let chunk = Layout::from_size_align(2048, 8).unwrap();
+        let mut last = std::ptr::null_mut();
+        for _ in 0..(ARENA_SIZE / 2048 + 1) {
+            last = alloc(chunk);
         }
+        assert!(!last.is_null() && !a.owns(last));
+        dealloc(last, chunk);
     }
 }

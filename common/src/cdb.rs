@@ -47,11 +47,11 @@ pub fn hash(key: &[u8]) -> u32 {
 }
 
 fn u32_at(map: &[u8], pos: u32) -> Result<u32, CdbError> {
-    let p = pos as usize;
     let b = map
-        .get(p..p.checked_add(4).ok_or(CdbError::Invalid)?)
+        .get(pos as usize..)
+        .and_then(<[u8]>::first_chunk::<4>)
         .ok_or(CdbError::Invalid)?;
-    Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    Ok(u32::from_le_bytes(*b))
 }
 
 fn slice_at(map: &[u8], pos: u32, len: u32) -> Result<&[u8], CdbError> {
@@ -92,7 +92,8 @@ impl Cdb {
 
     /// The data of the first record whose key is `key`, `None` when there is none.
     pub fn find(&self, key: &[u8]) -> Result<Option<&[u8]>, CdbError> {
-        let map = &self.map[..self.map.len().min(u32::MAX as usize)];
+        // Only the first 4 GiB are addressable (all of a file `open` accepted).
+        let map = self.map.get(..u32::MAX as usize).unwrap_or(&self.map);
         let Ok(keylen) = u32::try_from(key.len()) else {
             return Ok(None);
         };
@@ -221,36 +222,40 @@ impl Writer {
         if self.pos() + tables_len > u32::MAX as u64 {
             return Err(CdbError::TooBig);
         }
-        let mut count = [0u32; 256];
-        for &(h, _) in &self.entries {
-            count[(h & 255) as usize] += 1;
-        }
-        let mut out = Vec::with_capacity((self.pos() + tables_len) as usize);
-        out.resize(HEADER_LEN, 0);
-        out.extend_from_slice(&self.records);
+        let mut header = Vec::with_capacity(HEADER_LEN);
+        let mut tables = Vec::with_capacity(tables_len as usize);
+        let mut table: Vec<(u32, u32)> = Vec::new();
         let mut slots: Vec<(u32, u32)> = Vec::new();
-        for (t, &n) in count.iter().enumerate() {
-            let len = n * 2;
-            let tpos = out.len() as u32;
-            out[t * 8..t * 8 + 4].copy_from_slice(&tpos.to_le_bytes());
-            out[t * 8 + 4..t * 8 + 8].copy_from_slice(&len.to_le_bytes());
+        for t in 0..=255u32 {
+            table.clear();
+            table.extend(self.entries.iter().filter(|&&(h, _)| h & 255 == t));
+            // Fits: the whole file was checked to stay under 4 GiB.
+            let len = table.len() as u32 * 2;
+            let tpos = (self.pos() + tables.len() as u64) as u32;
+            header.extend_from_slice(&tpos.to_le_bytes());
+            header.extend_from_slice(&len.to_le_bytes());
             slots.clear();
             slots.resize(len as usize, (0, 0));
-            for &(h, p) in self.entries.iter().filter(|(h, _)| (h & 255) as usize == t) {
-                let mut w = ((h >> 8) % len) as usize;
-                while slots[w].1 != 0 {
-                    w += 1;
-                    if w == len as usize {
-                        w = 0;
-                    }
+            for &(h, p) in &table {
+                // Linear probing from slot (h >> 8) % len; half the slots stay empty, so a
+                // free one is always found. A record position is never 0 (the header is
+                // before every record): 0 marks an empty slot.
+                let start = ((h >> 8) % len) as usize;
+                let Some((before, after)) = slots.split_at_mut_checked(start) else {
+                    continue;
+                };
+                if let Some(slot) = after.iter_mut().chain(before).find(|s| s.1 == 0) {
+                    *slot = (h, p);
                 }
-                slots[w] = (h, p);
             }
             for &(h, p) in &slots {
-                out.extend_from_slice(&h.to_le_bytes());
-                out.extend_from_slice(&p.to_le_bytes());
+                tables.extend_from_slice(&h.to_le_bytes());
+                tables.extend_from_slice(&p.to_le_bytes());
             }
         }
+        let mut out = header;
+        out.extend_from_slice(&self.records);
+        out.extend_from_slice(&tables);
         Ok(out)
     }
 }

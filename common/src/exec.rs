@@ -89,16 +89,20 @@ fn execvep_raw(argv: *const *const c_char, path: &[u8]) -> Errno {
             continue;
         }
         let len = dir.len() + 1 + file.len() + 1;
-        let buf: &mut [u8] = if len <= stack.len() {
-            &mut stack[..len]
+        let buf = if len <= stack.len() {
+            stack.get_mut(..len)
         } else {
             heap.resize(len, 0);
-            &mut heap[..len]
+            heap.get_mut(..len)
         };
-        buf[..dir.len()].copy_from_slice(dir);
-        buf[dir.len()] = b'/';
-        buf[dir.len() + 1..len - 1].copy_from_slice(file);
-        buf[len - 1] = 0;
+        let Some(buf) = buf else {
+            continue; // cannot happen: both buffers hold len bytes
+        };
+        // dir/file\0, exactly len bytes.
+        let bytes = dir.iter().chain(b"/").chain(file).chain(b"\0");
+        for (slot, &b) in buf.iter_mut().zip(bytes) {
+            *slot = b;
+        }
         // SAFETY: buf is NUL-terminated with no inner NUL (dir comes from PATH, file from a
         // C string); argv is a NULL-terminated array of valid C strings.
         unsafe { libc::execv(buf.as_ptr() as *const c_char, argv) };

@@ -124,7 +124,12 @@ pub fn parse_table<'a>(
         match item {
             Item::Flag(id) if id < 64 => t.flags |= 1 << id,
             Item::Flag(_) => {}
-            Item::Arg(id, v) => t.values[id as usize] = Some(v),
+            Item::Arg(id, v) => {
+                // Always there: `values` has a slot for every value option's id.
+                if let Some(slot) = t.values.get_mut(id as usize) {
+                    *slot = Some(v);
+                }
+            }
         }
     }
     Ok(t)
@@ -139,46 +144,43 @@ pub fn parse<'a>(
 ) -> Result<(Vec<Item<'a>>, usize), GolError> {
     let mut items = Vec::new();
     let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_bytes();
-        if a.first() != Some(&b'-') || a.len() == 1 {
+    while let Some(arg) = args.get(i) {
+        // An operand, or a lone `-`, ends the options.
+        let Some(cluster) = arg.as_bytes().strip_prefix(b"-").filter(|c| !c.is_empty()) else {
             return Ok((items, i));
-        }
-        if a[1] == b'-' {
-            if a.len() == 2 {
+        };
+        if let Some(body) = cluster.strip_prefix(b"-") {
+            if body.is_empty() {
                 return Ok((items, i + 1));
             }
-            let body = &a[2..];
-            match body.iter().position(|&c| c == b'=') {
-                Some(0) => return Err(GolError::Invalid(args[i].clone())),
-                Some(eq) => {
-                    let name = &body[..eq];
+            match crate::bytes::split_once(body, b'=') {
+                Some((b"", _)) => return Err(GolError::Invalid(arg.clone())),
+                Some((name, value)) => {
                     let spec = vals
                         .iter()
                         .find(|s| !s.long.is_empty() && s.long.as_bytes() == name)
-                        .ok_or_else(|| GolError::UnknownWithArg(args[i].clone()))?;
-                    items.push(Item::Arg(spec.id, OsStr::from_bytes(&body[eq + 1..])));
+                        .ok_or_else(|| GolError::UnknownWithArg(arg.clone()))?;
+                    items.push(Item::Arg(spec.id, OsStr::from_bytes(value)));
                 }
                 None => {
                     let spec = bools
                         .iter()
                         .find(|s| !s.long.is_empty() && s.long.as_bytes() == body)
-                        .ok_or_else(|| GolError::UnknownBoolean(args[i].clone()))?;
+                        .ok_or_else(|| GolError::UnknownBoolean(arg.clone()))?;
                     items.push(Item::Flag(spec.id));
                 }
             }
             i += 1;
             continue;
         }
-        let mut p = 1;
-        while p < a.len() {
-            let c = a[p];
+        let mut rest = cluster;
+        while let Some((&c, tail)) = rest.split_first() {
             if let Some(spec) = vals.iter().find(|s| s.short != 0 && s.short == c) {
-                if p + 1 < a.len() {
-                    items.push(Item::Arg(spec.id, OsStr::from_bytes(&a[p + 1..])));
-                } else if i + 1 < args.len() && args[i + 1].as_bytes() != b"--" {
+                if !tail.is_empty() {
+                    items.push(Item::Arg(spec.id, OsStr::from_bytes(tail)));
+                } else if let Some(next) = args.get(i + 1).filter(|n| n.as_bytes() != b"--") {
                     i += 1;
-                    items.push(Item::Arg(spec.id, args[i].as_os_str()));
+                    items.push(Item::Arg(spec.id, next.as_os_str()));
                 }
                 break;
             }
@@ -187,7 +189,7 @@ pub fn parse<'a>(
                 .find(|s| s.short != 0 && s.short == c)
                 .ok_or(GolError::UnknownShort(c))?;
             items.push(Item::Flag(spec.id));
-            p += 1;
+            rest = tail;
         }
         i += 1;
     }

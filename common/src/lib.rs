@@ -12,6 +12,7 @@
 
 pub mod accessrules;
 pub mod alloc;
+pub mod bytes;
 pub mod cdb;
 pub mod cli;
 pub mod control;

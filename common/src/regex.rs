@@ -36,8 +36,9 @@ impl Regex {
     /// Whether the regexp matches somewhere in `text` (unanchored search; `^` and `$` are
     /// the start and end of `text`). The text stops at its first NUL byte, as in C.
     pub fn is_match(&self, text: &[u8]) -> bool {
-        let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
-        let Ok(c) = CString::new(&text[..end]) else {
+        // `split` yields at least one piece: the text up to its first NUL, or all of it.
+        let text = text.split(|&b| b == 0).next().unwrap_or(text);
+        let Ok(c) = CString::new(text) else {
             return false;
         };
         // SAFETY: self.re was initialised by regcomp and not freed; `c` is NUL-terminated;

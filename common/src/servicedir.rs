@@ -248,7 +248,7 @@ pub fn resolve_notification_fd(opt: Option<&std::ffi::OsStr>) -> Result<i32, Not
             let mut buf = [0u8; UINT_READ];
             let n = fsio::read_prefix_nonblock(Path::new("notification-fd"), &mut buf)
                 .map_err(NotificationFdError::Read)?;
-            parse_uint(&buf[..n]).ok_or(NotificationFdError::Invalid)?
+            parse_uint(buf.get(..n).unwrap_or(&[])).ok_or(NotificationFdError::Invalid)?
         }
     };
     let fd = i32::try_from(fd).map_err(|_| NotificationFdError::NotOpen(Errno::EBADF))?;

@@ -102,13 +102,11 @@ impl Receiver {
     /// connection is then unusable): EMSGSIZE for a length over the limit or too many fds
     /// announced, EPROTO when the announced fds did not come with the header.
     pub fn next_message(&mut self) -> Result<Option<Message>, Errno> {
-        let avail = &self.buf[self.start..];
-        if avail.len() < HEADER_LEN {
+        let avail = self.buf.get(self.start..).unwrap_or(&[]);
+        let Some((h, body)) = avail.split_first_chunk::<HEADER_LEN>() else {
             return Ok(None);
-        }
-        let mut h = [0u8; HEADER_LEN];
-        h.copy_from_slice(&avail[..HEADER_LEN]);
-        let (len, nfds) = unpack_header(&h);
+        };
+        let (len, nfds) = unpack_header(h);
         if len > self.max_len || nfds as usize > MAX_FDS {
             return Err(Errno::EMSGSIZE);
         }
@@ -116,12 +114,11 @@ impl Receiver {
         if self.fds.len() < nfds as usize {
             return Err(Errno::EPROTO);
         }
-        let total = HEADER_LEN + len as usize;
-        if avail.len() < total {
+        let Some(data) = body.get(..len as usize) else {
             return Ok(None);
-        }
-        let data = avail[HEADER_LEN..total].to_vec();
-        self.start += total;
+        };
+        let data = data.to_vec();
+        self.start += HEADER_LEN + data.len();
         if self.start == self.buf.len() {
             self.buf.clear();
             self.start = 0;
@@ -159,30 +156,39 @@ impl Receiver {
             }
             let mut fds = Vec::new();
             let mut bad = false;
-            // SAFETY: walking the control messages the kernel wrote into mh.
-            unsafe {
-                let mut c = libc::CMSG_FIRSTHDR(&mh);
-                while !c.is_null() {
-                    let data = libc::CMSG_DATA(c);
-                    let dlen = (*c).cmsg_len as usize - (data as usize - c as usize);
-                    if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
-                        for i in 0..dlen / 4 {
-                            let fd = std::ptr::read_unaligned((data as *const RawFd).add(i));
-                            // The kernel just gave us this fd: we own it.
-                            fds.push(OwnedFd::from_raw_fd(fd));
-                        }
-                    } else {
-                        bad = true;
+            // Walk the control messages the kernel wrote into `cmsg`.
+            // SAFETY: mh describes the control buffer recvmsg just filled (the kernel set
+            // msg_controllen to what it wrote).
+            let mut c = unsafe { libc::CMSG_FIRSTHDR(&mh) };
+            // SAFETY: a non-null header from CMSG_FIRSTHDR/CMSG_NXTHDR lies whole inside the
+            // control buffer, which is 8-aligned as cmsghdr needs.
+            while let Some(hdr) = unsafe { c.as_ref() } {
+                // SAFETY: c is a header of mh's control buffer (see above).
+                let data = unsafe { libc::CMSG_DATA(c) };
+                #[allow(clippy::unnecessary_cast)] // size_t on glibc, socklen_t (u32) on musl
+                let cmsg_len = hdr.cmsg_len as usize;
+                let dlen = cmsg_len.saturating_sub(data as usize - c as usize);
+                if hdr.cmsg_level == libc::SOL_SOCKET && hdr.cmsg_type == libc::SCM_RIGHTS {
+                    let ints = data.cast::<RawFd>();
+                    for i in 0..dlen / std::mem::size_of::<RawFd>() {
+                        // SAFETY: the i-th int of the payload, inside the cmsg_len bytes the
+                        // kernel wrote.
+                        let fd = unsafe { ints.wrapping_add(i).read_unaligned() };
+                        // SAFETY: the kernel just installed this fd for us: we own it.
+                        fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
                     }
-                    c = libc::CMSG_NXTHDR(&mh, c);
+                } else {
+                    bad = true;
                 }
+                // SAFETY: c is a header of mh's control buffer (see above).
+                c = unsafe { libc::CMSG_NXTHDR(&mh, c) };
             }
             if bad || mh.msg_flags & libc::MSG_CTRUNC != 0 {
                 // The fds are closed as `fds` drops.
                 return Err(Errno::EPROTO);
             }
             let n = r as usize;
-            self.push(&tmp[..n], fds);
+            self.push(tmp.get(..n).unwrap_or(&[]), fds);
             return Ok(n);
         }
     }
@@ -200,27 +206,38 @@ pub fn send_some(sock: BorrowedFd<'_>, bytes: &[u8], fds: &[RawFd]) -> Result<us
             iov_base: bytes.as_ptr() as *mut libc::c_void,
             iov_len: bytes.len(),
         };
-        // SAFETY: msghdr is plain data; its pointers refer to live local buffers, and the
-        // control buffer is large enough for MAX_FDS fds (checked above).
-        let r = unsafe {
-            let mut mh: libc::msghdr = std::mem::zeroed();
-            mh.msg_iov = &mut iov;
-            mh.msg_iovlen = 1;
-            if !fds.is_empty() {
-                let space = libc::CMSG_SPACE((fds.len() * 4) as u32) as usize;
-                mh.msg_control = cmsg.as_mut_ptr().cast();
-                mh.msg_controllen = space as _;
-                let c = libc::CMSG_FIRSTHDR(&mh);
-                (*c).cmsg_level = libc::SOL_SOCKET;
-                (*c).cmsg_type = libc::SCM_RIGHTS;
-                (*c).cmsg_len = libc::CMSG_LEN((fds.len() * 4) as u32) as _;
-                let data = libc::CMSG_DATA(c) as *mut RawFd;
-                for (i, fd) in fds.iter().enumerate() {
-                    std::ptr::write_unaligned(data.add(i), *fd);
-                }
+        // SAFETY: msghdr is plain data (integers and pointers), for which all zeroes is valid.
+        let mut mh: libc::msghdr = unsafe { std::mem::zeroed() };
+        mh.msg_iov = &mut iov;
+        mh.msg_iovlen = 1;
+        if !fds.is_empty() {
+            // At most MAX_FDS ints (checked above): the sizes fit, and so does the message
+            // in `cmsg`.
+            let payload = std::mem::size_of_val(fds) as u32;
+            // SAFETY: CMSG_SPACE only computes a size.
+            let space = unsafe { libc::CMSG_SPACE(payload) } as usize;
+            mh.msg_control = cmsg.as_mut_ptr().cast();
+            mh.msg_controllen = space as _;
+            // SAFETY: mh's control buffer is `cmsg`, of at least `space` bytes.
+            let c = unsafe { libc::CMSG_FIRSTHDR(&mh) };
+            // SAFETY: msg_controllen holds a whole header, so CMSG_FIRSTHDR gave a pointer to
+            // the start of `cmsg` (8-aligned), or null.
+            let Some(hdr) = (unsafe { c.as_mut() }) else {
+                return Err(Errno::EMSGSIZE);
+            };
+            hdr.cmsg_level = libc::SOL_SOCKET;
+            hdr.cmsg_type = libc::SCM_RIGHTS;
+            // SAFETY: CMSG_LEN only computes a size.
+            hdr.cmsg_len = unsafe { libc::CMSG_LEN(payload) } as _;
+            // SAFETY: c is the header at the start of `cmsg`.
+            let data = unsafe { libc::CMSG_DATA(c) }.cast::<RawFd>();
+            for (i, fd) in fds.iter().enumerate() {
+                // SAFETY: the i-th int of the payload, inside the `space` bytes of `cmsg`.
+                unsafe { data.wrapping_add(i).write_unaligned(*fd) };
             }
-            libc::sendmsg(sock.as_raw_fd(), &mh, libc::MSG_NOSIGNAL)
-        };
+        }
+        // SAFETY: mh's pointers refer to `bytes` and `cmsg`, alive for the call.
+        let r = unsafe { libc::sendmsg(sock.as_raw_fd(), &mh, libc::MSG_NOSIGNAL) };
         if r < 0 {
             let e = Errno::last();
             if e == Errno::EINTR {
@@ -263,8 +280,9 @@ pub fn set_socket_timeout(
             // A zero timeval means "forever": round up to at least 1 µs.
             let us = d.subsec_micros().max(if d.as_secs() == 0 { 1 } else { 0 });
             libc::timeval {
-                tv_sec: d.as_secs() as libc::time_t,
-                tv_usec: us as libc::suseconds_t,
+                // `as _`: time_t and suseconds_t, whose names musl's libc deprecates.
+                tv_sec: d.as_secs() as _,
+                tv_usec: us as _,
             }
         }
     };
@@ -317,10 +335,10 @@ pub fn send_raw(
     deadline: Option<Instant>,
 ) -> Result<(), Errno> {
     let mut sent = 0;
-    while sent < bytes.len() {
+    while let Some(rest) = bytes.get(sent..).filter(|r| !r.is_empty()) {
         set_socket_timeout(sock, true, deadline)?;
         let f = if sent == 0 { fds } else { &[] };
-        sent += send_some(sock, &bytes[sent..], f).map_err(timed)?;
+        sent += send_some(sock, rest, f).map_err(timed)?;
     }
     Ok(())
 }
@@ -351,18 +369,12 @@ pub fn read_exact_raw(
     deadline: Option<Instant>,
 ) -> (usize, Option<Errno>) {
     let mut got = 0;
-    while got < buf.len() {
+    while let Some(rest) = buf.get_mut(got..).filter(|r| !r.is_empty()) {
         if let Err(e) = set_socket_timeout(sock, false, deadline) {
             return (got, Some(e));
         }
-        // SAFETY: reading into the rest of a caller's buffer.
-        let r = unsafe {
-            libc::read(
-                sock.as_raw_fd(),
-                buf[got..].as_mut_ptr().cast(),
-                buf.len() - got,
-            )
-        };
+        // SAFETY: reading into the rest of a caller's buffer, of rest.len() bytes.
+        let r = unsafe { libc::read(sock.as_raw_fd(), rest.as_mut_ptr().cast(), rest.len()) };
         if r < 0 {
             let e = Errno::last();
             if e == Errno::EINTR {

@@ -97,9 +97,10 @@ pub fn supplementary_groups(user: &[u8], max: usize) -> Result<Vec<u32>, Errno> 
                 _ => Err(e),
             };
         }
-        // SAFETY: non-null: a valid group entry whose gr_mem is a NULL-terminated array of
-        // C strings.
-        let (gid, mut member) = unsafe { ((*gr).gr_gid, (*gr).gr_mem) };
+        // SAFETY: non-null: a valid group entry (whose gr_mem is a NULL-terminated array of
+        // C strings), not changed until the next getgrent.
+        let gr = unsafe { &*gr };
+        let (gid, mut member) = (gr.gr_gid, gr.gr_mem);
         while !member.is_null() {
             // SAFETY: member points into the NULL-terminated gr_mem array.
             let m = unsafe { *member };
@@ -157,19 +158,17 @@ fn is_list_sep(c: u8) -> bool {
 /// (0 when `s` does not start with a digit).
 pub fn gid_scanlist(s: &[u8], max: usize) -> (Vec<u32>, usize) {
     let mut list = Vec::new();
-    let mut len = 0;
-    while len < s.len() && list.len() < max {
-        let (v, w) = u32_scan(&s[len..]);
+    let mut rest = s;
+    while !rest.is_empty() && list.len() < max {
+        let (v, w) = u32_scan(rest);
         if w == 0 {
             break;
         }
         list.push(v);
-        len += w;
-        while len < s.len() && is_list_sep(s[len]) {
-            len += 1;
-        }
+        let seps = rest.iter().skip(w).take_while(|&&c| is_list_sep(c)).count();
+        rest = rest.get(w + seps..).unwrap_or(&[]);
     }
-    (list, len)
+    (list, s.len() - rest.len())
 }
 
 /// A gid list as s6 writes it in `GIDLIST`: decimal, comma-separated.
@@ -190,10 +189,12 @@ pub fn groups_with_gid(gid: u32, list: &[u32]) -> Vec<u32> {
     let mut out = Vec::with_capacity(list.len() + 1);
     out.push(gid);
     match list.iter().position(|&g| g == gid) {
-        Some(i) => {
-            out.extend_from_slice(&list[..i]);
-            out.extend_from_slice(&list[i + 1..]);
-        }
+        Some(i) => out.extend(
+            list.iter()
+                .enumerate()
+                .filter(|&(j, _)| j != i)
+                .map(|(_, &g)| g),
+        ),
         None => out.extend_from_slice(list),
     }
     out
