@@ -124,4 +124,19 @@ mod tests {
         format_record(b"", true, &[], &mut o);
         assert_eq!(o, b"\n");
     }
+
+    #[test]
+    fn stamp_needs_26_bytes_and_more() {
+        let stamp = b"@400000006553f125075bcd15 ";
+        let vals = [b"IP".to_vec()];
+        let mut o = Vec::new();
+        format_record(stamp, true, &vals, &mut o);
+        assert_eq!(o, b"@400000006553f125075bcd15 IP: \n");
+        o.clear();
+        format_record(stamp, false, &vals, &mut o);
+        assert_eq!(o, b"IP: @400000006553f125075bcd15 \n");
+        o.clear();
+        format_record(b"@4000 0006553f125075bcd15 x", true, &vals, &mut o);
+        assert_eq!(o, b"IP: @4000 0006553f125075bcd15 x\n");
+    }
 }
