@@ -67,15 +67,19 @@ pub fn lookup(name: &[u8]) -> Option<Action> {
     ALIASES
         .binary_search_by(|(n, _)| n.as_bytes().cmp(name))
         .ok()
-        .map(|i| ALIASES[i].1)
+        .and_then(|i| ALIASES.get(i))
+        .map(|&(_, a)| a)
 }
 
 fn basename(p: &[u8]) -> &[u8] {
     // skalibs' sabasename: trailing slashes are not part of the name.
-    let trimmed = match p.iter().rposition(|&c| c != b'/') {
-        Some(i) => &p[..=i],
-        None => return if p.is_empty() { b"." } else { b"/" },
-    };
+    let mut trimmed = p;
+    while let [head @ .., b'/'] = trimmed {
+        trimmed = head;
+    }
+    if trimmed.is_empty() {
+        return if p.is_empty() { b"." } else { b"/" };
+    }
     trimmed.rsplit(|&c| c == b'/').next().unwrap_or(trimmed)
 }
 

@@ -63,27 +63,26 @@ pub fn parse_numeric_user(s: &[u8]) -> Result<UserSpec, UserError> {
         gid: None,
         groups: Vec::new(),
     };
-    let s = &s[n..];
-    if s.is_empty() {
+    /// What follows the `n` bytes of a number: nothing, or a colon and the next field.
+    fn after(s: &[u8], n: usize) -> Result<Option<&[u8]>, UserError> {
+        match s.get(n..).unwrap_or_default() {
+            [] => Ok(None),
+            [b':', rest @ ..] => Ok(Some(rest)),
+            _ => Err(UserError::Usage),
+        }
+    }
+    let Some(s) = after(s, n)? else {
         return Ok(spec);
-    }
-    if s[0] != b':' {
-        return Err(UserError::Usage);
-    }
-    let s = &s[1..];
+    };
     let (gid, n) = users::u32_scan(s);
     if n == 0 {
         return Err(UserError::Usage);
     }
     spec.gid = Some(gid);
-    let s = &s[n..];
-    if s.is_empty() {
+    let Some(s) = after(s, n)? else {
         return Ok(spec);
-    }
-    if s[0] != b':' {
-        return Err(UserError::Usage);
-    }
-    let (list, read) = users::gid_scanlist(&s[1..], NGROUPS_MAX);
+    };
+    let (list, read) = users::gid_scanlist(s, NGROUPS_MAX);
     if read == 0 {
         return Err(UserError::Usage);
     }
@@ -124,10 +123,9 @@ pub fn parse_symbolic_user(
         if groups.len() >= NGROUPS_MAX {
             return Err(UserError::TooManyGroups);
         }
-        let (name, next) = match tail.iter().position(|&c| c == b':') {
-            Some(i) => (&tail[..i], &tail[i + 1..]),
-            None => (tail, &b""[..]),
-        };
+        let mut fields = tail.splitn(2, |&c| c == b':');
+        let name = fields.next().unwrap_or_default();
+        let next = fields.next().unwrap_or_default();
         groups.push(find_group(name)?);
         tail = next;
     }
@@ -137,6 +135,10 @@ pub fn parse_symbolic_user(
         groups,
     })
 }
+
+/// The resource-limit options, in the order of [`Options::limits`] (the same letters in
+/// s6-softlimit's command line).
+const LIMIT_LETTERS: [u8; 6] = *b"mdopfc";
 
 /// The parsed options (the last occurrence of each wins).
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -153,7 +155,7 @@ pub struct Options<'a> {
     pub nice: i32,
     /// The lock file and whether to fail at once (`-L`).
     pub lock: Option<(&'a OsStr, bool)>,
-    /// `-m -d -o -p -f -c`, in that order.
+    /// `-m -d -o -p -f -c`, in that order ([`LIMIT_LETTERS`]).
     pub limits: [Option<u64>; 6],
     pub prog: &'a [OsString],
 }
@@ -166,9 +168,9 @@ pub enum ParseError {
 
 /// skalibs' `int0_scan`: an optional sign, then decimal digits, the whole word, fitting i32.
 fn int_scan_all(v: &[u8]) -> Option<i32> {
-    let (neg, digits) = match v.first() {
-        Some(b'-') => (true, &v[1..]),
-        Some(b'+') => (false, &v[1..]),
+    let (neg, digits) = match v {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
         _ => (false, v),
     };
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
@@ -201,7 +203,11 @@ pub fn parse_args<'a>(
         match opt.map_err(|_| ParseError::Usage)? {
             Opt::Flag(b'v') => o.verbosity += 1,
             Opt::Flag(b'P') => o.setsid = true,
-            Opt::Flag(c @ b'0'..=b'2') => o.close[(c - b'0') as usize] = true,
+            Opt::Flag(c @ b'0'..=b'2') => {
+                if let Some(close) = o.close.get_mut(usize::from(c - b'0')) {
+                    *close = true;
+                }
+            }
             Opt::Arg(b'b', v) => o.argv0 = Some(v),
             Opt::Arg(b'u', v) => {
                 let v = v.as_bytes();
@@ -228,8 +234,11 @@ pub fn parse_args<'a>(
             Opt::Arg(b'l', v) => o.lock = Some((v, false)),
             Opt::Arg(b'L', v) => o.lock = Some((v, true)),
             Opt::Arg(c @ (b'm' | b'd' | b'o' | b'p' | b'f' | b'c'), v) => {
-                let i = b"mdopfc".iter().position(|&x| x == c).unwrap_or(0);
-                o.limits[i] = Some(u64_scan_all(v.as_bytes()).ok_or(ParseError::Usage)?);
+                let n = u64_scan_all(v.as_bytes()).ok_or(ParseError::Usage)?;
+                let i = LIMIT_LETTERS.iter().position(|&x| x == c);
+                if let Some(limit) = i.and_then(|i| o.limits.get_mut(i)) {
+                    *limit = Some(n);
+                }
             }
             _ => return Err(ParseError::Usage),
         }
@@ -279,12 +288,10 @@ pub fn build(o: &Options<'_>, root: Option<&[u8]>) -> Vec<OsString> {
     }
     if o.limits.iter().any(Option::is_some) {
         v.push(w("s6-softlimit"));
-        for (i, l) in o.limits.iter().enumerate() {
+        for (&letter, l) in LIMIT_LETTERS.iter().zip(&o.limits) {
             if let Some(n) = l {
-                v.extend([
-                    w(["-m", "-d", "-o", "-p", "-f", "-c"][i]),
-                    w(&n.to_string()),
-                ]);
+                let flag = [b'-', letter];
+                v.extend([b(&flag), w(&n.to_string())]);
             }
         }
         v.push(w("--"));

@@ -248,7 +248,8 @@ pub fn lookup(word: &[u8]) -> Option<C> {
     COMMANDS
         .binary_search_by(|(n, _)| n.as_bytes().cmp(word))
         .ok()
-        .map(|i| COMMANDS[i].1)
+        .and_then(|i| COMMANDS.get(i))
+        .map(|&(_, c)| c)
 }
 
 /// Why the command line is refused (exit 100).
@@ -291,17 +292,19 @@ pub fn parse_args(args: &[OsString], mut secs: u32) -> Result<Request<'_>, Parse
             _ => return Err(ParseError::Usage),
         }
     }
-    let rest = g.rest();
-    if rest.len() < 2 {
+    let [word, services @ ..] = g.rest() else {
+        return Err(ParseError::Usage);
+    };
+    if services.is_empty() {
         return Err(ParseError::Usage);
     }
     let command =
-        lookup(rest[0].as_bytes()).ok_or_else(|| ParseError::UnknownCommand(rest[0].clone()))?;
+        lookup(word.as_bytes()).ok_or_else(|| ParseError::UnknownCommand(word.clone()))?;
     Ok(Request {
         wait,
         secs,
         command,
-        services: &rest[1..],
+        services,
     })
 }
 
@@ -326,11 +329,10 @@ fn out(b: &[u8]) {
 }
 
 impl Sv {
-    /// Spawn a helper through PATH, wait for it: 0 if it exited 0, else 1.
-    fn spawn(&self, argv: &[&OsStr]) -> u32 {
-        let name = argv[0];
+    /// Spawn the helper `name` through PATH with `args`, wait for it: 0 if it exited 0, else 1.
+    fn spawn(&self, name: &str, args: &[&OsStr]) -> u32 {
         let mut cmd = Command::new(name);
-        cmd.args(&argv[1..]);
+        cmd.args(args);
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
@@ -364,31 +366,22 @@ impl Sv {
     }
 
     fn simple_svc(&self, dir: &OsStr, options: &str) -> u32 {
-        self.spawn(&[
-            OsStr::new("s6-svc"),
-            OsStr::new(options),
-            OsStr::new("--"),
-            dir,
-        ])
+        self.spawn("s6-svc", &[OsStr::new(options), OsStr::new("--"), dir])
     }
 
     fn complex_svc(&self, dir: &OsStr, order: &str, waitfor: u8) -> u32 {
         let warg = OsString::from_vec(vec![b'-', b'w', waitfor]);
         let t = OsString::from(format!("-T{}", self.ms));
-        self.spawn(&[
-            OsStr::new("s6-svc"),
-            &warg,
-            &t,
-            OsStr::new(order),
-            OsStr::new("--"),
-            dir,
-        ])
+        self.spawn(
+            "s6-svc",
+            &[&warg, &t, OsStr::new(order), OsStr::new("--"), dir],
+        )
     }
 
     fn status(&self, dir: &OsStr) -> u32 {
         let d = dir.as_bytes();
         out(&[d, b": "].concat());
-        let mut e = self.spawn(&[OsStr::new("s6-svstat"), OsStr::new("--"), dir]);
+        let mut e = self.spawn("s6-svstat", &[OsStr::new("--"), dir]);
         if d.len() < 5 || !d.ends_with(b"/log") {
             let log = OsString::from_vec([d, b"/log"].concat());
             match std::fs::metadata(&log) {
@@ -409,7 +402,7 @@ impl Sv {
                 }
                 Ok(m) if m.is_dir() => {
                     out(&[log.as_bytes(), b": "].concat());
-                    e |= self.spawn(&[OsStr::new("s6-svstat"), OsStr::new("--"), &log]);
+                    e |= self.spawn("s6-svstat", &[OsStr::new("--"), &log]);
                 }
                 Ok(_) => {}
             }
@@ -449,13 +442,7 @@ impl Sv {
                 };
                 let warg = if st.want_up { "-U" } else { "-D" };
                 let t = OsString::from(format!("-t{}", self.ms));
-                let e = self.spawn(&[
-                    OsStr::new("s6-svwait"),
-                    OsStr::new(warg),
-                    &t,
-                    OsStr::new("--"),
-                    dir,
-                ]);
+                let e = self.spawn("s6-svwait", &[OsStr::new(warg), &t, OsStr::new("--"), dir]);
                 e | self.status(dir)
             }
             C::Reload => {

@@ -72,15 +72,17 @@ pub fn parse_args(args: &[OsString]) -> Result<Request<'_>, Usage> {
             _ => return Err(Usage),
         }
     }
-    let rest = g.rest();
-    if rest.len() < 2 {
+    let [dir, prog @ ..] = g.rest() else {
+        return Err(Usage);
+    };
+    if prog.is_empty() {
         return Err(Usage);
     }
     Ok(Request {
         insist,
         rules,
-        dir: &rest[0],
-        prog: &rest[1..],
+        dir,
+        prog,
     })
 }
 
@@ -88,9 +90,14 @@ fn is_blank(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\r')
 }
 
-fn trim_blanks(v: &[u8]) -> &[u8] {
-    let end = v.iter().rposition(|&c| !is_blank(c)).map_or(0, |i| i + 1);
-    &v[..end]
+fn trim_blanks(mut v: &[u8]) -> &[u8] {
+    while let [head @ .., last] = v {
+        if !is_blank(*last) {
+            break;
+        }
+        v = head;
+    }
+    v
 }
 
 /// The value a file's contents give (`data`: what was read, at most [`MAX_VALUE`] bytes
@@ -105,15 +112,11 @@ pub fn value_of(data: &[u8], rules: &ValueRules) -> Option<Vec<u8>> {
             _ => data,
         }
     } else {
-        match data.iter().position(|&c| c == b'\n') {
-            Some(i) => {
-                let line = &data[..i];
-                if rules.no_chomp {
-                    line
-                } else {
-                    trim_blanks(line)
-                }
-            }
+        let mut lines = data.splitn(2, |&c| c == b'\n');
+        let first = lines.next().unwrap_or_default();
+        match lines.next() {
+            Some(_) if rules.no_chomp => first,
+            Some(_) => trim_blanks(first),
             // skalibs' unclamped reader drops an unterminated first line unless -n.
             None if rules.no_clamp && !rules.no_chomp => &[],
             None if rules.no_chomp => data,
@@ -142,9 +145,13 @@ fn read_file(path: &Path, limit: Option<usize>, buf: &mut Vec<u8>) -> Result<(),
             Some(l) => (l - buf.len()).min(chunk.len()),
             None => chunk.len(),
         };
-        match nix::unistd::read(&fd, &mut chunk[..want]) {
+        // `want` is at most the chunk's length, and so is what read returns.
+        let Some(room) = chunk.get_mut(..want) else {
+            break;
+        };
+        match nix::unistd::read(&fd, room) {
             Ok(0) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Ok(n) => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e),
         }

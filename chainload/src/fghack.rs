@@ -43,11 +43,10 @@ pub fn main() -> ! {
     let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
     common::cli::help_or_version(&args, HELP);
     let prog = Prog::new(PROG);
-    if args.is_empty() {
+    let Some(name) = args.first().map(|a| a.as_bytes()) else {
         prog.usage(USAGE);
-    }
+    };
     prog.warn("this program is obsolescent, please use s6-background-watch instead");
-    let name = args[0].as_bytes();
     let (hack_r, hack_w) = match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
         Ok(p) => p,
         Err(e) => prog.fatal(

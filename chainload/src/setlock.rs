@@ -9,6 +9,7 @@ use common::cli::{fatal_bytes, GetOpt, Opt};
 use common::exec::exec_prog;
 use common::msg::exit;
 use nix::errno::Errno;
+use nix::sys::signal::{sigaction, signal, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use std::ffi::{c_char, CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
@@ -57,8 +58,10 @@ pub fn parse_args(args: &[OsString]) -> Result<Request<'_>, Usage> {
             _ => return Err(Usage),
         }
     }
-    let rest = g.rest();
-    if rest.len() < 2 {
+    let [file, prog @ ..] = g.rest() else {
+        return Err(Usage);
+    };
+    if prog.is_empty() {
         return Err(Usage);
     }
     Ok(Request {
@@ -66,8 +69,8 @@ pub fn parse_args(args: &[OsString]) -> Result<Request<'_>, Usage> {
         exclusive,
         timeout_ms,
         dest,
-        file: &rest[0],
-        prog: &rest[1..],
+        file,
+        prog,
     })
 }
 
@@ -93,39 +96,44 @@ fn arm_timeout(file: &[u8], ms: u32) -> Result<(), Errno> {
     let msg: &'static mut [u8] = Box::leak(msg.into_boxed_slice());
     TIMEOUT_LEN.store(msg.len(), Ordering::Relaxed);
     TIMEOUT_MSG.store(msg.as_mut_ptr(), Ordering::Relaxed);
-    // SAFETY: on_alarm only uses async-signal-safe calls; sa is fully initialised.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_alarm as *const () as usize;
-        libc::sigemptyset(&mut sa.sa_mask);
-        if libc::sigaction(libc::SIGALRM, &sa, std::ptr::null_mut()) == -1 {
-            return Err(Errno::last());
-        }
-        let it = libc::itimerval {
-            it_interval: libc::timeval {
-                tv_sec: 0,
-                tv_usec: 0,
-            },
-            it_value: libc::timeval {
-                tv_sec: (ms / 1000) as libc::time_t,
-                tv_usec: ((ms % 1000) * 1000) as libc::suseconds_t,
-            },
-        };
-        if libc::setitimer(libc::ITIMER_REAL, &it, std::ptr::null_mut()) == -1 {
-            return Err(Errno::last());
-        }
+    let action = SigAction::new(
+        SigHandler::Handler(on_alarm),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: on_alarm only makes async-signal-safe calls (write, _exit) and reads atomics.
+    unsafe { sigaction(Signal::SIGALRM, &action) }?;
+    let it = libc::itimerval {
+        it_interval: libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
+        it_value: libc::timeval {
+            tv_sec: (ms / 1000) as libc::time_t,
+            tv_usec: ((ms % 1000) * 1000) as libc::suseconds_t,
+        },
+    };
+    // SAFETY: `it` is a valid itimerval for the call; a null old value is allowed.
+    if unsafe { libc::setitimer(libc::ITIMER_REAL, &it, std::ptr::null_mut()) } == -1 {
+        return Err(Errno::last());
     }
     Ok(())
 }
 
 fn disarm_timeout() {
-    // SAFETY: a zero itimerval disarms the timer; SIG_DFL restores the disposition prog
-    // would have had.
-    unsafe {
-        let it: libc::itimerval = std::mem::zeroed();
-        libc::setitimer(libc::ITIMER_REAL, &it, std::ptr::null_mut());
-        libc::signal(libc::SIGALRM, libc::SIG_DFL);
-    }
+    let zero = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
+    let it = libc::itimerval {
+        it_interval: zero,
+        it_value: zero,
+    };
+    // SAFETY: a zero itimerval, valid for the call, disarms the timer; a null old value is
+    // allowed.
+    unsafe { libc::setitimer(libc::ITIMER_REAL, &it, std::ptr::null_mut()) };
+    // SAFETY: SIG_DFL installs no handler; it restores the disposition prog would have had.
+    let _ = unsafe { signal(Signal::SIGALRM, SigHandler::SigDfl) };
 }
 
 fn open_raw(path: &CString, flags: libc::c_int) -> Result<i32, Errno> {

@@ -129,44 +129,43 @@ pub enum ParseError {
 pub fn parse_args(args: &[OsString]) -> Result<Request<'_>, ParseError> {
     let mut flags = 0u8;
     let mut ctty_arg: Option<&OsStr> = None;
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_bytes();
-        if a.first() != Some(&b'-') || a.len() == 1 {
-            break;
-        }
-        if a[1] == b'-' {
-            if a.len() == 2 {
-                i += 1;
+    // What is left of the command line: options are taken off its front.
+    let mut rest = args;
+    while let Some((arg, after)) = rest.split_first() {
+        let opts = match arg.as_bytes() {
+            [b'-', opts @ ..] if !opts.is_empty() => opts,
+            _ => break,
+        };
+        rest = after;
+        if let [b'-', body @ ..] = opts {
+            if body.is_empty() {
                 break;
             }
-            let body = &a[2..];
-            if let Some(eq) = body.iter().position(|&c| c == b'=') {
-                if eq == 0 {
-                    return Err(ParseError::Invalid(args[i].clone()));
+            let mut name_value = body.splitn(2, |&c| c == b'=');
+            let name = name_value.next().unwrap_or_default();
+            match name_value.next() {
+                Some(_) if name.is_empty() => return Err(ParseError::Invalid(arg.clone())),
+                Some(value) if name == b"ctty" => ctty_arg = Some(OsStr::from_bytes(value)),
+                Some(_) => return Err(ParseError::WithArg(arg.clone())),
+                None => {
+                    let b = BOOLS
+                        .iter()
+                        .find(|b| b.long.as_bytes() == body)
+                        .ok_or_else(|| ParseError::Boolean(arg.clone()))?;
+                    flags = (flags & !b.clear) | b.set;
                 }
-                if &body[..eq] != b"ctty" {
-                    return Err(ParseError::WithArg(args[i].clone()));
-                }
-                ctty_arg = Some(OsStr::from_bytes(&body[eq + 1..]));
-            } else {
-                let b = BOOLS
-                    .iter()
-                    .find(|b| b.long.as_bytes() == body)
-                    .ok_or_else(|| ParseError::Boolean(args[i].clone()))?;
-                flags = (flags & !b.clear) | b.set;
             }
         } else {
-            let mut p = 1;
-            while p < a.len() {
-                let c = a[p];
+            let mut letters = opts.iter();
+            while let Some(&c) = letters.next() {
                 if c == b'd' {
-                    if p + 1 < a.len() {
-                        ctty_arg = Some(OsStr::from_bytes(&a[p + 1..]));
-                    } else if let Some(next) = args.get(i + 1) {
+                    let attached = letters.as_slice();
+                    if !attached.is_empty() {
+                        ctty_arg = Some(OsStr::from_bytes(attached));
+                    } else if let Some((next, after_next)) = rest.split_first() {
                         if next.as_bytes() != b"--" {
                             ctty_arg = Some(next);
-                            i += 1;
+                            rest = after_next;
                         }
                     }
                     break;
@@ -176,12 +175,10 @@ pub fn parse_args(args: &[OsString]) -> Result<Request<'_>, ParseError> {
                     .find(|b| b.short != 0 && b.short == c)
                     .ok_or(ParseError::Short(c))?;
                 flags = (flags & !b.clear) | b.set;
-                p += 1;
             }
         }
-        i += 1;
     }
-    let prog = &args[i.min(args.len())..];
+    let prog = rest;
     if prog.is_empty() {
         return Err(ParseError::Usage);
     }
@@ -263,8 +260,9 @@ pub fn main() -> ! {
             if flags & GRAB != 0 {
                 set_sigttou(libc::SIG_IGN);
             }
+            let me = nix::unistd::getpid().as_raw();
             // SAFETY: tcsetpgrp on a plain fd number: at worst EBADF / ENOTTY.
-            let r = unsafe { libc::tcsetpgrp(ctty, libc::getpid()) };
+            let r = unsafe { libc::tcsetpgrp(ctty, me) };
             let e = Errno::last();
             if flags & GRAB != 0 {
                 set_sigttou(libc::SIG_DFL);

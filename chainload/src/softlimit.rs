@@ -77,45 +77,42 @@ fn resources(letter: u8) -> Option<&'static [ResourceId]> {
 /// steps and prog.
 pub fn parse_args(args: &[OsString]) -> (Vec<Step<'_>>, &[OsString]) {
     let mut steps = Vec::new();
-    let mut i = 0;
-    'words: while i < args.len() {
-        let a = args[i].as_bytes();
-        if a.first() != Some(&b'-') || a.len() == 1 {
+    // What is left of the command line: options are taken off its front.
+    let mut rest = args;
+    'words: while let Some((arg, after)) = rest.split_first() {
+        let opts = match arg.as_bytes() {
+            [b'-', opts @ ..] if !opts.is_empty() => opts,
+            _ => break,
+        };
+        rest = after;
+        if opts == b"-" {
             break;
         }
-        if a == b"--" {
-            i += 1;
-            break;
-        }
-        let mut p = 1;
-        while p < a.len() {
-            let c = a[p];
-            p += 1;
+        let mut letters = opts.iter();
+        while let Some(&c) = letters.next() {
             match c {
                 b'h' => steps.push(Step::Which(HARD)),
                 b'H' => steps.push(Step::Which(SOFT | HARD)),
                 _ => {
                     if let Some(res) = resources(c) {
-                        let value = if p < a.len() {
-                            OsStr::from_bytes(&a[p..])
+                        let attached = letters.as_slice();
+                        let value = if !attached.is_empty() {
+                            OsStr::from_bytes(attached)
+                        } else if let Some((v, after_value)) = rest.split_first() {
+                            rest = after_value;
+                            v.as_os_str()
                         } else {
-                            i += 1;
-                            match args.get(i) {
-                                Some(v) => v.as_os_str(),
-                                // A missing argument is reported and ignored.
-                                None => break 'words,
-                            }
+                            // A missing argument is reported and ignored.
+                            break 'words;
                         };
                         steps.push(Step::Set(res, value));
-                        i += 1;
                         continue 'words;
                     }
                 }
             }
         }
-        i += 1;
     }
-    (steps, &args[i.min(args.len())..])
+    (steps, rest)
 }
 
 /// A value: a decimal 64-bit number, or `=` (`None`).

@@ -77,6 +77,16 @@ pub struct EnvRequest<'a> {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Usage;
 
+/// What follows the `n` bytes of a field of `-D`'s argument: `None` if it is not a colon
+/// or the end, `Some(None)` if nothing does, `Some(Some(next field))` otherwise.
+fn next_field(s: &[u8], n: usize) -> Option<Option<&[u8]>> {
+    match s.get(n..).unwrap_or_default() {
+        [] | [b':'] => Some(None),
+        [b':', next @ ..] => Some(Some(next)),
+        _ => None,
+    }
+}
+
 /// s6-envuidgid's `scan_defaults`: `[uid][:[gid][:gidlist]]`.
 pub fn scan_defaults(s: &[u8]) -> Option<Defaults> {
     let mut d = Defaults::default();
@@ -85,33 +95,17 @@ pub fn scan_defaults(s: &[u8]) -> Option<Defaults> {
         return None;
     }
     d.uid = uid;
-    let s = &s[n..];
-    if s.is_empty() {
+    let Some(s) = next_field(s, n)? else {
         return Some(d);
-    }
-    if s[0] != b':' {
-        return None;
-    }
-    let s = &s[1..];
-    if s.is_empty() {
-        return Some(d);
-    }
+    };
     let (gid, n) = users::u32_scan(s);
-    if n == 0 && s[0] != b':' {
+    if n == 0 && s.first() != Some(&b':') {
         return None;
     }
     d.gid = gid;
-    let s = &s[n..];
-    if s.is_empty() {
+    let Some(s) = next_field(s, n)? else {
         return Some(d);
-    }
-    if s[0] != b':' {
-        return None;
-    }
-    let s = &s[1..];
-    if s.is_empty() {
-        return Some(d);
-    }
+    };
     let (list, read) = users::gid_scanlist(s, NGROUPS_MAX);
     if read == 0 {
         return None;
@@ -143,8 +137,10 @@ pub fn parse_envuidgid(args: &[OsString]) -> Result<EnvRequest<'_>, Usage> {
             _ => return Err(Usage),
         }
     }
-    let rest = g.rest();
-    if rest.len() < 2 {
+    let [account, prog @ ..] = g.rest() else {
+        return Err(Usage);
+    };
+    if prog.is_empty() {
         return Err(Usage);
     }
     Ok(EnvRequest {
@@ -152,8 +148,8 @@ pub fn parse_envuidgid(args: &[OsString]) -> Result<EnvRequest<'_>, Usage> {
         numeric_fallback,
         insist,
         defaults,
-        account: &rest[0],
-        prog: &rest[1..],
+        account,
+        prog,
     })
 }
 
@@ -223,13 +219,17 @@ pub fn resolve(req: &EnvRequest<'_>, db: &dyn Db) -> Result<IdVars, EnvError> {
     let (user, group): (Option<&[u8]>, Option<&[u8]>) = match req.what {
         SET_GID => (None, Some(account)),
         SET_UID | MODE_ACCOUNT => (Some(account), None),
-        _ => match account.iter().position(|&b| b == b':') {
-            Some(i) => (
-                (i > 0).then(|| &account[..i]),
-                (i + 1 < account.len()).then(|| &account[i + 1..]),
-            ),
-            None => (Some(account), None),
-        },
+        _ => {
+            let mut names = account.splitn(2, |&b| b == b':');
+            let user = names.next().unwrap_or_default();
+            match names.next() {
+                Some(group) => (
+                    (!user.is_empty()).then_some(user),
+                    (!group.is_empty()).then_some(group),
+                ),
+                None => (Some(account), None),
+            }
+        }
     };
     let mut uid = req.defaults.uid;
     let mut gid = req.defaults.gid;
@@ -475,21 +475,25 @@ pub enum SetRequest<'a> {
 }
 
 pub fn parse_setuidgid(args: &[OsString]) -> Result<SetRequest<'_>, Usage> {
-    if args.len() < 2 {
+    let [account_arg, prog @ ..] = args else {
+        return Err(Usage);
+    };
+    if prog.is_empty() {
         return Err(Usage);
     }
-    let account = args[0].as_bytes();
-    let prog = &args[1..];
+    let account = account_arg.as_bytes();
     if account.is_empty() {
         return Ok(SetRequest::Direct(prog));
     }
     let mut out: Vec<OsString> = Vec::with_capacity(prog.len() + 7);
-    match account.iter().position(|&b| b == b':') {
-        Some(i) => {
+    let mut names = account.splitn(2, |&b| b == b':');
+    let user = names.next().unwrap_or_default();
+    match names.next() {
+        Some(group) => {
             out.push("-u".into());
-            out.push(OsStr::from_bytes(&account[..i]).to_os_string());
+            out.push(OsStr::from_bytes(user).to_os_string());
             out.push("-g".into());
-            out.push(OsStr::from_bytes(&account[i + 1..]).to_os_string());
+            out.push(OsStr::from_bytes(group).to_os_string());
             out.push("-G".into());
             out.push("".into());
             out.push("--".into());
@@ -497,7 +501,7 @@ pub fn parse_setuidgid(args: &[OsString]) -> Result<SetRequest<'_>, Usage> {
             Ok(SetRequest::Apply(out))
         }
         None => {
-            out.push(args[0].clone());
+            out.push(account_arg.clone());
             out.push(APPLYUIDGID.into());
             out.push("-Uz".into());
             out.push("--".into());

@@ -20,22 +20,19 @@ pub fn effective_limit(n: u32) -> usize {
 /// separator (`\n` or NUL) if any; a line without separator is complete only once it reaches
 /// `limit` bytes (0 = no limit).
 pub fn next_line(buf: &[u8], limit: usize) -> Option<(usize, usize)> {
-    let scan = if limit != 0 && buf.len() > limit {
-        &buf[..limit]
-    } else {
-        buf
+    // With a limit that `buf` goes beyond: the first `limit` bytes, and the byte after them.
+    let (scan, beyond) = match buf.split_at_checked(limit) {
+        Some((head, [after, ..])) if limit != 0 => (head, Some(*after)),
+        _ => (buf, None),
     };
     match scan.iter().position(|&c| c == b'\n' || c == 0) {
         Some(i) => Some((i, i + 1)),
-        None if limit != 0 && buf.len() > limit => {
-            // The separator right after exactly `limit` bytes belongs to this line.
-            if buf.len() > limit && (buf[limit] == b'\n' || buf[limit] == 0) {
-                Some((limit, limit + 1))
-            } else {
-                Some((limit, limit))
-            }
-        }
-        None => None,
+        // The separator right after exactly `limit` bytes belongs to this line.
+        None => match beyond {
+            Some(b'\n' | 0) => Some((limit, limit + 1)),
+            Some(_) => Some((limit, limit)),
+            None => None,
+        },
     }
 }
 
@@ -124,11 +121,12 @@ pub fn push_alert(out: &mut Vec<u8>, st: &Stamps, a: &Action, e: u32, line: &[u8
     out.extend_from_slice(b"s6-log: alert: ");
     push_head(out, st, a);
     let e = e as usize;
-    if e != 0 && line.len() > e + 3 {
-        out.extend_from_slice(&line[..e]);
-        out.extend_from_slice(b"...");
-    } else {
-        out.extend_from_slice(line);
+    match line.get(..e) {
+        Some(head) if e != 0 && line.len() > e + 3 => {
+            out.extend_from_slice(head);
+            out.extend_from_slice(b"...");
+        }
+        _ => out.extend_from_slice(line),
     }
     out.push(b'\n');
 }

@@ -111,11 +111,12 @@ fn unlink_soft(p: &Path) -> Result<(), Errno> {
 
 /// Whether `name` is an archive name: `@` + 24 hex digits + `.s` or `.u`.
 pub fn is_archive_name(name: &[u8]) -> bool {
-    name.len() == 27
-        && name[0] == b'@'
-        && name[1..25].iter().all(u8::is_ascii_hexdigit)
-        && name[25] == b'.'
-        && (name[26] == b's' || name[26] == b'u')
+    match name {
+        [b'@', hex @ .., b'.', b's' | b'u'] => {
+            hex.len() == 24 && hex.iter().all(u8::is_ascii_hexdigit)
+        }
+        _ => false,
+    }
 }
 
 /// Which archives to delete, oldest first, so that at most `nmax` remain and (when
@@ -123,13 +124,14 @@ pub fn is_archive_name(name: &[u8]) -> bool {
 pub fn trim_plan(archives: &[(Vec<u8>, u64)], nmax: u32, total_max: u64) -> usize {
     let mut total: u64 = archives.iter().map(|a| a.1).sum();
     let mut count = archives.len();
-    let mut n = 0;
-    while n < archives.len() && (count > nmax as usize || (total_max != 0 && total > total_max)) {
-        total -= archives[n].1;
+    for (n, (_, size)) in archives.iter().enumerate() {
+        if count <= nmax as usize && (total_max == 0 || total <= total_max) {
+            return n;
+        }
+        total -= size;
         count -= 1;
-        n += 1;
     }
-    n
+    archives.len()
 }
 
 impl Logdir {
@@ -293,7 +295,7 @@ impl Logdir {
         }
         list.sort();
         let n = trim_plan(&list, self.spec.nmax, self.spec.total_max);
-        for (name, _) in &list[..n] {
+        for (name, _) in list.iter().take(n) {
             let p = self.dir.join(OsStr::from_bytes(name));
             if let Err(e) = std::fs::remove_file(&p) {
                 crate::warn(&format!(
@@ -333,7 +335,7 @@ impl Logdir {
                 return false;
             };
             let chunk = write_chunk(
-                &self.buf[self.pos..],
+                self.buf.get(self.pos..).unwrap_or_default(),
                 (self.spec.size as u64).saturating_sub(self.cur_size),
             );
             match nix::unistd::write(cur.as_fd(), chunk) {
@@ -344,7 +346,8 @@ impl Logdir {
                 Ok(n) => {
                     self.pos += n;
                     self.cur_size += n as u64;
-                    let boundary = self.buf[self.pos - 1] == b'\n';
+                    let last = self.pos.checked_sub(1).and_then(|i| self.buf.get(i));
+                    let boundary = last == Some(&b'\n');
                     if crate::core::size_rotation_due(
                         boundary,
                         self.cur_size,
@@ -536,16 +539,21 @@ impl Logdir {
         cmd.current_dir(&self.dir)
             .stdin(Stdio::from(prev))
             .stdout(Stdio::from(processed));
-        // SAFETY: dup2 is async-signal-safe; s4/s5 are open fds of ours (not 4 or 5, see
-        // dup_high) that stay open until after spawn returns.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::dup2(s4, 4) == -1 || libc::dup2(s5, 5) == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        let move_state_fds = move || {
+            // SAFETY: dup2 on fd numbers touches no memory (at worst EBADF); s4 is an open fd
+            // of ours, not 4 (see dup_high), that stays open until after spawn returns.
+            if unsafe { libc::dup2(s4, 4) } == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: as above, for s5 and 5.
+            if unsafe { libc::dup2(s5, 5) } == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        };
+        // SAFETY: the closure, run between fork and exec, only calls dup2, which is
+        // async-signal-safe, and allocates nothing.
+        unsafe { cmd.pre_exec(move_state_fds) };
         let child = cmd.spawn().map_err(|e| errno(&e))?;
         drop(state);
         drop(newstate);
@@ -599,13 +607,13 @@ pub fn write_chunk(pending: &[u8], room: u64) -> &[u8] {
     if pending.len() <= room {
         return pending;
     }
-    if let Some(i) = pending[..room].iter().rposition(|&c| c == b'\n') {
-        return &pending[..=i];
-    }
-    match pending.iter().position(|&c| c == b'\n') {
-        Some(i) => &pending[..=i],
-        None => pending,
-    }
+    // `room` < `pending.len()` here.
+    let fits = pending.get(..room).unwrap_or(pending);
+    let end = fits
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .or_else(|| pending.iter().position(|&c| c == b'\n'));
+    end.and_then(|i| pending.get(..=i)).unwrap_or(pending)
 }
 
 fn dup_high(fd: &OwnedFd) -> Result<OwnedFd, Errno> {

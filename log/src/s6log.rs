@@ -50,13 +50,14 @@ pub struct Options {
     pub lastline_ms: u32,
 }
 
-/// Parse the options; `Err(UsageError)` means usage. Returns the options and the script's index.
 /// A bad command line (the usage message follows).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("usage")]
 pub struct UsageError;
 
-pub fn parse_options(args: &[OsString]) -> Result<(Options, usize), UsageError> {
+/// Parse the options; `Err(UsageError)` means usage. Returns the options and the script (the
+/// arguments after the options, never empty).
+pub fn parse_options(args: &[OsString]) -> Result<(Options, &[OsString]), UsageError> {
     let mut o = Options {
         notif: None,
         verbosity: 1,
@@ -86,7 +87,7 @@ pub fn parse_options(args: &[OsString]) -> Result<(Options, usize), UsageError> 
     if rest.is_empty() {
         return Err(UsageError);
     }
-    Ok((o, args.len() - rest.len()))
+    Ok((o, rest))
 }
 
 static VERBOSITY: AtomicU32 = AtomicU32::new(1);
@@ -110,7 +111,7 @@ pub fn main() -> ! {
     let args = common::rt::args_os();
     let args = args.get(1..).unwrap_or(&[]);
     common::cli::help_or_version(args, HELP);
-    let Ok((opts, idx)) = parse_options(args) else {
+    let Ok((opts, script_args)) = parse_options(args) else {
         usage()
     };
     VERBOSITY.store(opts.verbosity, Ordering::Relaxed);
@@ -137,7 +138,7 @@ pub fn main() -> ! {
     let mask = 0o666 & !old.bits();
     timefmt::init_tz();
     let start = Instant::now();
-    let script = match script::parse(&args[idx..], DEFAULT_DIALECT) {
+    let script = match script::parse(script_args, DEFAULT_DIALECT) {
         Ok(s) => s,
         Err(e) => {
             for spec in e.logdirs_before {
@@ -176,12 +177,14 @@ pub fn main() -> ! {
 }
 
 fn set_nonblock(fd: RawFd) {
-    // SAFETY: fcntl on fds 0/1, which the runtime guarantees are open.
-    unsafe {
-        let fl = libc::fcntl(fd, libc::F_GETFL);
-        if fl != -1 {
-            libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
-        }
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    // SAFETY: only called on fds 0/1, which the runtime guarantees are open.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    if let Ok(fl) = fcntl(fd, FcntlArg::F_GETFL) {
+        let _ = fcntl(
+            fd,
+            FcntlArg::F_SETFL(OFlag::from_bits_retain(fl) | OFlag::O_NONBLOCK),
+        );
     }
 }
 
@@ -194,7 +197,7 @@ fn write_waiting(fd: RawFd, mut data: &[u8]) {
     while !data.is_empty() {
         match nix::unistd::write(bfd, data) {
             Ok(0) => return,
-            Ok(n) => data = &data[n..],
+            Ok(n) => data = data.get(n..).unwrap_or_default(),
             Err(Errno::EINTR) => {}
             Err(Errno::EAGAIN) => {
                 let mut p = [nix::poll::PollFd::new(bfd, nix::poll::PollFlags::POLLOUT)];
@@ -491,12 +494,16 @@ impl Driver {
             let n = self.inbuf.len() * 2;
             self.inbuf.resize(n, 0);
         }
+        // One byte always stays free after the input, for the NUL that ends a line.
         let room = self.inbuf.len() - 1 - self.inlen;
         let want = if lastline { 1 } else { room };
+        let Some(dst) = self.inbuf.get_mut(self.inlen..self.inlen + want) else {
+            return;
+        };
         let r = nix::unistd::read(
             // SAFETY: fd 0 is open for the whole life of the process.
             unsafe { BorrowedFd::borrow_raw(0) },
-            &mut self.inbuf[self.inlen..self.inlen + want],
+            dst,
         );
         match r {
             Ok(0) => {
@@ -535,7 +542,10 @@ impl Driver {
     }
 
     fn lastline_byte(&mut self) {
-        let last = self.inbuf[self.inlen - 1];
+        // Called after a read of one byte: the input is not empty.
+        let Some(&last) = self.inlen.checked_sub(1).and_then(|i| self.inbuf.get(i)) else {
+            return;
+        };
         if last == b'\n' || last == 0 {
             let n = self.inlen - 1;
             self.process_line(0, n);
@@ -549,9 +559,10 @@ impl Driver {
 
     fn process_lines(&mut self) {
         let mut start = 0;
-        while let Some((len, used)) =
-            core::next_line(&self.inbuf[start..self.inlen], self.opts.line_limit)
-        {
+        while let Some((len, used)) = core::next_line(
+            self.inbuf.get(start..self.inlen).unwrap_or_default(),
+            self.opts.line_limit,
+        ) {
             self.process_line(start, len);
             start += used;
         }
@@ -563,9 +574,13 @@ impl Driver {
 
     /// Run line `inbuf[start..start+len]` through the script.
     fn process_line(&mut self, start: usize, len: usize) {
+        // The byte after the line (its separator, or the spare byte after the input) holds
+        // a NUL while the line is dispatched, for regexec.
         let end = start + len;
-        let saved = self.inbuf[end];
-        self.inbuf[end] = 0;
+        let Some(after) = self.inbuf.get_mut(end) else {
+            return;
+        };
+        let saved = std::mem::replace(after, 0);
         let out = &mut self.out;
         if self.script.needs_tai || self.script.needs_iso {
             let (secs, nanos) = timefmt::now();
@@ -578,8 +593,8 @@ impl Driver {
                 }
             }
         }
-        let line_nul = &self.inbuf[start..=end];
-        let line = &line_nul[..len];
+        let line_nul = self.inbuf.get(start..=end).unwrap_or_default();
+        let line = line_nul.split_last().map_or(line_nul, |(_, line)| line);
         core::dispatch(&self.script, line_nul, |a| match &a.kind {
             ActionKind::Stdout => {
                 if !out.stdout_dead {
@@ -612,7 +627,9 @@ impl Driver {
                 }
             }
         });
-        self.inbuf[end] = saved;
+        if let Some(after) = self.inbuf.get_mut(end) {
+            *after = saved;
+        }
     }
 
     fn flush(&mut self, now: Instant) {
@@ -622,7 +639,7 @@ impl Driver {
                 match nix::unistd::write(
                     // SAFETY: fd 1 is open for the whole life of the process.
                     unsafe { BorrowedFd::borrow_raw(1) },
-                    &out.stdout[out.stdout_pos..],
+                    out.stdout.get(out.stdout_pos..).unwrap_or_default(),
                 ) {
                     Ok(n) => out.stdout_pos += n,
                     Err(Errno::EINTR) => {}
@@ -674,20 +691,22 @@ mod tests {
 
     #[test]
     fn options() {
-        let (o, i) = parse_options(&a(&["-bpd3", "--", "t", "/x"])).unwrap();
-        assert!(o.blocking && o.protect && o.notif == Some(3) && i == 2);
+        let args = a(&["-bpd3", "--", "t", "/x"]);
+        let (o, rest) = parse_options(&args).unwrap();
+        assert!(o.blocking && o.protect && o.notif == Some(3) && rest == a(&["t", "/x"]));
         assert!(parse_options(&a(&[])).is_err());
         assert!(parse_options(&a(&["-e", "1"])).is_err());
         assert!(parse_options(&a(&["-l", "x", "1"])).is_err());
-        let (o, i) = parse_options(&a(&["-l", "10", "-", "1"])).unwrap();
-        assert_eq!((o.line_limit, i), (48, 2));
+        let args = a(&["-l", "10", "-", "1"]);
+        let (o, rest) = parse_options(&args).unwrap();
+        assert_eq!((o.line_limit, rest), (48, &a(&["-", "1"])[..]));
     }
 
     #[test]
     fn options_never_panic() {
         for args in common::cli::pseudo_random_argv(3000) {
-            if let Ok((_, i)) = parse_options(&args) {
-                assert!(i < args.len());
+            if let Ok((_, rest)) = parse_options(&args) {
+                assert!(!rest.is_empty());
             }
             let _ = crate::socklog::parse_options(&args);
         }

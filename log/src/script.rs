@@ -204,10 +204,13 @@ pub fn parse(args: &[OsString], dialect: Dialect) -> Result<Script, Pass2Error> 
             logdirs_before: s.logdirs.clone(),
         };
         let unrec = || ScriptError::Unrecognized(b.to_vec());
-        let rest = &b[1..];
+        // Pass 1 refused an empty directive already.
+        let Some((&first, rest)) = b.split_first() else {
+            return Err(fail(unrec(), &script));
+        };
         let u32v = || scan_u32(rest);
         let mut action = None;
-        match b[0] {
+        match first {
             c @ (b'+' | b'-' | b'f') => {
                 if have_action {
                     script.groups.push(std::mem::take(&mut cur));

@@ -116,11 +116,10 @@ pub fn parse_options(args: &[std::ffi::OsString]) -> Result<Options, crate::s6lo
 
 /// One datagram `d` (as received, at most linelen+1 bytes) as a log line appended to `out`.
 pub fn format_datagram(d: &[u8], full: bool, raw: bool, from: Option<&str>, out: &mut Vec<u8>) {
-    let mut end = d.len();
-    while end > 0 && (d[end - 1] == 0 || d[end - 1] == b'\n') {
-        end -= 1;
+    let mut d = d;
+    while let [head @ .., 0 | b'\n'] = d {
+        d = head;
     }
-    let d = &d[..end];
     if let Some(f) = from {
         out.extend_from_slice(f.as_bytes());
         out.extend_from_slice(b": ");
@@ -130,11 +129,13 @@ pub fn format_datagram(d: &[u8], full: bool, raw: bool, from: Option<&str>, out:
     } else {
         crate::syslog::decode(d, out)
     };
-    out.extend(
-        d[skip..]
-            .iter()
-            .map(|&c| if c == 0 || c == b'\n' { b'~' } else { c }),
-    );
+    out.extend(d.get(skip..).unwrap_or_default().iter().map(|&c| {
+        if c == 0 || c == b'\n' {
+            b'~'
+        } else {
+            c
+        }
+    }));
     if full {
         out.extend_from_slice(b"...");
     }
@@ -251,20 +252,24 @@ pub fn main() -> ! {
     let Ok(opts) = parse_options(rest) else {
         prog.usage(USAGE)
     };
-    // SAFETY: closing fd 0, which this program never uses; /dev/null keeps the slot.
-    unsafe {
-        let fd = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
-        if fd > 0 {
-            libc::dup2(fd, 0);
-            libc::close(fd);
+    // Fd 0 is never used: /dev/null takes its slot (and stays there if it was free).
+    if let Ok(null) = nix::fcntl::open(
+        "/dev/null",
+        nix::fcntl::OFlag::O_RDONLY,
+        nix::sys::stat::Mode::empty(),
+    ) {
+        if null.as_raw_fd() == 0 {
+            let _ = std::os::fd::IntoRawFd::into_raw_fd(null);
+        } else {
+            let _ = nix::unistd::dup2_stdin(&null);
         }
     }
     if let Some(fd) = opts.notif {
         if fd < 3 {
             prog.fatal(exit::USAGE, "notification fd must be 3 or more");
         }
-        // SAFETY: only probed with F_GETFD.
         if let Err(e) = nix::fcntl::fcntl(
+            // SAFETY: only probed with F_GETFD; a closed fd gives EBADF.
             unsafe { BorrowedFd::borrow_raw(fd) },
             nix::fcntl::FcntlArg::F_GETFD,
         ) {
@@ -363,10 +368,16 @@ pub fn main() -> ! {
             ),
         );
     }
-    // SAFETY: fcntl on fd 1 (open: the runtime guarantees it).
-    unsafe {
-        let fl = libc::fcntl(1, libc::F_GETFL);
-        libc::fcntl(1, libc::F_SETFL, fl | libc::O_NONBLOCK);
+    {
+        use nix::fcntl::{fcntl, FcntlArg, OFlag};
+        // SAFETY: fd 1 is open for the life of the process (the runtime guarantees it).
+        let stdout = unsafe { BorrowedFd::borrow_raw(1) };
+        if let Ok(fl) = fcntl(stdout, FcntlArg::F_GETFL) {
+            let _ = fcntl(
+                stdout,
+                FcntlArg::F_SETFL(OFlag::from_bits_retain(fl) | OFlag::O_NONBLOCK),
+            );
+        }
     }
     let _ = poll
         .registry()
@@ -399,7 +410,7 @@ pub fn main() -> ! {
                         None
                     };
                     format_datagram(
-                        &dgram[..n],
+                        dgram.get(..n).unwrap_or_default(),
                         n == linelen + 1,
                         opts.raw,
                         who.as_deref(),
@@ -415,8 +426,9 @@ pub fn main() -> ! {
             }
         }
         while out_ready && pos < out.len() {
+            let pending = out.get(pos..).unwrap_or_default();
             // SAFETY: fd 1 is open for the life of the process.
-            match nix::unistd::write(unsafe { BorrowedFd::borrow_raw(1) }, &out[pos..]) {
+            match nix::unistd::write(unsafe { BorrowedFd::borrow_raw(1) }, pending) {
                 Ok(n) => pos += n,
                 Err(Errno::EAGAIN) => out_ready = false,
                 Err(Errno::EINTR) => {}

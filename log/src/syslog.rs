@@ -10,8 +10,10 @@ const PRIORITIES: [&str; 8] = [
 ];
 
 fn facility(f: u32) -> &'static str {
+    if let Some(name) = usize::try_from(f).ok().and_then(|i| FACILITIES.get(i)) {
+        return name;
+    }
     match f {
-        0..=11 => FACILITIES[f as usize],
         16 => "local0",
         17 => "local1",
         18 => "local2",
@@ -28,21 +30,29 @@ fn facility(f: u32) -> &'static str {
 /// If `rec` starts with `<N>` (N decimal), append `facility.priority: ` to `out` and return
 /// the length of the `<N>` part; otherwise 0 and nothing appended.
 pub fn decode(rec: &[u8], out: &mut Vec<u8>) -> usize {
-    if rec.first() != Some(&b'<') {
+    let Some(body) = rec.strip_prefix(b"<") else {
+        return 0;
+    };
+    let digits = body.iter().take_while(|c| c.is_ascii_digit()).count();
+    let Some((number, [b'>', ..])) = body.split_at_checked(digits) else {
+        return 0;
+    };
+    if digits == 0 {
         return 0;
     }
-    let digits = rec[1..].iter().take_while(|c| c.is_ascii_digit()).count();
-    if digits == 0 || rec.get(1 + digits) != Some(&b'>') {
-        return 0;
-    }
-    let Some(n) = rec[1..1 + digits].iter().try_fold(0u32, |acc, &d| {
+    let Some(n) = number.iter().try_fold(0u32, |acc, &d| {
         acc.checked_mul(10)?.checked_add((d - b'0') as u32)
     }) else {
         return 0;
     };
     out.extend_from_slice(facility(n >> 3).as_bytes());
     out.push(b'.');
-    out.extend_from_slice(PRIORITIES[(n & 7) as usize].as_bytes());
+    // n & 7 is always an index of PRIORITIES.
+    let priority = PRIORITIES
+        .get((n & 7) as usize)
+        .copied()
+        .unwrap_or_default();
+    out.extend_from_slice(priority.as_bytes());
     out.extend_from_slice(b": ");
     digits + 2
 }

@@ -39,7 +39,7 @@ fn filter(prog: &Prog, mut per_line: impl FnMut(&[u8], &mut Vec<u8>)) -> ! {
         if len == buf.len() {
             buf.resize(buf.len() * 2, 0);
         }
-        let n = match read_in(&mut buf[len..]) {
+        let n = match read_in(buf.get_mut(len..).unwrap_or_default()) {
             Ok(n) => n,
             Err(e) => prog.fatal(
                 exit::SYSTEM,
@@ -49,13 +49,17 @@ fn filter(prog: &Prog, mut per_line: impl FnMut(&[u8], &mut Vec<u8>)) -> ! {
         let eof = n == 0;
         len += n;
         let mut start = 0;
-        while let Some(i) = buf[start..len].iter().position(|&c| c == b'\n') {
-            per_line(&buf[start..start + i + 1], &mut out);
-            start += i + 1;
-        }
-        if eof && start < len {
-            per_line(&buf[start..len], &mut out);
-            start = len;
+        for line in buf
+            .get(..len)
+            .unwrap_or_default()
+            .split_inclusive(|&c| c == b'\n')
+        {
+            // A last line without its newline waits for more input, unless there is none.
+            if !eof && line.last() != Some(&b'\n') {
+                break;
+            }
+            per_line(line, &mut out);
+            start += line.len();
         }
         buf.copy_within(start..len, 0);
         len -= start;
@@ -95,10 +99,14 @@ pub fn tai64n_main() -> ! {
 
 /// The date replacing the stamp at the start of `line`, if it has a valid one.
 pub fn convert(line: &[u8], utc: bool) -> Option<[u8; timefmt::ISO_LEN]> {
-    if line.len() <= 25 || line[0] != b'@' {
+    // `@`, 24 hex digits, and at least one more byte.
+    let [b'@', stamp @ ..] = line else {
         return None;
-    }
-    let t = timefmt::parse_hex24(&line[1..25])?;
+    };
+    let Some((hex, [_, ..])) = stamp.split_at_checked(24) else {
+        return None;
+    };
+    let t = timefmt::parse_hex24(hex)?;
     if t.secs < TAI64_BASE + 10 || t.secs >= 1 << 63 {
         return None;
     }
@@ -126,7 +134,7 @@ pub fn tai64nlocal_main() -> ! {
     filter(&prog, |line, out| match convert(line, utc) {
         Some(iso) => {
             out.extend_from_slice(&iso);
-            out.extend_from_slice(&line[25..]);
+            out.extend_from_slice(line.get(25..).unwrap_or_default());
         }
         None => out.extend_from_slice(line),
     })

@@ -6,8 +6,6 @@ use common::tai::Tai64n;
 pub const LABEL_LEN: usize = 25;
 pub const ISO_LEN: usize = 29;
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 /// The wall clock now: (unix seconds, nanoseconds).
 pub fn now() -> (i64, u32) {
     let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
@@ -16,15 +14,22 @@ pub fn now() -> (i64, u32) {
     (t.0, t.1)
 }
 
+/// The lowercase hex digit of the low 4 bits of `v`.
+fn hex_digit(v: u64) -> u8 {
+    match (v & 15) as u8 {
+        d @ 0..=9 => b'0' + d,
+        d => b'a' + d - 10,
+    }
+}
+
 /// `@` + 16 + 8 lowercase hex digits.
 pub fn label(t: &Tai64n) -> [u8; LABEL_LEN] {
-    let mut out = [0u8; LABEL_LEN];
-    out[0] = b'@';
-    for i in 0..16 {
-        out[1 + i] = HEX[((t.secs >> (60 - 4 * i)) & 15) as usize];
+    let mut out = [b'@'; LABEL_LEN];
+    for (i, o) in out.iter_mut().skip(1).take(16).enumerate() {
+        *o = hex_digit(t.secs >> (60 - 4 * i));
     }
-    for i in 0..8 {
-        out[17 + i] = HEX[((t.nanos >> (28 - 4 * i)) & 15) as usize];
+    for (i, o) in out.iter_mut().skip(17).enumerate() {
+        *o = hex_digit(u64::from(t.nanos >> (28 - 4 * i)));
     }
     out
 }
@@ -47,9 +52,12 @@ pub fn parse_hex24(h: &[u8]) -> Option<Tai64n> {
     Some(Tai64n { secs, nanos })
 }
 
-fn put2(out: &mut [u8], v: i32) {
-    out[0] = b'0' + (v / 10 % 10) as u8;
-    out[1] = b'0' + (v % 10) as u8;
+/// The last two decimal digits of `v` (not negative) at `out[at..at + 2]`.
+fn put2(out: &mut [u8; ISO_LEN], at: usize, v: i32) {
+    if let Some([tens, units]) = out.get_mut(at..at + 2) {
+        *tens = b'0' + (v / 10 % 10) as u8;
+        *units = b'0' + (v % 10) as u8;
+    }
 }
 
 /// `YYYY-MM-DD HH:MM:SS.nnnnnnnnn` of unix time `secs` in local time (or UTC with `utc`);
@@ -59,13 +67,12 @@ pub fn iso(secs: i64, nanos: u32, utc: bool) -> Option<[u8; ISO_LEN]> {
     let t: libc::time_t = secs.try_into().ok()?;
     // SAFETY: tm is a plain C struct; all-zero is valid storage for the *_r functions.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are to live, properly aligned locals.
-    let r = unsafe {
-        if utc {
-            libc::gmtime_r(&t, &mut tm)
-        } else {
-            libc::localtime_r(&t, &mut tm)
-        }
+    let r = if utc {
+        // SAFETY: both pointers are to live, properly aligned locals.
+        unsafe { libc::gmtime_r(&t, &mut tm) }
+    } else {
+        // SAFETY: both pointers are to live, properly aligned locals.
+        unsafe { libc::localtime_r(&t, &mut tm) }
     };
     if r.is_null() {
         return None;
@@ -76,13 +83,13 @@ pub fn iso(secs: i64, nanos: u32, utc: bool) -> Option<[u8; ISO_LEN]> {
     }
     let mut out = *b"0000-00-00 00:00:00.000000000";
     let y = year as i32;
-    put2(&mut out[0..2], y / 100);
-    put2(&mut out[2..4], y % 100);
-    put2(&mut out[5..7], tm.tm_mon + 1);
-    put2(&mut out[8..10], tm.tm_mday);
-    put2(&mut out[11..13], tm.tm_hour);
-    put2(&mut out[14..16], tm.tm_min);
-    put2(&mut out[17..19], tm.tm_sec);
+    put2(&mut out, 0, y / 100);
+    put2(&mut out, 2, y % 100);
+    put2(&mut out, 5, tm.tm_mon + 1);
+    put2(&mut out, 8, tm.tm_mday);
+    put2(&mut out, 11, tm.tm_hour);
+    put2(&mut out, 14, tm.tm_min);
+    put2(&mut out, 17, tm.tm_sec);
     // A label's nanoseconds can exceed 10^9 - 1; skalibs then prints the first nine of the
     // ten digits.
     let mut n = if nanos >= 1_000_000_000 {
@@ -90,8 +97,8 @@ pub fn iso(secs: i64, nanos: u32, utc: bool) -> Option<[u8; ISO_LEN]> {
     } else {
         nanos
     };
-    for i in (20..29).rev() {
-        out[i] = b'0' + (n % 10) as u8;
+    for o in out.iter_mut().skip(20).rev() {
+        *o = b'0' + (n % 10) as u8;
         n /= 10;
     }
     Some(out)

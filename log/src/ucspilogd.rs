@@ -16,19 +16,21 @@ pub fn format_record(rec: &[u8], terminated: bool, vals: &[Vec<u8>], out: &mut V
     let mut rest = rec;
     // A stamp is `@` then a space at offset 25 (the first space among 26 bytes); the record
     // counting its separator must be longer than 26 bytes.
-    if rec.len() + usize::from(terminated) > 26
-        && rec[0] == b'@'
-        && rec[..26].iter().position(|&c| c == b' ') == Some(25)
-    {
-        out.extend_from_slice(&rec[..26]);
-        rest = &rec[26..];
+    match rec.split_at_checked(26) {
+        Some((stamp @ [b'@', inner @ .., b' '], after))
+            if (terminated || !after.is_empty()) && !inner.contains(&b' ') =>
+        {
+            out.extend_from_slice(stamp);
+            rest = after;
+        }
+        _ => {}
     }
     for v in vals {
         out.extend_from_slice(v);
         out.extend_from_slice(b": ");
     }
     let n = crate::syslog::decode(rest, out);
-    out.extend_from_slice(&rest[n..]);
+    out.extend_from_slice(rest.get(n..).unwrap_or_default());
     out.push(b'\n');
 }
 
@@ -58,8 +60,10 @@ pub fn main() -> ! {
                 .to_vec()
         })
         .collect();
-    // SAFETY: fds 0 and 1 stay open for the life of the process.
-    let (fin, fout) = unsafe { (BorrowedFd::borrow_raw(0), BorrowedFd::borrow_raw(1)) };
+    // SAFETY: fd 0 stays open for the life of the process.
+    let fin = unsafe { BorrowedFd::borrow_raw(0) };
+    // SAFETY: fd 1 stays open for the life of the process.
+    let fout = unsafe { BorrowedFd::borrow_raw(1) };
     let mut buf = vec![0u8; 65536];
     let mut len = 0;
     let mut out = Vec::with_capacity(70000);
@@ -67,7 +71,7 @@ pub fn main() -> ! {
         if len == buf.len() {
             buf.resize(len * 2, 0);
         }
-        let n = match nix::unistd::read(fin, &mut buf[len..]) {
+        let n = match nix::unistd::read(fin, buf.get_mut(len..).unwrap_or_default()) {
             Ok(n) => n,
             Err(Errno::EINTR) => continue,
             Err(e) => prog.fatal(
@@ -77,13 +81,15 @@ pub fn main() -> ! {
         };
         len += n;
         let mut start = 0;
-        while let Some(i) = buf[start..len].iter().position(|&c| c == b'\n' || c == 0) {
-            format_record(&buf[start..start + i], true, &vals, &mut out);
-            start += i + 1;
-        }
-        if n == 0 && start < len {
-            format_record(&buf[start..len], false, &vals, &mut out);
-            start = len;
+        let records = buf.get(..len).unwrap_or_default();
+        for piece in records.split_inclusive(|&c| c == b'\n' || c == 0) {
+            match piece.split_last() {
+                Some((b'\n' | 0, rec)) => format_record(rec, true, &vals, &mut out),
+                // An unterminated last record waits for more input, unless there is none.
+                _ if n == 0 => format_record(piece, false, &vals, &mut out),
+                _ => break,
+            }
+            start += piece.len();
         }
         buf.copy_within(start..len, 0);
         len -= start;
@@ -117,5 +123,20 @@ mod tests {
         o.clear();
         format_record(b"", true, &[], &mut o);
         assert_eq!(o, b"\n");
+    }
+
+    #[test]
+    fn stamp_needs_26_bytes_and_more() {
+        let stamp = b"@400000006553f125075bcd15 ";
+        let vals = [b"IP".to_vec()];
+        let mut o = Vec::new();
+        format_record(stamp, true, &vals, &mut o);
+        assert_eq!(o, b"@400000006553f125075bcd15 IP: \n");
+        o.clear();
+        format_record(stamp, false, &vals, &mut o);
+        assert_eq!(o, b"IP: @400000006553f125075bcd15 \n");
+        o.clear();
+        format_record(b"@4000 0006553f125075bcd15 x", true, &vals, &mut o);
+        assert_eq!(o, b"IP: @4000 0006553f125075bcd15 x\n");
     }
 }

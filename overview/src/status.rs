@@ -87,7 +87,7 @@ pub fn parse_args(args: &[OsString]) -> ParseOutcome {
                     Some(n) => req.up_for = Some(n),
                     None => return ParseOutcome::Usage,
                 },
-                _ if b.starts_with(b"--up-for=") => match secs(Some(&b[9..])) {
+                _ if b.starts_with(b"--up-for=") => match secs(b.strip_prefix(b"--up-for=")) {
                     Some(n) => req.up_for = Some(n),
                     None => return ParseOutcome::Usage,
                 },
@@ -360,13 +360,9 @@ pub fn table(rows: &[Row], now: &Tai64n, colour: bool) -> String {
     let mut out = String::new();
     let mut put = |cols: &[&str], state_colour: Option<&str>| {
         let mut line = String::new();
-        for (i, c) in cols.iter().enumerate() {
+        for (i, (c, w)) in cols.iter().zip(width).enumerate() {
             let last = i + 1 == cols.len();
-            let pad = if last {
-                0
-            } else {
-                width[i] - c.chars().count() + 2
-            };
+            let pad = if last { 0 } else { w - c.chars().count() + 2 };
             match state_colour {
                 Some(sc) if i == 1 => {
                     let _ = write!(line, "{sc}{c}\x1b[0m");
