@@ -130,7 +130,11 @@ impl Client {
             } else {
                 Vec::new()
             };
-            match unixmsg::send_some(self.sock.as_fd(), self.wire.get(self.sent..).unwrap_or_default(), &fds) {
+            match unixmsg::send_some(
+                self.sock.as_fd(),
+                self.wire.get(self.sent..).unwrap_or_default(),
+                &fds,
+            ) {
                 Ok(n) => {
                     self.sent += n;
                     if self.sent >= self.wire.len() {

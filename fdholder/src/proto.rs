@@ -108,12 +108,10 @@ pub fn decode(data: &[u8], nfds: usize, dumping: u32) -> Result<Request, Errno> 
                 Request::GetDump
             })
         }
-        b'!' => {
-            match (s.len(), nfds, u32_at(s)) {
-                (4, 0, Some(count)) => Ok(Request::SetDump { count }),
-                _ => bad,
-            }
-        }
+        b'!' => match (s.len(), nfds, u32_at(s)) {
+            (4, 0, Some(count)) => Ok(Request::SetDump { count }),
+            _ => bad,
+        },
         b'.' => {
             if nfds == 0 || nfds as u64 > dumping as u64 || s.len() < nfds * (TAIN_LEN + 3) {
                 return bad;

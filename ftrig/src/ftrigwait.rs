@@ -325,7 +325,10 @@ pub fn main(kind: Kind, args: &[OsString]) -> ! {
     let r = wait_all(&mut subs, req.or, deadline, signals.as_mut());
     let out = match (&r, kind) {
         (Ok(true), Kind::Wait | Kind::Listen1) => {
-            let mut out = subs.first().map(|s| s.received().to_vec()).unwrap_or_default();
+            let mut out = subs
+                .first()
+                .map(|s| s.received().to_vec())
+                .unwrap_or_default();
             out.push(b'\n');
             Some(out)
         }
@@ -335,7 +338,11 @@ pub fn main(kind: Kind, args: &[OsString]) -> ! {
     match r {
         Ok(true) => {}
         Ok(false) if kind == Kind::Wait => {
-            let re = req.pairs.first().map(|p| p.1.as_bytes()).unwrap_or_default();
+            let re = req
+                .pairs
+                .first()
+                .map(|p| p.1.as_bytes())
+                .unwrap_or_default();
             fatal_sys_bytes(prog, 99, &[b"match regexp on ", re], Errno::ETIMEDOUT)
         }
         Ok(false) => fatal_sys_bytes(prog, 1, &[b"get expected event"], Errno::ETIMEDOUT),

@@ -300,5 +300,20 @@ mod tests {
             parse_args(&a(&["--mode", "c"])).unwrap_err(),
             b"unrecognized boolean option: --mode"
         );
+        // A `-m` whose value would be `--` takes none, and `--` then ends the options.
+        assert_eq!(
+            parse_args(&a(&["-m", "--", "c"])).unwrap(),
+            (None, a(&["c"]))
+        );
+        assert_eq!(parse_args(&a(&["-m"])).unwrap(), (None, a(&[])));
+        assert_eq!(parse_args(&a(&["-", "c"])).unwrap(), (None, a(&["-", "c"])));
+        assert_eq!(
+            parse_args(&a(&["--=1"])).unwrap_err(),
+            b"invalid option: --=1"
+        );
+        assert_eq!(
+            parse_args(&a(&["--moder=1"])).unwrap_err(),
+            b"unrecognized option with argument: --moder=1"
+        );
     }
 }

@@ -220,9 +220,8 @@ impl Pipe {
                 let src = self.src;
                 let tail = self.free_tail();
                 // SAFETY: reading into the free tail of our buffer, at most its length.
-                let r = unsafe {
-                    libc::read(src, tail.as_mut_ptr() as *mut libc::c_void, tail.len())
-                };
+                let r =
+                    unsafe { libc::read(src, tail.as_mut_ptr() as *mut libc::c_void, tail.len()) };
                 if r > 0 {
                     self.end += r as usize;
                     progress = true;

@@ -120,7 +120,11 @@ pub fn main() -> ! {
         // s6 keeps at most IPCPATH_MAX bytes of the name.
         (Some(l), _) => {
             let name = l.as_bytes();
-            Some(name.get(..crate::socketbinder::IPCPATH_MAX).unwrap_or(name).to_vec())
+            Some(
+                name.get(..crate::socketbinder::IPCPATH_MAX)
+                    .unwrap_or(name)
+                    .to_vec(),
+            )
         }
         (None, _) => nix::sys::socket::getsockname::<UnixAddr>(fd.as_raw_fd())
             .ok()

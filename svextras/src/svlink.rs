@@ -231,6 +231,9 @@ mod tests {
         assert_eq!(basename(b"svcs/web/"), b"web");
         assert_eq!(basename(b"web"), b"web");
         assert_eq!(basename(b"/"), b"/");
+        assert_eq!(basename(b"///"), b"/");
+        assert_eq!(basename(b"/web//"), b"web");
+        assert_eq!(basename(b""), b"");
         assert!(valid_link_name(b"a"));
         assert!(!valid_link_name(b".a"));
         assert!(!valid_link_name(b""));
