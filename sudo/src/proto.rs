@@ -72,6 +72,15 @@ fn take_u32(b: &[u8]) -> Option<(u32, &[u8])> {
     Some((u32::from_be_bytes(*head), rest))
 }
 
+/// The four counts after the banner (argc, envc, arglen, envlen), and what follows them.
+fn take_counts(b: &[u8]) -> Option<([u32; 4], &[u8])> {
+    let (argc, b) = take_u32(b)?;
+    let (envc, b) = take_u32(b)?;
+    let (arglen, b) = take_u32(b)?;
+    let (envlen, b) = take_u32(b)?;
+    Some(([argc, envc, arglen, envlen], b))
+}
+
 /// `n` NUL-terminated strings from the start of `b` (skalibs' `env_make`).
 fn split_strings(b: &[u8], n: u32) -> Option<Vec<Vec<u8>>> {
     let mut out = Vec::with_capacity((n as usize).min(1024));
@@ -101,20 +110,13 @@ pub fn decode_header(data: &[u8]) -> Result<Header<'_>, RequestError> {
     if data.len() < hl + 16 {
         return Err(RequestError::WrongMessage);
     }
-    let Some((banner, counts)) = data.split_first_chunk::<15>() else {
+    let Some((banner, counts)) = data.split_at_checked(hl) else {
         return Err(RequestError::WrongMessage);
     };
-    if banner != BANNER_CLIENT {
+    if banner != BANNER_CLIENT.as_slice() {
         return Err(RequestError::WrongBanner);
     }
-    let counts = (|| {
-        let (argc, b) = take_u32(counts)?;
-        let (envc, b) = take_u32(b)?;
-        let (arglen, b) = take_u32(b)?;
-        let (envlen, b) = take_u32(b)?;
-        Some((argc, envc, arglen, envlen, b))
-    })();
-    let Some((argc, envc, arglen, envlen, strings)) = counts else {
+    let Some(([argc, envc, arglen, envlen], strings)) = take_counts(counts) else {
         return Err(RequestError::WrongMessage);
     };
     if hl as u64 + 16 + arglen as u64 + envlen as u64 != data.len() as u64 {
