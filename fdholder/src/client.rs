@@ -158,10 +158,10 @@ impl Conn {
             }
             let fds: Vec<RawFd> = chunk.iter().map(|(fd, _, _)| *fd).collect();
             let m = self.call(&data, &fds)?;
-            if m.data.len() != 1 || !m.fds.is_empty() {
+            let (&[status], true) = (m.data.as_slice(), m.fds.is_empty()) else {
                 return Err(Errno::EPROTO);
-            }
-            let e = m.data[0] as i32;
+            };
+            let e = status as i32;
             let last = i + 1 == chunks.len();
             match (last, e) {
                 (false, libc::EAGAIN) | (true, 0) => {}
@@ -180,11 +180,11 @@ impl Conn {
 /// Exec `argv` through PATH, or die: `unable to exec ARG: REASON`, 127 / 126.
 pub fn exec_or_die(prog: &str, argv: &[OsString], env: &[(OsString, Option<OsString>)]) -> ! {
     use std::os::unix::process::CommandExt;
-    let Some(first) = argv.first() else {
+    let Some((first, rest)) = argv.split_first() else {
         std::process::exit(common::msg::exit::USAGE)
     };
     let mut cmd = std::process::Command::new(first);
-    cmd.args(&argv[1..]);
+    cmd.args(rest);
     for (k, v) in env {
         match v {
             Some(v) => cmd.env(k, v),

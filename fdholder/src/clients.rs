@@ -386,7 +386,8 @@ const SETDUMP_HELP: &str = "s6-fdholder-setdump [ -t timeout ] socket
 /// skalibs' `timestamp_scan`: `@` and 24 hex digits (what follows is ignored).
 pub fn timestamp_scan(s: &[u8]) -> Option<Tai64n> {
     let head = s.get(..25)?;
-    if head[0] != b'@' || !head[1..].iter().all(u8::is_ascii_hexdigit) {
+    let hex = head.strip_prefix(b"@")?;
+    if !hex.iter().all(u8::is_ascii_hexdigit) {
         return None;
     }
     common::tai::parse_label(std::str::from_utf8(head).ok()?)

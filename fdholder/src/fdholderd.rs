@@ -130,7 +130,11 @@ impl Client {
             } else {
                 Vec::new()
             };
-            match unixmsg::send_some(self.sock.as_fd(), &self.wire[self.sent..], &fds) {
+            match unixmsg::send_some(
+                self.sock.as_fd(),
+                self.wire.get(self.sent..).unwrap_or_default(),
+                &fds,
+            ) {
                 Ok(n) => {
                     self.sent += n;
                     if self.sent >= self.wire.len() {
@@ -281,7 +285,11 @@ impl Daemon {
             {
                 continue;
             }
-            self.clients[slot] = Some(Client {
+            // The slot exists: found free or pushed above.
+            let Some(entry) = self.clients.get_mut(slot) else {
+                continue;
+            };
+            *entry = Some(Client {
                 sock,
                 rx: Receiver::new(proto::MAX_REQUEST),
                 out: VecDeque::new(),
@@ -455,14 +463,14 @@ pub fn main() -> ! {
         RulesArg::Dir(_) => None,
     };
     // The listening socket must not block us.
-    // SAFETY: fcntl on fd 0, checked to be a socket above.
-    unsafe {
-        let fl = libc::fcntl(0, libc::F_GETFL);
-        if fl >= 0 {
-            libc::fcntl(0, libc::F_SETFL, fl | libc::O_NONBLOCK);
-        }
-        libc::fcntl(0, libc::F_SETFD, libc::FD_CLOEXEC);
+    // SAFETY: fcntl F_GETFL on fd 0, checked to be a socket above, touches no memory.
+    let fl = unsafe { libc::fcntl(0, libc::F_GETFL) };
+    if fl >= 0 {
+        // SAFETY: as above; F_SETFL only changes the file status flags of fd 0.
+        unsafe { libc::fcntl(0, libc::F_SETFL, fl | libc::O_NONBLOCK) };
     }
+    // SAFETY: as above; F_SETFD only changes the fd flags of fd 0.
+    unsafe { libc::fcntl(0, libc::F_SETFD, libc::FD_CLOEXEC) };
     let poll = Poll::new().and_then(|p| {
         p.registry()
             .register(&mut signals, SIG, Interest::READABLE)?;

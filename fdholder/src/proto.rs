@@ -28,22 +28,28 @@ pub enum Request {
     SetDumpData { entries: Vec<(Tai64n, Vec<u8>)> },
 }
 
-fn tain_at(b: &[u8]) -> Tai64n {
-    let mut t = [0u8; TAIN_LEN];
-    t.copy_from_slice(&b[..TAIN_LEN]);
-    Tai64n::unpack(&t)
+/// The packed TAIN at the start of `b`, and what follows it.
+fn take_tain(b: &[u8]) -> Option<(Tai64n, &[u8])> {
+    let (t, rest) = b.split_first_chunk::<TAIN_LEN>()?;
+    Some((Tai64n::unpack(t), rest))
+}
+
+/// The big-endian u32 at the start of `b`.
+fn u32_at(b: &[u8]) -> Option<u32> {
+    b.first_chunk::<4>().map(|n| u32::from_be_bytes(*n))
 }
 
 /// `idlen id NUL` at the start of `b`, which must end exactly there when `whole`: the id
 /// and the bytes used. An id is 1-255 bytes without NUL.
 fn id_at(b: &[u8], whole: bool) -> Option<(Vec<u8>, usize)> {
-    let idlen = *b.first()? as usize;
+    let (&idlen, rest) = b.split_first()?;
+    let idlen = idlen as usize;
     let used = 1 + idlen + 1;
-    if b.len() < used || (whole && b.len() != used) || b[used - 1] != 0 {
+    if b.len() < used || (whole && b.len() != used) {
         return None;
     }
-    let id = &b[1..1 + idlen];
-    if id.is_empty() || id.contains(&0) {
+    let (id, rest) = rest.split_at_checked(idlen)?;
+    if rest.first() != Some(&0) || id.is_empty() || id.contains(&0) {
         return None;
     }
     Some((id.to_vec(), used))
@@ -65,13 +71,13 @@ pub fn decode(data: &[u8], nfds: usize, dumping: u32) -> Result<Request, Errno> 
             if s.len() < TAIN_LEN + 3 || nfds != 1 {
                 return bad;
             }
-            let Some((id, _)) = id_at(&s[TAIN_LEN..], true) else {
+            let Some((limit, rest)) = take_tain(s) else {
                 return bad;
             };
-            Ok(Request::Store {
-                limit: tain_at(s),
-                id,
-            })
+            let Some((id, _)) = id_at(rest, true) else {
+                return bad;
+            };
+            Ok(Request::Store { limit, id })
         }
         b'D' => match id_at(s, true) {
             Some((id, _)) if nfds == 0 => Ok(Request::Delete { id }),
@@ -81,9 +87,12 @@ pub fn decode(data: &[u8], nfds: usize, dumping: u32) -> Result<Request, Errno> 
             if s.len() < 4 || nfds != 0 {
                 return bad;
             }
-            match id_at(&s[1..], true) {
+            let Some((&delete, rest)) = s.split_first() else {
+                return bad;
+            };
+            match id_at(rest, true) {
                 Some((id, _)) => Ok(Request::Retrieve {
-                    delete: s[0] != 0,
+                    delete: delete != 0,
                     id,
                 }),
                 None => bad,
@@ -99,14 +108,10 @@ pub fn decode(data: &[u8], nfds: usize, dumping: u32) -> Result<Request, Errno> 
                 Request::GetDump
             })
         }
-        b'!' => {
-            if s.len() != 4 || nfds != 0 {
-                return bad;
-            }
-            Ok(Request::SetDump {
-                count: u32::from_be_bytes([s[0], s[1], s[2], s[3]]),
-            })
-        }
+        b'!' => match (s.len(), nfds, u32_at(s)) {
+            (4, 0, Some(count)) => Ok(Request::SetDump { count }),
+            _ => bad,
+        },
         b'.' => {
             if nfds == 0 || nfds as u64 > dumping as u64 || s.len() < nfds * (TAIN_LEN + 3) {
                 return bad;
@@ -125,10 +130,10 @@ pub fn decode_descriptions(mut b: &[u8], n: usize) -> Option<Vec<(Tai64n, Vec<u8
         if b.len() < TAIN_LEN + 3 {
             return None;
         }
-        let limit = tain_at(b);
-        let (id, used) = id_at(&b[TAIN_LEN..], false)?;
+        let (limit, rest) = take_tain(b)?;
+        let (id, used) = id_at(rest, false)?;
         out.push((limit, id));
-        b = &b[TAIN_LEN + used..];
+        b = rest.get(used..)?;
     }
     b.is_empty().then_some(out)
 }
@@ -194,7 +199,9 @@ pub fn encode_list<'a>(ids: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
         v.push(0);
         n += 1;
     }
-    v[1..5].copy_from_slice(&n.to_be_bytes());
+    if let Some(count) = v.get_mut(1..5) {
+        count.copy_from_slice(&n.to_be_bytes());
+    }
     v
 }
 
@@ -214,11 +221,13 @@ pub fn decode_list(data: &[u8]) -> Result<Vec<Vec<u8>>, Errno> {
         Some(&e) if e != 0 => return Err(Errno::from_raw(e as i32)),
         _ => {}
     }
-    if data.len() < 5 {
+    let Some((n, body)) = data
+        .get(1..)
+        .and_then(|b| b.split_first_chunk::<4>())
+        .map(|(n, body)| (u32::from_be_bytes(*n) as usize, body))
+    else {
         return Err(Errno::EPROTO);
-    }
-    let n = u32::from_be_bytes([data[1], data[2], data[3], data[4]]) as usize;
-    let body = &data[5..];
+    };
     if body.iter().filter(|&&b| b == 0).count() != n || (n > 0 && body.last() != Some(&0)) {
         return Err(Errno::EPROTO);
     }
@@ -239,9 +248,9 @@ pub fn decode_counts(data: &[u8], len: usize) -> Result<(u32, u32), Errno> {
     if data.len() != len {
         return Err(Errno::EPROTO);
     }
-    let a = u32::from_be_bytes([data[1], data[2], data[3], data[4]]);
+    let a = data.get(1..).and_then(u32_at).ok_or(Errno::EPROTO)?;
     let b = if len >= 9 {
-        u32::from_be_bytes([data[5], data[6], data[7], data[8]])
+        data.get(5..).and_then(u32_at).ok_or(Errno::EPROTO)?
     } else {
         0
     };
@@ -255,7 +264,9 @@ pub fn quote_id(id: &[u8], out: &mut Vec<u8>) {
             b'\\' => out.extend_from_slice(b"\\\\"),
             7..=13 => {
                 out.push(b'\\');
-                out.push(b"abtnvfr"[(c - 7) as usize]);
+                if let Some(&letter) = b"abtnvfr".get((c - 7) as usize) {
+                    out.push(letter);
+                }
             }
             0..=6 | 0x0e..=0x1f | 0x7f..=0xff => {
                 out.extend_from_slice(format!("\\0x{c:02x}").as_bytes());
@@ -273,18 +284,15 @@ pub fn parse_transfer_timeouts(s: &[u8]) -> Option<(u32, u32)> {
             a.checked_mul(10)?.checked_add((d - b'0') as u32)
         })
     };
-    let from = if digits == 0 { 0 } else { num(&s[..digits])? };
-    let rest = &s[digits..];
+    let (head, rest) = s.split_at_checked(digits)?;
+    let from = if digits == 0 { 0 } else { num(head)? };
     if digits == 0 && rest.first() != Some(&b':') {
         return None;
     }
     if rest.is_empty() {
         return Some((from, 0));
     }
-    if rest[0] != b':' {
-        return None;
-    }
-    let to = &rest[1..];
+    let to = rest.strip_prefix(b":")?;
     if to.is_empty() {
         return Some((from, 0));
     }

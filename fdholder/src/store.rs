@@ -55,7 +55,7 @@ impl Store {
     }
 
     pub fn get(&self, id: &[u8]) -> Option<&Held> {
-        self.position(id).map(|i| &self.entries[i])
+        self.entries.iter().find(|h| h.id == id)
     }
 
     /// Take an fd out (the caller closes or hands it on).
@@ -121,10 +121,11 @@ impl Regex {
             let mut buf = [0u8; 256];
             // SAFETY: regerror writes at most buf.len() bytes, NUL-terminated.
             unsafe { libc::regerror(r, &*re, buf.as_mut_ptr().cast(), buf.len()) };
-            let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+            let text = buf.split(|&b| b == 0).next().unwrap_or_default();
+            let text = String::from_utf8_lossy(text).into_owned();
             // A failed regcomp leaves nothing to free.
             std::mem::forget(re);
-            return Err(String::from_utf8_lossy(&buf[..end]).into_owned());
+            return Err(text);
         }
         Ok(Regex(re))
     }

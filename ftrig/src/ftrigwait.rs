@@ -57,7 +57,8 @@ impl Subscription {
             if n == 0 {
                 break;
             }
-            self.received.extend_from_slice(&chunk[..n]);
+            self.received
+                .extend_from_slice(chunk.get(..n).unwrap_or_default());
             self.matched = self.re.is_match(&self.received);
         }
         Ok(self.matched)
@@ -197,7 +198,7 @@ pub fn parse(kind: Kind, args: &[OsString]) -> Result<Request, ParseError> {
     };
     let (items, ind) =
         gol::parse(args, bools, &vals).map_err(|e| ParseError::Fatal(e.to_string()))?;
-    let rest = &args[ind..];
+    let rest = args.get(ind..).unwrap_or_default();
     let min = match kind {
         Kind::Wait => 2,
         Kind::Listen1 => 3,
@@ -226,8 +227,12 @@ pub fn parse(kind: Kind, args: &[OsString]) -> Result<Request, ParseError> {
     }
     match kind {
         Kind::Wait | Kind::Listen1 => {
-            req.pairs.push((rest[0].clone(), rest[1].clone()));
-            req.prog = rest[2..].to_vec();
+            // `min` above guarantees the pair.
+            let [dir, re, prog @ ..] = rest else {
+                return Err(ParseError::Usage);
+            };
+            req.pairs.push((dir.clone(), re.clone()));
+            req.prog = prog.to_vec();
         }
         Kind::Listen => {
             // An execline block ended by an empty argument; a leading space in a block
@@ -248,11 +253,15 @@ pub fn parse(kind: Kind, args: &[OsString]) -> Result<Request, ParseError> {
                 Some(s) => OsString::from(std::ffi::OsStr::from_bytes(s)),
                 None => a.clone(),
             };
-            req.pairs = rest[..end]
+            let (block, after) = rest.split_at_checked(end).ok_or(ParseError::Usage)?;
+            req.pairs = block
                 .chunks_exact(2)
-                .map(|p| (unquote(&p[0]), unquote(&p[1])))
+                .filter_map(|p| match p {
+                    [dir, re] => Some((unquote(dir), unquote(re))),
+                    _ => None,
+                })
                 .collect();
-            req.prog = rest[end + 1..].to_vec();
+            req.prog = after.get(1..).unwrap_or_default().to_vec();
         }
     }
     Ok(req)
@@ -307,16 +316,19 @@ pub fn main(kind: Kind, args: &[OsString]) -> ! {
             }
         }
     }
-    if !req.prog.is_empty() {
+    if let Some(first) = req.prog.first() {
         if let Err(e) = spawn(&req.prog) {
             drop(subs);
-            fatal_sys_bytes(prog, 111, &[b"spawn ", req.prog[0].as_bytes()], e);
+            fatal_sys_bytes(prog, 111, &[b"spawn ", first.as_bytes()], e);
         }
     }
     let r = wait_all(&mut subs, req.or, deadline, signals.as_mut());
     let out = match (&r, kind) {
         (Ok(true), Kind::Wait | Kind::Listen1) => {
-            let mut out = subs[0].received().to_vec();
+            let mut out = subs
+                .first()
+                .map(|s| s.received().to_vec())
+                .unwrap_or_default();
             out.push(b'\n');
             Some(out)
         }
@@ -326,7 +338,11 @@ pub fn main(kind: Kind, args: &[OsString]) -> ! {
     match r {
         Ok(true) => {}
         Ok(false) if kind == Kind::Wait => {
-            let re = req.pairs[0].1.as_bytes();
+            let re = req
+                .pairs
+                .first()
+                .map(|p| p.1.as_bytes())
+                .unwrap_or_default();
             fatal_sys_bytes(prog, 99, &[b"match regexp on ", re], Errno::ETIMEDOUT)
         }
         Ok(false) => fatal_sys_bytes(prog, 1, &[b"get expected event"], Errno::ETIMEDOUT),

@@ -79,10 +79,14 @@ pub fn parse(args: &[OsString]) -> Result<RawOptions, ParseError> {
     for it in items {
         match it {
             Item::Flag(_) => o.doublefork = true,
-            Item::Arg(id, v) => o.values[id as usize] = Some(v.to_os_string()),
+            Item::Arg(id, v) => {
+                if let Some(slot) = o.values.get_mut(id as usize) {
+                    *slot = Some(v.to_os_string());
+                }
+            }
         }
     }
-    o.prog = args[ind..].to_vec();
+    o.prog = args.get(ind..).unwrap_or_default().to_vec();
     if o.prog.is_empty() {
         return Err(ParseError::Usage);
     }
@@ -104,7 +108,7 @@ pub struct Timing {
 /// (2.15.1 names `waiting-time` for a bad `-n`; we name `tries`.)
 pub fn timing(o: &RawOptions) -> Result<Timing, String> {
     let num = |id: u8, name: &str| -> Result<Option<u32>, String> {
-        match &o.values[id as usize] {
+        match value(o, id) {
             None => Ok(None),
             Some(v) => common::cli::uint0_scan(v)
                 .map(Some)
@@ -267,7 +271,7 @@ pub fn main(args: &[OsString]) -> ! {
         Err(ParseError::Usage) => common::Prog::new(PROG).usage(USAGE),
         Err(ParseError::Fatal(t)) => fatal_bytes(PROG, 100, &[t.as_bytes()]),
     };
-    let fd = common::servicedir::resolve_notification_fd(o.values[OPT_NOTIF as usize].as_deref())
+    let fd = common::servicedir::resolve_notification_fd(value(&o, OPT_NOTIF))
         .unwrap_or_else(|e| fatal_bytes(PROG, e.exit_code(), &[e.to_string().as_bytes()]));
     let t = timing(&o).unwrap_or_else(|e| fatal_bytes(PROG, 100, &[e.as_bytes()]));
     match common::lock::is_supervised(Path::new(".")) {
@@ -275,8 +279,8 @@ pub fn main(args: &[OsString]) -> ! {
         Ok(false) => fatal_bytes(PROG, 100, &[b"s6-supervise not running."]),
         Err(e) => fatal_sys_bytes(PROG, 111, &[b"sanity-check current service directory"], e),
     }
-    let check: Vec<OsString> = match &o.values[OPT_CHECK as usize] {
-        Some(c) => vec!["execlineb".into(), "-Pc".into(), c.clone()],
+    let check: Vec<OsString> = match value(&o, OPT_CHECK) {
+        Some(c) => vec!["execlineb".into(), "-Pc".into(), c.to_os_string()],
         None => vec![DEFAULT_CHECK.into()],
     };
 
@@ -365,7 +369,8 @@ fn checker_main(
                     Action::Nothing
                 }
                 Err(e) => {
-                    warn_sys_bytes(p, &[b"spawn ", check[0].as_bytes()], e);
+                    let name = check.first().map(|c| c.as_bytes()).unwrap_or_default();
+                    warn_sys_bytes(p, &[b"spawn ", name], e);
                     checker.spawn_failed(now)
                 }
             };
@@ -391,7 +396,7 @@ fn checker_main(
                     loop {
                         match listener.read(&mut buf) {
                             Ok(0) => break,
-                            Ok(n) => died |= buf[..n].contains(&b'd'),
+                            Ok(n) => died |= buf.get(..n).is_some_and(|b| b.contains(&b'd')),
                             Err(e) => fatal_sys_bytes(p, 111, &[b"read event fifo"], e),
                         }
                     }

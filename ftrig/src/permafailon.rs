@@ -37,7 +37,7 @@ const SEPARATORS: &[u8] = b",; \n\r\t";
 /// skalibs' `uint_scan`: the longest decimal prefix (saturating), and its length.
 fn scan_uint(s: &[u8]) -> (u32, usize) {
     let len = s.iter().take_while(|b| b.is_ascii_digit()).count();
-    let v = s[..len].iter().fold(0u32, |acc, &d| {
+    let v = s.iter().take(len).fold(0u32, |acc, &d| {
         acc.saturating_mul(10).saturating_add((d - b'0') as u32)
     });
     (v, len)
@@ -51,17 +51,17 @@ impl StatusList {
             codes: [false; 256],
             sigs: [false; 65],
         };
-        let mut pos = 0;
-        while pos < s.len() {
-            let (u, len) = scan_uint(&s[pos..]);
+        // What is still to parse.
+        let mut rest = s;
+        while !rest.is_empty() {
+            let (u, len) = scan_uint(rest);
             if len > 0 {
                 if u > 255 {
                     return Err(ListError::ExitCode);
                 }
-                pos += len;
-                if s.get(pos) == Some(&b'-') {
-                    pos += 1;
-                    let (v, len) = scan_uint(&s[pos..]);
+                rest = rest.get(len..).unwrap_or_default();
+                if let Some(after_dash) = rest.strip_prefix(b"-") {
+                    let (v, len) = scan_uint(after_dash);
                     if len == 0 {
                         return Err(ListError::IntervalSpec);
                     }
@@ -71,40 +71,41 @@ impl StatusList {
                     if v < u {
                         return Err(ListError::Interval);
                     }
-                    pos += len;
-                    for c in u..=v {
-                        l.codes[c as usize] = true;
+                    rest = after_dash.get(len..).unwrap_or_default();
+                    if let Some(codes) = l.codes.get_mut(u as usize..=v as usize) {
+                        codes.fill(true);
                     }
-                } else {
-                    l.codes[u as usize] = true;
+                } else if let Some(code) = l.codes.get_mut(u as usize) {
+                    *code = true;
                 }
             } else {
-                let end = s[pos..]
+                let end = rest
                     .iter()
                     .position(|b| SEPARATORS.contains(b))
-                    .map_or(s.len(), |i| pos + i);
-                let word = std::str::from_utf8(&s[pos..end]).map_err(|_| ListError::Spec)?;
+                    .unwrap_or(rest.len());
+                let (word, after) = rest.split_at_checked(end).ok_or(ListError::Spec)?;
+                let word = std::str::from_utf8(word).map_err(|_| ListError::Spec)?;
                 if word.is_empty() {
                     return Err(ListError::Spec);
                 }
                 let sig = common::signals::parse(word).ok_or(ListError::Spec)?;
                 let slot = usize::try_from(sig)
                     .ok()
-                    .filter(|&i| i > 0 && i < l.sigs.len())
+                    .filter(|&i| i > 0)
+                    .and_then(|i| l.sigs.get_mut(i))
                     .ok_or(ListError::Signal)?;
-                l.sigs[slot] = true;
-                pos = end;
+                *slot = true;
+                rest = after;
             }
-            while pos < s.len() && SEPARATORS.contains(&s[pos]) {
-                pos += 1;
-            }
+            let seps = rest.iter().take_while(|b| SEPARATORS.contains(b)).count();
+            rest = rest.get(seps..).unwrap_or_default();
         }
         Ok(l)
     }
 
     fn matches(&self, r: &DeathRecord) -> bool {
         (r.sig != 0 && self.sigs.get(r.sig as usize) == Some(&true))
-            || self.codes[r.exitcode as usize]
+            || self.codes.get(r.exitcode as usize) == Some(&true)
     }
 }
 
@@ -146,19 +147,18 @@ pub fn info_line(r: &DeathRecord, count: u32, seconds: u32) -> String {
 }
 
 pub fn main(args: &[OsString]) -> ! {
-    if args.len() < 3 {
-        common::Prog::new(PROG).usage(USAGE)
-    }
-    let Some(seconds) = common::cli::uint0_scan(&args[0]) else {
+    let [seconds, count, list, prog @ ..] = args else {
         common::Prog::new(PROG).usage(USAGE)
     };
-    let count = match common::cli::uint0_scan(&args[1]) {
+    let Some(seconds) = common::cli::uint0_scan(seconds) else {
+        common::Prog::new(PROG).usage(USAGE)
+    };
+    let count = match common::cli::uint0_scan(count) {
         Some(0) | None => common::Prog::new(PROG).usage(USAGE),
         Some(n) => n.min(common::dtally::MAX_MAX),
     };
-    let list = StatusList::parse(args[2].as_bytes())
+    let list = StatusList::parse(list.as_bytes())
         .unwrap_or_else(|e| common::Prog::new(PROG).fatal(100, e));
-    let prog = &args[3..];
     let p = common::Prog::new(PROG);
     let path = std::path::Path::new(common::dtally::DTALLY_FILE);
     match std::fs::metadata(path) {

@@ -76,7 +76,7 @@ pub fn parse(args: &[OsString], fd_from_socket: bool) -> Result<Request, Option<
             Item::Arg(_, v) => r.timeout = Some(v.to_os_string()),
         }
     }
-    r.prog = args[ind..].to_vec();
+    r.prog = args.get(ind..).unwrap_or_default().to_vec();
     if r.prog.is_empty() {
         return Err(None);
     }
@@ -86,7 +86,7 @@ pub fn parse(args: &[OsString], fd_from_socket: bool) -> Result<Request, Option<
 /// Whether a datagram announces readiness: it begins with `READY=1\n` or contains
 /// `\nREADY=1\n` (up to its first NUL, as s6 reads it as a C string). Pure.
 pub fn is_ready_message(d: &[u8]) -> bool {
-    let d = &d[..d.iter().position(|&b| b == 0).unwrap_or(d.len())];
+    let d = d.split(|&b| b == 0).next().unwrap_or_default();
     d.starts_with(b"READY=1\n") || d.windows(9).any(|w| w == b"\nREADY=1\n")
 }
 
@@ -103,11 +103,14 @@ pub fn notify_address(s: &[u8]) -> Result<(libc::sockaddr_un, libc::socklen_t), 
     for (dst, &b) in addr.sun_path.iter_mut().zip(s) {
         *dst = b as libc::c_char;
     }
-    if s[0] == b'@' {
-        addr.sun_path[0] = 0;
+    let is_abstract = s.first() == Some(&b'@');
+    if is_abstract {
+        if let Some(first) = addr.sun_path.first_mut() {
+            *first = 0;
+        }
     }
     let base = std::mem::offset_of!(libc::sockaddr_un, sun_path);
-    let len = base + s.len() + usize::from(s[0] != b'@');
+    let len = base + s.len() + usize::from(!is_abstract);
     Ok((addr, len as libc::socklen_t))
 }
 
@@ -183,15 +186,24 @@ fn sendmsg(
         let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
         hdr.msg_control = cbuf.as_mut_ptr().cast();
         hdr.msg_controllen = space.min(std::mem::size_of_val(&cbuf)) as _;
-        // SAFETY: msg_control points to a zeroed, aligned buffer of at least CMSG_SPACE(int)
-        // bytes, so CMSG_FIRSTHDR is non-null and CMSG_DATA has room for one int.
-        unsafe {
-            let c = libc::CMSG_FIRSTHDR(&hdr);
-            (*c).cmsg_level = libc::SOL_SOCKET;
-            (*c).cmsg_type = libc::SCM_RIGHTS;
-            (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
-            std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<RawFd>(), p);
+        // SAFETY: hdr is a valid msghdr whose msg_control/msg_controllen describe cbuf.
+        let c = unsafe { libc::CMSG_FIRSTHDR(&hdr) };
+        if c.is_null() {
+            return Err(Errno::EINVAL);
         }
+        // SAFETY: CMSG_LEN is arithmetic on a constant size.
+        let cmsg_len = unsafe { libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) };
+        // SAFETY: c is non-null and points to the start of cbuf, which is aligned for
+        // cmsghdr, zeroed, at least CMSG_SPACE(int) bytes long and not otherwise borrowed.
+        let cmsg = unsafe { &mut *c };
+        cmsg.cmsg_level = libc::SOL_SOCKET;
+        cmsg.cmsg_type = libc::SCM_RIGHTS;
+        cmsg.cmsg_len = cmsg_len as _;
+        // SAFETY: c is a valid cmsghdr in cbuf; CMSG_DATA is pointer arithmetic within it.
+        let data = unsafe { libc::CMSG_DATA(c) };
+        // SAFETY: CMSG_SPACE(int) bytes of cbuf leave room for one int at CMSG_DATA, which
+        // need not be aligned for it.
+        unsafe { std::ptr::write_unaligned(data.cast::<RawFd>(), p) };
     }
     loop {
         // SAFETY: hdr and everything it points to are valid for the duration of the call.
@@ -220,7 +232,7 @@ fn socket_from_fd_helper(pipe: OwnedFd, timeout: u32, mainpid: i32, path: &[u8])
         }
         match nix::unistd::read(&pipe, &mut buf) {
             Ok(0) => return 1,
-            Ok(n) if buf[..n].contains(&b'\n') => break,
+            Ok(n) if buf.get(..n).is_some_and(|b| b.contains(&b'\n')) => break,
             Ok(_) | Err(Errno::EINTR | Errno::EAGAIN) => {}
             Err(e) => fatal_sys_bytes(P, 111, &[b"read from parent"], e),
         }
@@ -329,7 +341,7 @@ fn fd_from_socket_helper(sock: OwnedFd, fd: RawFd, timeout: u32) -> i32 {
             // As s6: an empty datagram reads as end of file, and ends the helper.
             return 0;
         }
-        if is_ready_message(&buf[..r as usize]) {
+        if is_ready_message(buf.get(..r as usize).unwrap_or_default()) {
             break;
         }
     }

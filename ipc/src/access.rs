@@ -60,7 +60,7 @@ pub fn parse_args(args: &[OsString]) -> Option<Opts> {
         }
     }
     let rest = g.rest();
-    if rest.is_empty() || rest[0].is_empty() {
+    if rest.first().is_none_or(|p| p.is_empty()) {
         return None;
     }
     o.prog = rest.to_vec();
@@ -122,7 +122,7 @@ fn id_var(proto: &[u8], suffix: &[u8]) -> u32 {
 
 pub fn main() -> ! {
     let args = common::rt::args_os();
-    let rest = &args[1.min(args.len())..];
+    let rest = args.get(1..).unwrap_or_default();
     common::cli::help_or_version(rest, HELP);
     let Some(o) = parse_args(rest) else {
         usage(PROG, USAGE)
@@ -213,10 +213,7 @@ pub fn main() -> ! {
     for (k, v) in env_edits(&params, &proto, o.doenv, local.as_deref()) {
         setenv(&k, v.as_deref());
     }
-    let exec_str = match params.exec.iter().position(|&b| b == 0) {
-        Some(i) => &params.exec[..i],
-        None => &params.exec[..],
-    };
+    let exec_str = params.exec.split(|&b| b == 0).next().unwrap_or_default();
     if !exec_str.is_empty() {
         let argv: Vec<OsString> = vec![
             "execlineb".into(),

@@ -23,40 +23,48 @@ const SUFFIX: &str = ":s6-accessrules-cdb-from-fs:XXXXXX";
 /// skalibs' `gol` over the one option this program has; an error is the whole message.
 pub fn parse_args(args: &[OsString]) -> Result<(Option<OsString>, Vec<OsString>), Vec<u8>> {
     let mut mode = None;
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_bytes();
-        if a.first() != Some(&b'-') || a.len() == 1 {
+    // The arguments not yet looked at.
+    let mut rest = args;
+    while let Some((arg, after)) = rest.split_first() {
+        let a = arg.as_bytes();
+        let Some(opt) = a.strip_prefix(b"-").filter(|o| !o.is_empty()) else {
             break;
-        }
-        if a[1] == b'-' {
-            if a.len() == 2 {
-                i += 1;
+        };
+        if let Some(long) = opt.strip_prefix(b"-") {
+            rest = after;
+            if long.is_empty() {
                 break;
             }
-            match a[2..].iter().position(|&c| c == b'=') {
+            match long.iter().position(|&c| c == b'=') {
                 Some(0) => return Err([&b"invalid option: "[..], a].concat()),
-                Some(n) if &a[2..2 + n] == b"mode" => {
-                    mode = Some(OsStr::from_bytes(&a[3 + n..]).to_owned())
-                }
-                Some(_) => return Err([&b"unrecognized option with argument: "[..], a].concat()),
+                Some(n) => match long.split_at_checked(n) {
+                    Some((b"mode", value)) => {
+                        let value = value.get(1..).unwrap_or_default();
+                        mode = Some(OsStr::from_bytes(value).to_owned())
+                    }
+                    _ => return Err([&b"unrecognized option with argument: "[..], a].concat()),
+                },
                 None => return Err([&b"unrecognized boolean option: "[..], a].concat()),
             }
         } else {
-            let c = a[1];
+            let Some((&c, attached)) = opt.split_first() else {
+                break;
+            };
             if c != b'm' {
                 return Err([&b"unrecognized short option: "[..], &[c][..]].concat());
             }
-            if a.len() > 2 {
-                mode = Some(OsStr::from_bytes(&a[2..]).to_owned());
-            } else if i + 1 < args.len() && args[i + 1] != "--" {
-                i += 1;
-                mode = Some(args[i].clone());
+            rest = after;
+            if !attached.is_empty() {
+                mode = Some(OsStr::from_bytes(attached).to_owned());
+            } else if let Some((value, after_value)) = after.split_first() {
+                if value != "--" {
+                    mode = Some(value.clone());
+                    rest = after_value;
+                }
             }
         }
-        i += 1;
     }
-    Ok((mode, args[i..].to_vec()))
+    Ok((mode, rest.to_vec()))
 }
 
 struct Tmp(PathBuf);
@@ -173,15 +181,15 @@ fn entries(tmp: &Tmp, dir: &Path) -> Vec<OsString> {
 
 pub fn main() -> ! {
     let args = common::rt::args_os();
-    let rest = &args[1.min(args.len())..];
+    let rest = args.get(1..).unwrap_or_default();
     common::cli::help_or_version(rest, HELP);
     let (mode, rest) = match parse_args(rest) {
         Ok(x) => x,
         Err(msg) => fatal_bytes(PROG, EXIT_USAGE, &[&msg]),
     };
-    if rest.len() < 2 {
+    let [cdbfile_arg, dir_arg, ..] = rest.as_slice() else {
         usage(PROG, USAGE)
-    }
+    };
     let mode = mode.map(|m| match octal_scan(&m) {
         Some(m) => m,
         None => fatal_bytes(
@@ -190,9 +198,9 @@ pub fn main() -> ! {
             &[b"mode needs to be an unsigned integer (in octal)"],
         ),
     });
-    let cdbfile = Path::new(&rest[0]);
-    let dir = Path::new(&rest[1]);
-    let mut template = rest[0].clone();
+    let cdbfile = Path::new(cdbfile_arg);
+    let dir = Path::new(dir_arg);
+    let mut template = cdbfile_arg.clone();
     template.push(SUFFIX);
     let (fd, tmppath) = match nix::unistd::mkstemp(Path::new(&template)) {
         Ok(x) => x,
@@ -291,6 +299,21 @@ mod tests {
         assert_eq!(
             parse_args(&a(&["--mode", "c"])).unwrap_err(),
             b"unrecognized boolean option: --mode"
+        );
+        // A `-m` whose value would be `--` takes none, and `--` then ends the options.
+        assert_eq!(
+            parse_args(&a(&["-m", "--", "c"])).unwrap(),
+            (None, a(&["c"]))
+        );
+        assert_eq!(parse_args(&a(&["-m"])).unwrap(), (None, a(&[])));
+        assert_eq!(parse_args(&a(&["-", "c"])).unwrap(), (None, a(&["-", "c"])));
+        assert_eq!(
+            parse_args(&a(&["--=1"])).unwrap_err(),
+            b"invalid option: --=1"
+        );
+        assert_eq!(
+            parse_args(&a(&["--moder=1"])).unwrap_err(),
+            b"unrecognized option with argument: --moder=1"
         );
     }
 }

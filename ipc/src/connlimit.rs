@@ -50,7 +50,7 @@ pub fn check(
 
 pub fn main() -> ! {
     let args = common::rt::args_os();
-    let rest: &[OsString] = &args[1.min(args.len())..];
+    let rest: &[OsString] = args.get(1..).unwrap_or_default();
     common::cli::help_or_version(rest, HELP);
     let proto = getenv(b"PROTO");
     if let Err((code, msg)) = check(proto.as_deref(), getenv) {

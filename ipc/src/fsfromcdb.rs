@@ -42,10 +42,11 @@ pub fn safe_key(key: &[u8]) -> bool {
 
 /// Decode a record as s6-accessrules-fs-from-cdb does; `None` is "not valid accessrules data".
 pub fn decode(data: &[u8]) -> Option<FsRule<'_>> {
-    if data.is_empty() || data.len() > 8201 {
+    if data.len() > 8201 {
         return None;
     }
-    let marker = match data[0] {
+    let (&kind, after_kind) = data.split_first()?;
+    let marker = match kind {
         b'A' => Some(true),
         b'D' => Some(false),
         _ => None,
@@ -55,32 +56,36 @@ pub fn decode(data: &[u8]) -> Option<FsRule<'_>> {
         env: Vec::new(),
         exec: b"",
     };
-    if data.len() < 3 {
+    let Some((envlen, body)) = after_kind.split_first_chunk::<2>() else {
         return Some(r);
-    }
-    let envlen = u16::from_be_bytes([data[1], data[2]]) as usize;
-    if envlen > 4096 || 3 + envlen > data.len() || 5 + envlen > data.len() {
+    };
+    let envlen = u16::from_be_bytes(*envlen) as usize;
+    if envlen > 4096 {
         return None;
     }
-    let execlen = u16::from_be_bytes([data[3 + envlen], data[4 + envlen]]) as usize;
-    if execlen > 4096 || 5 + envlen + execlen != data.len() {
+    let (mut env, after_env) = body.split_at_checked(envlen)?;
+    let (execlen, exec) = after_env.split_first_chunk::<2>()?;
+    let execlen = u16::from_be_bytes(*execlen) as usize;
+    if execlen > 4096 || exec.len() != execlen {
         return None;
     }
-    let mut env = &data[3..3 + envlen];
     while !env.is_empty() {
         let n = env.iter().position(|&b| b == 0)?;
-        let entry = &env[..n];
+        let (entry, tail) = env.split_at_checked(n)?;
         let (name, value) = match entry.iter().position(|&b| b == b'=') {
-            Some(p) => (&entry[..p], Some(&entry[p + 1..])),
+            Some(p) => {
+                let (name, value) = entry.split_at_checked(p)?;
+                (name, Some(value.get(1..).unwrap_or_default()))
+            }
             None => (entry, None),
         };
         if !safe_component(name) {
             return None;
         }
         r.env.push((name, value));
-        env = &env[n + 1..];
+        env = tail.get(1..)?;
     }
-    r.exec = &data[5 + envlen..];
+    r.exec = exec;
     Some(r)
 }
 
@@ -96,8 +101,8 @@ pub enum Step<'a> {
 }
 
 fn le32(map: &[u8], pos: usize) -> Option<usize> {
-    let b = map.get(pos..pos.checked_add(4)?)?;
-    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    let b = map.get(pos..)?.first_chunk::<4>()?;
+    Some(u32::from_le_bytes(*b) as usize)
 }
 
 /// The record at `pos` (advancing it), in file order.
@@ -169,17 +174,17 @@ impl Out {
 
 pub fn main() -> ! {
     let args = common::rt::args_os();
-    let rest = &args[1.min(args.len())..];
+    let rest = args.get(1..).unwrap_or_default();
     common::cli::help_or_version(rest, HELP);
-    if rest.len() < 2 {
+    let [dir_arg, cdbfile, ..] = rest else {
         usage(PROG, USAGE)
-    }
-    let cdbfile: &OsString = &rest[1];
+    };
+    let cdbfile: &OsString = cdbfile;
     let c = match Cdb::open(Path::new(cdbfile)) {
         Ok(c) => c,
         Err(e) => fatal_sys(PROG, SYSTEM, &[b"unable to cdb_init"], e),
     };
-    let base = PathBuf::from(&rest[0]);
+    let base = PathBuf::from(dir_arg);
     {
         let old = umask(Mode::empty());
         let r = nix::unistd::mkdir(&base, Mode::from_bits_truncate(0o2755));

@@ -86,16 +86,25 @@ fn is_socket(fd: RawFd) -> Result<bool, Errno> {
 }
 
 fn nonblock(fd: RawFd) {
-    // SAFETY: fcntl flag changes on a descriptor we were given.
-    unsafe {
-        let fl = libc::fcntl(fd, libc::F_GETFL);
-        if fl >= 0 {
-            libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
-        }
+    // SAFETY: F_GETFL on a descriptor we were given touches no memory.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if fl >= 0 {
+        // SAFETY: F_SETFL only changes that descriptor's status flags.
+        unsafe { libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) };
     }
 }
 
 impl Pipe {
+    /// The buffered bytes not yet written.
+    fn filled(&self) -> &[u8] {
+        self.buf.get(self.start..self.end).unwrap_or_default()
+    }
+
+    /// The free room after the buffered bytes.
+    fn free_tail(&mut self) -> &mut [u8] {
+        self.buf.get_mut(self.end..).unwrap_or_default()
+    }
+
     /// A direction from `src` to `dst` (both owned from now on), with its two poll tokens.
     fn new(src: RawFd, dst: RawFd, src_sock: bool, dst_sock: bool, tokens: (usize, usize)) -> Pipe {
         Pipe {
@@ -187,8 +196,8 @@ impl Pipe {
             let r = unsafe {
                 libc::write(
                     self.dst,
-                    self.buf[self.start..self.end].as_ptr() as *const libc::c_void,
-                    self.end - self.start,
+                    self.filled().as_ptr() as *const libc::c_void,
+                    self.filled().len(),
                 )
             };
             let e = if r < 0 { Errno::last() } else { Errno::EPIPE };
@@ -208,14 +217,11 @@ impl Pipe {
         loop {
             let mut progress = false;
             if self.src_open && self.src_ready && self.end < BUFSIZE {
-                // SAFETY: reading into the free tail of our buffer.
-                let r = unsafe {
-                    libc::read(
-                        self.src,
-                        self.buf[self.end..].as_mut_ptr() as *mut libc::c_void,
-                        BUFSIZE - self.end,
-                    )
-                };
+                let src = self.src;
+                let tail = self.free_tail();
+                // SAFETY: reading into the free tail of our buffer, at most its length.
+                let r =
+                    unsafe { libc::read(src, tail.as_mut_ptr() as *mut libc::c_void, tail.len()) };
                 if r > 0 {
                     self.end += r as usize;
                     progress = true;
@@ -245,8 +251,8 @@ impl Pipe {
                 let r = unsafe {
                     libc::write(
                         self.dst,
-                        self.buf[self.start..self.end].as_ptr() as *const libc::c_void,
-                        self.end - self.start,
+                        self.filled().as_ptr() as *const libc::c_void,
+                        self.filled().len(),
                     )
                 };
                 if r >= 0 {
@@ -300,7 +306,7 @@ fn register(poll: &Poll, fd: RawFd, token: Token, interest: Interest) -> Result<
 
 pub fn main() -> ! {
     let args = common::rt::args_os();
-    let rest = &args[1.min(args.len())..];
+    let rest = args.get(1..).unwrap_or_default();
     common::cli::help_or_version(rest, HELP);
     let Some(o) = parse_args(rest) else {
         usage(PROG, USAGE)
@@ -314,7 +320,11 @@ pub fn main() -> ! {
     let mut socks = [false; 4];
     for (i, fd) in [0, o.fdw, o.fdr, 1].into_iter().enumerate() {
         match is_socket(fd) {
-            Ok(s) => socks[i] = s,
+            Ok(s) => {
+                if let Some(slot) = socks.get_mut(i) {
+                    *slot = s;
+                }
+            }
             Err(e) => fatal_sys(
                 PROG,
                 SYSTEM,

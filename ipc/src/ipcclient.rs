@@ -42,16 +42,18 @@ pub fn parse_args(args: &[OsString]) -> Option<Opts> {
             _ => return None,
         }
     }
-    let rest = g.rest();
-    if rest.len() < 2 {
+    let [path, prog @ ..] = g.rest() else {
+        return None;
+    };
+    if prog.is_empty() {
         return None;
     }
     Some(Opts {
         verbosity,
         bindpath,
         localname,
-        path: rest[0].clone(),
-        prog: rest[1..].to_vec(),
+        path: path.clone(),
+        prog: prog.to_vec(),
     })
 }
 
@@ -74,7 +76,7 @@ fn onto_6_and_7(fd: OwnedFd) -> Result<(), Errno> {
 
 pub fn main() -> ! {
     let args = common::rt::args_os();
-    let rest = &args[1.min(args.len())..];
+    let rest = args.get(1..).unwrap_or_default();
     common::cli::help_or_version(rest, HELP);
     let Some(o) = parse_args(rest) else {
         usage(PROG, USAGE)
@@ -117,7 +119,12 @@ pub fn main() -> ! {
     let local: Option<Vec<u8>> = match (&o.localname, &o.bindpath) {
         // s6 keeps at most IPCPATH_MAX bytes of the name.
         (Some(l), _) => {
-            Some(l.as_bytes()[..l.len().min(crate::socketbinder::IPCPATH_MAX)].to_vec())
+            let name = l.as_bytes();
+            Some(
+                name.get(..crate::socketbinder::IPCPATH_MAX)
+                    .unwrap_or(name)
+                    .to_vec(),
+            )
         }
         (None, _) => nix::sys::socket::getsockname::<UnixAddr>(fd.as_raw_fd())
             .ok()

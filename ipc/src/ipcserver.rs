@@ -70,8 +70,10 @@ pub fn build_argv(args: &[OsString]) -> Option<Vec<OsString>> {
             _ => return None,
         }
     }
-    let rest = g.rest();
-    if rest.len() < 2 {
+    let [path, prog @ ..] = g.rest() else {
+        return None;
+    };
+    if prog.is_empty() {
         return None;
     }
     let mut v: Vec<OsString> = vec!["s6-ipcserver-socketbinder".into()];
@@ -87,7 +89,7 @@ pub fn build_argv(args: &[OsString]) -> Option<Vec<OsString>> {
         v.push(format!("0{:o}", perms & 0o777).into());
     }
     v.push("--".into());
-    v.push(rest[0].clone());
+    v.push(path.clone());
     if flag_u || uid != 0 || gid != 0 || gids.is_some() {
         v.push("s6-applyuidgid".into());
         if flag_u {
@@ -128,13 +130,13 @@ pub fn build_argv(args: &[OsString]) -> Option<Vec<OsString>> {
         v.push(localmaxconn.to_string().into());
     }
     v.push("--".into());
-    v.extend(rest[1..].iter().cloned());
+    v.extend(prog.iter().cloned());
     Some(v)
 }
 
 pub fn main() -> ! {
     let args = common::rt::args_os();
-    let rest = &args[1.min(args.len())..];
+    let rest = args.get(1..).unwrap_or_default();
     common::cli::help_or_version(rest, HELP);
     match build_argv(rest) {
         Some(v) => exec(PROG, &v, &[]),

@@ -70,7 +70,7 @@ pub fn parse_args(args: &[OsString]) -> Option<Opts> {
         }
     }
     let rest = g.rest();
-    if rest.is_empty() || rest[0].is_empty() {
+    if rest.first().is_none_or(|p| p.is_empty()) {
         return None;
     }
     o.prog = rest.to_vec();
@@ -134,9 +134,11 @@ impl Conns {
         let i = self.children.iter().position(|(p, _)| *p == pid)?;
         let (_, uid) = self.children.swap_remove(i);
         if let Some(j) = self.per_uid.iter().position(|(u, _)| *u == uid) {
-            self.per_uid[j].1 -= 1;
-            if self.per_uid[j].1 == 0 {
-                self.per_uid.swap_remove(j);
+            if let Some((_, count)) = self.per_uid.get_mut(j) {
+                *count -= 1;
+                if *count == 0 {
+                    self.per_uid.swap_remove(j);
+                }
             }
         }
         Some(uid)
@@ -251,21 +253,25 @@ impl Server {
             );
             return;
         }
+        // parse_args insists on a program.
+        let Some((prog0, prog_args)) = self.o.prog.split_first() else {
+            return;
+        };
         let out = match conn.try_clone() {
             Ok(f) => f,
             Err(e) => {
                 if self.o.verbosity > 0 {
                     warn_sys(
                         PROG,
-                        &[b"unable to spawn ", self.o.prog[0].as_bytes()],
+                        &[b"unable to spawn ", prog0.as_bytes()],
                         common::msg::errno_of(&e),
                     );
                 }
                 return;
             }
         };
-        let mut cmd = Command::new(&self.o.prog[0]);
-        cmd.args(&self.o.prog[1..])
+        let mut cmd = Command::new(prog0);
+        cmd.args(prog_args)
             .stdin(Stdio::from(conn))
             .stdout(Stdio::from(out))
             .env("PROTO", "IPC")
@@ -285,7 +291,7 @@ impl Server {
                 if self.o.verbosity > 0 {
                     warn_sys(
                         PROG,
-                        &[b"unable to spawn ", self.o.prog[0].as_bytes()],
+                        &[b"unable to spawn ", prog0.as_bytes()],
                         common::msg::errno_of(&e),
                     );
                 }
@@ -345,9 +351,14 @@ fn accept(listener: RawFd) -> Result<(OwnedFd, Vec<u8>), Errno> {
     let conn = unsafe { OwnedFd::from_raw_fd(fd) };
     let off = std::mem::size_of::<libc::sa_family_t>();
     let plen = (len as usize).saturating_sub(off).min(sa.sun_path.len());
-    let raw: Vec<u8> = sa.sun_path[..plen].iter().map(|&c| c as u8).collect();
-    let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-    Ok((conn, raw[..end].to_vec()))
+    let path: Vec<u8> = sa
+        .sun_path
+        .iter()
+        .take(plen)
+        .map(|&c| c as u8)
+        .take_while(|&b| b != 0)
+        .collect();
+    Ok((conn, path))
 }
 
 /// Put /dev/null on `fd` (replacing what was there): fds 0-2 stay taken, so that no
@@ -370,7 +381,7 @@ const TOKEN_LISTEN: Token = Token(1);
 
 pub fn main() -> ! {
     let args = common::rt::args_os();
-    let rest = &args[1.min(args.len())..];
+    let rest = args.get(1..).unwrap_or_default();
     common::cli::help_or_version(rest, HELP);
     let Some(o) = parse_args(rest) else {
         usage(PROG, USAGE)
@@ -382,13 +393,13 @@ pub fn main() -> ! {
         Ok(_) => common::msg::Prog::new(PROG).fatal(EXIT_USAGE, "stdin is not a socket"),
         Err(e) => fatal_sys(PROG, SYSTEM, &[b"unable to fstat stdin"], e),
     }
-    // SAFETY: fcntl on fd 0, which we just checked is open.
-    unsafe {
-        libc::fcntl(0, libc::F_SETFD, libc::FD_CLOEXEC);
-        let fl = libc::fcntl(0, libc::F_GETFL);
-        if fl >= 0 {
-            libc::fcntl(0, libc::F_SETFL, fl | libc::O_NONBLOCK);
-        }
+    // SAFETY: F_SETFD on fd 0, which we just checked is open, touches no memory.
+    unsafe { libc::fcntl(0, libc::F_SETFD, libc::FD_CLOEXEC) };
+    // SAFETY: as above, F_GETFL.
+    let fl = unsafe { libc::fcntl(0, libc::F_GETFL) };
+    if fl >= 0 {
+        // SAFETY: as above; F_SETFL only changes fd 0's status flags.
+        unsafe { libc::fcntl(0, libc::F_SETFL, fl | libc::O_NONBLOCK) };
     }
     if o.ready {
         // SAFETY: fcntl F_GETFD on fd 1 only reads its flags.

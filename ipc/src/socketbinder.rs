@@ -64,12 +64,14 @@ pub fn parse_args(args: &[OsString]) -> Option<Opts> {
             _ => return None,
         }
     }
-    let rest = g.rest();
-    if rest.len() < 2 {
+    let [path, prog @ ..] = g.rest() else {
+        return None;
+    };
+    if prog.is_empty() {
         return None;
     }
-    o.path = rest[0].clone();
-    o.prog = rest[1..].to_vec();
+    o.path = path.clone();
+    o.prog = prog.to_vec();
     Some(o)
 }
 
@@ -106,8 +108,8 @@ fn bind_socket(fd: &OwnedFd, o: &Opts) -> Result<Option<OwnedFd>, Errno> {
 
 pub fn main() -> ! {
     let args = common::rt::args_os();
-    common::cli::help_or_version(&args[1.min(args.len())..], HELP);
-    let Some(o) = parse_args(&args[1.min(args.len())..]) else {
+    common::cli::help_or_version(args.get(1..).unwrap_or_default(), HELP);
+    let Some(o) = parse_args(args.get(1..).unwrap_or_default()) else {
         usage(PROG, USAGE)
     };
     // The socket must become fd 0.

@@ -44,10 +44,10 @@ pub fn sudod_main() -> ! {
 pub(crate) fn exec_or_die(prog: &str, argv: &[std::ffi::OsString]) -> ! {
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::process::CommandExt;
-    let Some(first) = argv.first() else {
+    let Some((first, rest)) = argv.split_first() else {
         std::process::exit(common::msg::exit::USAGE)
     };
-    let err = std::process::Command::new(first).args(&argv[1..]).exec();
+    let err = std::process::Command::new(first).args(rest).exec();
     let e = common::msg::errno_of(&err);
     let code = if e == nix::errno::Errno::ENOENT {
         127

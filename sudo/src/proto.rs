@@ -66,8 +66,19 @@ pub fn encode_request<A: AsRef<[u8]>, E: AsRef<[u8]>>(args: &[A], env: &[E]) -> 
     v
 }
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+/// The big-endian u32 at the start of `b`, and what follows it.
+fn take_u32(b: &[u8]) -> Option<(u32, &[u8])> {
+    let (head, rest) = b.split_first_chunk::<4>()?;
+    Some((u32::from_be_bytes(*head), rest))
+}
+
+/// The four counts after the banner (argc, envc, arglen, envlen), and what follows them.
+fn take_counts(b: &[u8]) -> Option<([u32; 4], &[u8])> {
+    let (argc, b) = take_u32(b)?;
+    let (envc, b) = take_u32(b)?;
+    let (arglen, b) = take_u32(b)?;
+    let (envlen, b) = take_u32(b)?;
+    Some(([argc, envc, arglen, envlen], b))
 }
 
 /// `n` NUL-terminated strings from the start of `b` (skalibs' `env_make`).
@@ -76,8 +87,9 @@ fn split_strings(b: &[u8], n: u32) -> Option<Vec<Vec<u8>>> {
     let mut rest = b;
     for _ in 0..n {
         let z = rest.iter().position(|&c| c == 0)?;
-        out.push(rest[..z].to_vec());
-        rest = &rest[z + 1..];
+        let (s, tail) = rest.split_at_checked(z)?;
+        out.push(s.to_vec());
+        rest = tail.get(1..)?;
     }
     Some(out)
 }
@@ -98,18 +110,25 @@ pub fn decode_header(data: &[u8]) -> Result<Header<'_>, RequestError> {
     if data.len() < hl + 16 {
         return Err(RequestError::WrongMessage);
     }
-    if &data[..hl] != BANNER_CLIENT {
+    let Some((banner, counts)) = data.split_at_checked(hl) else {
+        return Err(RequestError::WrongMessage);
+    };
+    if banner != BANNER_CLIENT.as_slice() {
         return Err(RequestError::WrongBanner);
     }
-    let (argc, envc) = (u32_at(data, hl), u32_at(data, hl + 4));
-    let (arglen, envlen) = (u32_at(data, hl + 8) as u64, u32_at(data, hl + 12) as u64);
-    if hl as u64 + 16 + arglen + envlen != data.len() as u64 {
+    let Some(([argc, envc, arglen, envlen], strings)) = take_counts(counts) else {
+        return Err(RequestError::WrongMessage);
+    };
+    if hl as u64 + 16 + arglen as u64 + envlen as u64 != data.len() as u64 {
         return Err(RequestError::WrongLengths);
     }
     if argc > MAX_ITEMS || envc > MAX_ITEMS {
         return Err(RequestError::TooMany);
     }
-    let (args, env) = data[hl + 16..].split_at(arglen as usize);
+    // The length check above makes `arglen` fit in `strings`.
+    let Some((args, env)) = strings.split_at_checked(arglen as usize) else {
+        return Err(RequestError::WrongLengths);
+    };
     Ok(Header {
         argc,
         envc,
@@ -133,7 +152,9 @@ impl Header<'_> {
                     .iter()
                     .position(|&c| c == b'=')
                     .ok_or(RequestError::BadEnv)?;
-                Ok((s[..eq].to_vec(), s[eq + 1..].to_vec()))
+                let (name, value) = s.split_at_checked(eq).ok_or(RequestError::BadEnv)?;
+                let value = value.get(1..).ok_or(RequestError::BadEnv)?;
+                Ok((name.to_vec(), value.to_vec()))
             })
             .collect()
     }

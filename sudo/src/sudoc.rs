@@ -76,7 +76,9 @@ pub fn main() -> ! {
     };
     // SAFETY: fds 6 and 7 are the connection s6-ipcclient gave us, open for our lifetime
     // (an fd that is not open makes the system calls fail with EBADF, reported below).
-    let (rd, wr) = unsafe { (BorrowedFd::borrow_raw(6), BorrowedFd::borrow_raw(7)) };
+    let rd = unsafe { BorrowedFd::borrow_raw(6) };
+    // SAFETY: as above, for fd 7.
+    let wr = unsafe { BorrowedFd::borrow_raw(7) };
     set_blocking(rd);
     set_blocking(wr);
     let conn_deadline = deadline(opts.timeout_conn);
@@ -116,11 +118,10 @@ pub fn main() -> ! {
     }
     // The server's program has our stdin and stdout now: let go of them, so that it alone
     // holds them (a reader sees EOF when it is done).
-    // SAFETY: closing our own fds 0 and 1, which nothing else in this process uses.
-    unsafe {
-        libc::close(0);
-        libc::close(1);
-    }
+    // SAFETY: closing our own fd 0, which nothing else in this process uses.
+    unsafe { libc::close(0) };
+    // SAFETY: likewise for fd 1.
+    unsafe { libc::close(1) };
 
     let mut c = [0u8; 1];
     match unixmsg::read_exact_raw(rd, &mut c, conn_deadline) {

@@ -139,7 +139,9 @@ pub fn main() -> ! {
     };
     cloexec_above_stderr();
     // SAFETY: fds 0 and 1 are the client connection, open for our whole life.
-    let (rd, wr) = unsafe { (BorrowedFd::borrow_raw(0), BorrowedFd::borrow_raw(1)) };
+    let rd = unsafe { BorrowedFd::borrow_raw(0) };
+    // SAFETY: as above, for fd 1.
+    let wr = unsafe { BorrowedFd::borrow_raw(1) };
     let deadline =
         (opts.timeout > 0).then(|| Instant::now() + Duration::from_millis(opts.timeout as u64));
 
@@ -208,8 +210,12 @@ pub fn main() -> ! {
         Ok(s) => s,
         Err(e) => die_sys(&prog, "trap SIGCHLD", common::msg::errno_of(&e)),
     };
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
+    // The "both empty" check above means argv is never empty.
+    let Some((argv0, argv_rest)) = argv.split_first() else {
+        prog.fatal(exit::USAGE, "client and server args both empty")
+    };
+    let mut cmd = Command::new(argv0);
+    cmd.args(argv_rest)
         .env_clear()
         .envs(
             env.into_iter()
@@ -225,7 +231,7 @@ pub fn main() -> ! {
             exit::SYSTEM,
             &[
                 b"unable to spawn ",
-                argv[0].as_bytes(),
+                argv0.as_bytes(),
                 b": ",
                 common::strerror::text(common::msg::errno_of(&e) as i32).as_bytes(),
             ],

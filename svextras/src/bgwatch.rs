@@ -71,10 +71,9 @@ pub fn main() -> ! {
         Ok(p) => p,
         Err(e) => fatal_bytes(PROG, 100, &[&e.to_bytes()]),
     };
-    let ops = &args[p.operands..];
-    if ops.len() < 2 {
-        usage();
-    }
+    let [pidfile, prog_arg, prog_args @ ..] = args.get(p.operands..).unwrap_or_default() else {
+        usage()
+    };
     let timeout = p
         .value(0)
         .map(|t| common::cli::uint0_scan(t).unwrap_or_else(|| usage()));
@@ -94,8 +93,7 @@ pub fn main() -> ! {
             fatal_sys_bytes(PROG, 111, &[b"coe notification-fd"], Errno::last());
         }
     }
-    let pidfile = &ops[0];
-    let prog = ops[1].as_bytes();
+    let prog = prog_arg.as_bytes();
     let mut signals = match Signals::new(&catchable()) {
         Ok(s) => s,
         Err(e) => fatal_sys_bytes(PROG, 111, &[b"trap all signals"], common::msg::errno_of(&e)),
@@ -120,7 +118,7 @@ pub fn main() -> ! {
             Errno::last(),
         );
     }
-    let child = match std::process::Command::new(&ops[1]).args(&ops[2..]).spawn() {
+    let child = match std::process::Command::new(prog_arg).args(prog_args).spawn() {
         Ok(c) => c,
         Err(e) => {
             let e = common::msg::errno_of(&e);
@@ -195,7 +193,7 @@ pub fn main() -> ! {
         ),
         Err(e) => fatal_sys_bytes(PROG, 111, &[b"open ", b(pidfile)], e),
     };
-    let Some(daemon) = parse_pid(&buf[..n]) else {
+    let Some(daemon) = parse_pid(buf.get(..n).unwrap_or_default()) else {
         fatal_bytes(
             PROG,
             104,
@@ -207,11 +205,10 @@ pub fn main() -> ! {
         fatal_sys_bytes(PROG, 111, &[b"check daemon with a null signal"], e);
     }
     if let Some(n) = notif {
-        // SAFETY: write/close on the descriptor checked above; nothing else uses it.
-        unsafe {
-            libc::write(n as i32, b"\n".as_ptr().cast(), 1);
-            libc::close(n as i32);
-        }
+        // SAFETY: writing 1 byte from a static buffer to the descriptor checked above.
+        unsafe { libc::write(n as i32, b"\n".as_ptr().cast(), 1) };
+        // SAFETY: closing the descriptor checked above; nothing else uses it.
+        unsafe { libc::close(n as i32) };
     }
     // The daemon may already be a zombie child of ours (its SIGCHLD came while the parent
     // was being waited for): reap before waiting for signals.

@@ -17,7 +17,7 @@ use std::path::Path;
 
 /// An instance name s6 accepts: not empty, no leading `.`, no space, tab, FF, CR or LF.
 pub fn valid_instance_name(n: &[u8]) -> bool {
-    !n.is_empty() && n[0] != b'.' && !n.iter().any(|c| b" \t\x0c\r\n".contains(c))
+    n.first().is_some_and(|&c| c != b'.') && !n.iter().any(|c| b" \t\x0c\r\n".contains(c))
 }
 
 /// s6's `s6_instance_chdirservice`: chdir to `SVC/instance` and check that an s6-svscan runs
@@ -129,12 +129,11 @@ pub fn parse_maker_args(args: &[OsString]) -> Option<MakerArgs> {
             }
         }
     }
-    let rest = g.rest();
-    if rest.len() < 2 {
+    let [template, dir, ..] = g.rest() else {
         return None;
-    }
-    m.template = rest[0].clone();
-    m.dir = rest[1].clone();
+    };
+    m.template = template.clone();
+    m.dir = dir.clone();
     Some(m)
 }
 
@@ -250,8 +249,10 @@ pub fn create_main() -> ! {
         common::Prog::new(CREATE).usage(CREATE_USAGE)
     };
     a.opts.keep_relative = true;
-    let svc = a.operands[0].as_bytes();
-    let name = a.operands[1].as_bytes();
+    let [svc, name, ..] = a.operands.as_slice() else {
+        common::Prog::new(CREATE).usage(CREATE_USAGE)
+    };
+    let (svc, name) = (svc.as_bytes(), name.as_bytes());
     if !valid_instance_name(name) {
         fatal_bytes(CREATE, 100, &[b"invalid instance name"]);
     }
@@ -313,8 +314,10 @@ pub fn delete_main() -> ! {
     let Some((wait, timeout, ops)) = crate::svlink::parse_unlink_args(&args) else {
         common::Prog::new(DELETE).usage(DELETE_USAGE)
     };
-    let svc = ops[0].as_bytes();
-    let name = ops[1].as_bytes();
+    let [svc, name, ..] = ops.as_slice() else {
+        common::Prog::new(DELETE).usage(DELETE_USAGE)
+    };
+    let (svc, name) = (svc.as_bytes(), name.as_bytes());
     if !valid_instance_name(name) {
         fatal_bytes(DELETE, 100, &[b"invalid instance name"]);
     }
@@ -379,13 +382,13 @@ pub fn check_control_args(args: &[OsString]) -> Result<usize, FrontError> {
 }
 
 fn check_operands(args: &[OsString], rest: &[OsString]) -> Result<usize, FrontError> {
-    if rest.len() < 2 {
+    let [svc, name, ..] = rest else {
         return Err(FrontError::Usage);
-    }
-    if rest[0].is_empty() {
+    };
+    if svc.is_empty() {
         return Err(FrontError::InvalidService);
     }
-    if !valid_instance_name(rest[1].as_bytes()) {
+    if !valid_instance_name(name.as_bytes()) {
         return Err(FrontError::InvalidInstance);
     }
     Ok(args.len() - rest.len())
@@ -404,10 +407,7 @@ fn count_fields(arg: &[u8], mut n: u32) -> Result<u32, FrontError> {
             return Err(FrontError::TooMany);
         }
         n += 1;
-        rest = &rest[pos..];
-        if !rest.is_empty() {
-            rest = &rest[1..];
-        }
+        rest = rest.get(pos + 1..).unwrap_or_default();
     }
     Ok(n)
 }
@@ -431,19 +431,19 @@ pub fn check_status_args(args: &[OsString]) -> Result<usize, FrontError> {
     check_operands(args, g.rest())
 }
 
-/// The argv to exec: `tool`, the options as given, `SVC/instance/NAME`. Pure.
-pub fn front_argv(tool: &str, args: &[OsString], svc_index: usize) -> Vec<OsString> {
+/// The argv to exec: `tool`, the options as given, `SVC/instance/NAME`; `None` if the two
+/// operands are not at `svc_index`. Pure.
+pub fn front_argv(tool: &str, args: &[OsString], svc_index: usize) -> Option<Vec<OsString>> {
+    let (opts, operands) = args.split_at_checked(svc_index)?;
+    let [svc, name, ..] = operands else {
+        return None;
+    };
     let mut v: Vec<OsString> = Vec::with_capacity(svc_index + 2);
     v.push(tool.into());
-    v.extend_from_slice(&args[..svc_index]);
-    let target = [
-        args[svc_index].as_bytes(),
-        b"/instance/",
-        args[svc_index + 1].as_bytes(),
-    ]
-    .concat();
+    v.extend_from_slice(opts);
+    let target = [svc.as_bytes(), b"/instance/", name.as_bytes()].concat();
     v.push(OsString::from_vec(target));
-    v
+    Some(v)
 }
 
 fn front_main(
@@ -457,7 +457,10 @@ fn front_main(
     let args = args();
     common::cli::help_or_version(&args, help);
     match check(&args) {
-        Ok(i) => common::exec::exec_or_die(prog, &front_argv(tool, &args, i)),
+        Ok(i) => match front_argv(tool, &args, i) {
+            Some(argv) => common::exec::exec_or_die(prog, &argv),
+            None => common::Prog::new(prog).usage(usage),
+        },
         Err(FrontError::Usage) => common::Prog::new(prog).usage(usage),
         Err(FrontError::TooMany) => fatal_bytes(prog, 100, &[too_many.as_bytes()]),
         Err(FrontError::NullField) => fatal_bytes(prog, 100, &[b"invalid null option field"]),
@@ -506,10 +509,13 @@ pub fn list_main() -> ! {
     let args = args();
     common::cli::help_or_version(&args, LIST_HELP);
     let mut g = GetOpt::new(&args, "");
-    if g.next_opt().is_some() || g.rest().is_empty() {
+    if g.next_opt().is_some() {
         common::Prog::new(LIST).usage(LIST_USAGE);
     }
-    let svc = g.rest()[0].as_bytes();
+    let Some(svc) = g.rest().first() else {
+        common::Prog::new(LIST).usage(LIST_USAGE)
+    };
+    let svc = svc.as_bytes();
     chdir_service(LIST, svc);
     let fail = |e: Errno| -> ! { fatal_sys_bytes(LIST, 111, &[b"readdir ", svc, b"/instance"], e) };
     let rd = std::fs::read_dir(".").unwrap_or_else(|e| fail(common::msg::errno_of(&e)));
@@ -581,7 +587,7 @@ mod tests {
             check_control_args(&v(&[&many, "s", "n"])),
             Err(FrontError::TooMany)
         );
-        let argv = front_argv("s6-svc", &v(&["-u", "s", "n", "extra"]), 1);
+        let argv = front_argv("s6-svc", &v(&["-u", "s", "n", "extra"]), 1).unwrap();
         assert_eq!(argv, v(&["s6-svc", "-u", "s/instance/n"]));
     }
 

@@ -93,8 +93,8 @@ fn wait_all(listeners: &[Listener], event: u8, deadline: Option<Instant>) -> Res
     let mut seen = vec![false; listeners.len()];
     let mut left = listeners.len();
     let r = common::fifodir::wait(listeners, deadline, |i, c| {
-        if c == event && !seen[i] {
-            seen[i] = true;
+        if let Some(s) = seen.get_mut(i).filter(|s| c == event && !**s) {
+            *s = true;
             left -= 1;
         }
         left == 0
@@ -150,12 +150,12 @@ fn undo_link(scandir: &[u8], name: &[u8], down: bool, kill: bool, stop: bool) {
         (None, None)
     };
     let _ = std::fs::remove_file(cat(&base, b""));
-    let n = if stop { 2 } else { 1 };
+    let (svc_cmd, log_cmd): (&[u8], &[u8]) = if stop { (b"xd", b"xo") } else { (b"x", b"x") };
     if let Some(fd) = fd {
-        let _ = nix::unistd::write(&fd, &b"xd"[..n]);
+        let _ = nix::unistd::write(&fd, svc_cmd);
     }
     if let Some(fd) = fdlog {
-        let _ = nix::unistd::write(&fd, &b"xo"[..n]);
+        let _ = nix::unistd::write(&fd, log_cmd);
     }
 }
 

@@ -267,7 +267,7 @@ pub fn parse_rc(arg: &[u8], has_logdir: bool, logger_required: bool) -> Result<R
     if arg.first() == Some(&b'/') {
         return Err(RcError::EmptyService);
     }
-    let Some(i) = arg.iter().position(|&c| c == b'/') else {
+    let Some((service, rest)) = split_once(arg, b'/') else {
         if logger_required {
             return Err(RcError::Malformed);
         }
@@ -280,28 +280,25 @@ pub fn parse_rc(arg: &[u8], has_logdir: bool, logger_required: bool) -> Result<R
             pipeline: None,
         });
     };
-    let service = arg[..i].to_vec();
-    let rest = &arg[i + 1..];
-    if rest.is_empty() {
-        return Err(RcError::Malformed);
-    }
-    if rest[0] == b'/' {
-        return Err(RcError::EmptyLogger);
+    let service = service.to_vec();
+    match rest.first() {
+        None => return Err(RcError::Malformed),
+        Some(b'/') => return Err(RcError::EmptyLogger),
+        Some(_) => {}
     }
     if !has_logdir && !logger_required {
         return Err(RcError::LoggerWithoutLogdir);
     }
-    let (logger, pipeline) = match rest.iter().position(|&c| c == b'/') {
+    let (logger, pipeline) = match split_once(rest, b'/') {
         None => (rest.to_vec(), None),
-        Some(j) => {
-            let p = &rest[j + 1..];
+        Some((logger, p)) => {
             if p.is_empty() {
                 return Err(RcError::EmptyPipeline);
             }
             if p.contains(&b'/') {
                 return Err(RcError::Slashes);
             }
-            (rest[..j].to_vec(), Some(p.to_vec()))
+            (logger.to_vec(), Some(p.to_vec()))
         }
     };
     Ok(RcNames {
@@ -317,6 +314,13 @@ pub fn mkdir_maybe(prog: &str, dir: &[u8]) {
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(e) => fatal_sys_bytes(prog, 111, &[b"mkdir ", dir], e),
     }
+}
+
+/// `s` split around its first `sep`: (before, after), without the separator.
+fn split_once(s: &[u8], sep: u8) -> Option<(&[u8], &[u8])> {
+    let i = s.iter().position(|&c| c == sep)?;
+    let (before, after) = s.split_at_checked(i)?;
+    Some((before, after.get(1..)?))
 }
 
 #[cfg(test)]

@@ -83,23 +83,22 @@ pub fn parse_unlink_args(args: &[OsString]) -> Option<(bool, u32, Vec<OsString>)
 
 /// The name part of a path as `basename(3)` gives it (trailing slashes ignored).
 pub fn basename(p: &[u8]) -> &[u8] {
-    let mut end = p.len();
-    while end > 1 && p[end - 1] == b'/' {
-        end -= 1;
+    let mut p = p;
+    while let Some(trimmed) = p.strip_suffix(b"/").filter(|t| !t.is_empty()) {
+        p = trimmed;
     }
-    let p = &p[..end];
     if p == b"/" {
         return p;
     }
     match p.iter().rposition(|&c| c == b'/') {
-        Some(i) => &p[i + 1..],
+        Some(i) => p.get(i + 1..).unwrap_or_default(),
         None => p,
     }
 }
 
 /// A link name s6 accepts: not empty, not starting with `.` or `/`.
 pub fn valid_link_name(n: &[u8]) -> bool {
-    !n.is_empty() && n[0] != b'.' && n[0] != b'/'
+    n.first().is_some_and(|&c| c != b'.' && c != b'/')
 }
 
 fn check_scandir(prog: &str, scan: &[u8]) {
@@ -147,8 +146,10 @@ pub fn svlink_main() -> ! {
     let Some(a) = parse_link_args(&args) else {
         common::Prog::new(SVLINK).usage(SVLINK_USAGE)
     };
-    let scan = a.operands[0].as_bytes();
-    let dir = a.operands[1].as_bytes();
+    let [scan, dir, ..] = a.operands.as_slice() else {
+        common::Prog::new(SVLINK).usage(SVLINK_USAGE)
+    };
+    let (scan, dir) = (scan.as_bytes(), dir.as_bytes());
     let name = match a.operands.get(2) {
         Some(n) => n.as_bytes(),
         None => basename(dir),
@@ -195,8 +196,10 @@ pub fn svunlink_main() -> ! {
     let Some((wait, timeout, ops)) = parse_unlink_args(&args) else {
         common::Prog::new(SVUNLINK).usage(SVUNLINK_USAGE)
     };
-    let scan = ops[0].as_bytes();
-    let name = ops[1].as_bytes();
+    let [scan, name, ..] = ops.as_slice() else {
+        common::Prog::new(SVUNLINK).usage(SVUNLINK_USAGE)
+    };
+    let (scan, name) = (scan.as_bytes(), name.as_bytes());
     if !valid_link_name(name) {
         fatal_bytes(SVUNLINK, 100, &[b"invalid service name"]);
     }
@@ -228,6 +231,9 @@ mod tests {
         assert_eq!(basename(b"svcs/web/"), b"web");
         assert_eq!(basename(b"web"), b"web");
         assert_eq!(basename(b"/"), b"/");
+        assert_eq!(basename(b"///"), b"/");
+        assert_eq!(basename(b"/web//"), b"web");
+        assert_eq!(basename(b""), b"");
         assert!(valid_link_name(b"a"));
         assert!(!valid_link_name(b".a"));
         assert!(!valid_link_name(b""));

@@ -38,6 +38,8 @@ const NOTIF: usize = 5;
 const SMAX: usize = 6;
 const LMAX: usize = 7;
 const TIMEOUT: usize = 8;
+/// How many valued options there are (the indices above).
+const NVALUES: usize = 9;
 const ARGS: &[Spec] = &[
     Spec::new(b'c', "console", CONSOLE as u8),
     Spec::new(b'D', "catchall-directory", DIR as u8),
@@ -104,11 +106,9 @@ pub fn main() -> ! {
         common::Prog::new(PROG).usage(USAGE)
     };
     let scan = scandir.as_bytes();
-    let mut a: Vec<Option<OsString>> = p
-        .values
-        .iter()
-        .map(|v| v.map(OsStr::to_os_string))
-        .collect();
+    // A fixed array, indexed by the constants above: every index is checked at compile time.
+    let mut a: [Option<OsString>; NVALUES] =
+        std::array::from_fn(|i| p.value(i as u8).map(OsStr::to_os_string));
     let mode = match &a[MODE] {
         None => 0o2750,
         Some(m) => octal(m).unwrap_or_else(|| {
@@ -125,11 +125,10 @@ pub fn main() -> ! {
         if n < 3 {
             fatal_bytes(PROG, 100, &[b"notification-fd must be 3 or greater"]);
         }
-        // SAFETY: F_GETFD on a plain descriptor number only probes whether it is open.
-        if let Err(e) = fcntl(
-            unsafe { std::os::fd::BorrowedFd::borrow_raw(n as RawFd) },
-            FcntlArg::F_GETFD,
-        ) {
+        // SAFETY: the borrowed number is only used for F_GETFD, which probes whether it
+        // is open.
+        let probe = unsafe { std::os::fd::BorrowedFd::borrow_raw(n as RawFd) };
+        if let Err(e) = fcntl(probe, FcntlArg::F_GETFD) {
             let t = common::msg::StrError(e).to_string();
             fatal_bytes(
                 PROG,
@@ -304,9 +303,9 @@ fn mkdirp(path: &[u8], mode: u32) -> Result<(), Errno> {
         Ok(()) | Err(Errno::EEXIST) => Ok(()),
         Err(e) => Err(e),
     };
-    for i in 2..path.len() {
-        if path[i] == b'/' {
-            mk(&path[..i], 0o2755)?;
+    for (i, &c) in path.iter().enumerate().skip(2) {
+        if c == b'/' {
+            mk(path.get(..i).unwrap_or_default(), 0o2755)?;
         }
     }
     mk(path, mode)

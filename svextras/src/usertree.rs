@@ -69,11 +69,10 @@ pub fn main() -> ! {
             _ => usage(),
         }
     }
-    let rest = g.rest();
-    if rest.len() < 3 {
-        usage();
-    }
-    let logdir = rest[1].as_bytes();
+    let [user, logdir, dir, ..] = g.rest() else {
+        usage()
+    };
+    let logdir = logdir.as_bytes();
     if logdir.first() != Some(&b'/') {
         fatal_bytes(PROG, 100, &[b"logdir must be absolute"]);
     }
@@ -94,9 +93,9 @@ pub fn main() -> ! {
             Err(e) => fatal_bytes(PROG, 100, &[e.text(true).as_bytes()]),
         },
     };
-    t.user = rest[0].as_bytes().to_vec();
+    t.user = user.as_bytes().to_vec();
     l.logdir = logdir.to_vec();
-    let dir = rest[2].as_bytes();
+    let dir = dir.as_bytes();
     let execlineb = execlineb_path();
     let run = scripts::usertree_run(&execlineb, &t);
     match rc {

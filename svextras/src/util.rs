@@ -31,7 +31,9 @@ pub fn quote(s: &[u8]) -> Vec<u8> {
         match c {
             7..=13 => {
                 out.push(b'\\');
-                out.push(b"abtnvfr"[(c - 7) as usize]);
+                if let Some(&letter) = b"abtnvfr".get((c - 7) as usize) {
+                    out.push(letter);
+                }
             }
             b'"' | b'\\' => {
                 out.push(b'\\');
@@ -40,8 +42,11 @@ pub fn quote(s: &[u8]) -> Vec<u8> {
             0..=31 | 127..=255 => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.extend_from_slice(b"\\0x");
-                out.push(HEX[(c >> 4) as usize]);
-                out.push(HEX[(c & 15) as usize]);
+                for nibble in [c >> 4, c & 15] {
+                    if let Some(&digit) = HEX.get(nibble as usize) {
+                        out.push(digit);
+                    }
+                }
             }
             _ => out.push(c),
         }
