@@ -227,7 +227,8 @@ fn parse_long(args: &[OsString]) -> Option<Result<Request, UsageError>> {
                 None => return Some(Err(UsageError::Usage)),
             },
             _ if b.starts_with(b"--up-for=") => {
-                match secs(Some(&OsString::from(OsStr::from_bytes(&b[9..])))) {
+                let value = b.strip_prefix(b"--up-for=").unwrap_or_default();
+                match secs(Some(&OsString::from(OsStr::from_bytes(value)))) {
                     Some(n) => up_for = Some(n),
                     None => return Some(Err(UsageError::Usage)),
                 }
@@ -235,7 +236,7 @@ fn parse_long(args: &[OsString]) -> Option<Result<Request, UsageError>> {
             // s6's short options; a separate -o list is its value, not an option of ours.
             _ => {
                 short = true;
-                if b.len() > 1 && b[1] != b'-' && b.ends_with(b"o") {
+                if b.len() > 1 && b.get(1) != Some(&b'-') && b.ends_with(b"o") {
                     it.next();
                 }
                 continue;

@@ -79,15 +79,15 @@ fn run_client(prog: &Path, args: &[&str], keep: &[i32]) -> (i32, String, String)
     let keep = keep.to_vec();
     let mut cmd = Command::new(prog);
     cmd.args(args).env("PATH", path_env()).stdin(Stdio::null());
-    // SAFETY: clearing FD_CLOEXEC in the child before exec, async-signal-safe.
-    unsafe {
-        cmd.pre_exec(move || {
-            for &fd in &keep {
-                libc::fcntl(fd, libc::F_SETFD, 0);
-            }
-            Ok(())
-        });
-    }
+    let hook = move || {
+        for &fd in &keep {
+            // SAFETY: fcntl(F_SETFD) on a descriptor number, async-signal-safe.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+        }
+        Ok(())
+    };
+    // SAFETY: the hook only clears FD_CLOEXEC in the child before exec.
+    unsafe { cmd.pre_exec(hook) };
     let out = cmd.output().unwrap();
     (
         out.status.code().unwrap_or(-1),
@@ -381,13 +381,13 @@ fn setdump_and_getdump_beyond_one_message_of_fds() {
                 .env(format!("S6_FDID_{i}"), format!("pipe:{i}"));
         }
         let fd = w.as_raw_fd();
-        // SAFETY: clearing FD_CLOEXEC in the child before exec, async-signal-safe.
-        unsafe {
-            cmd.pre_exec(move || {
-                libc::fcntl(fd, libc::F_SETFD, 0);
-                Ok(())
-            });
-        }
+        let hook = move || {
+            // SAFETY: fcntl(F_SETFD) on a descriptor number, async-signal-safe.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+            Ok(())
+        };
+        // SAFETY: the hook only clears FD_CLOEXEC in the child before exec.
+        unsafe { cmd.pre_exec(hook) };
         let out = cmd.stdin(Stdio::null()).output().unwrap();
         assert_eq!(
             out.status.code(),

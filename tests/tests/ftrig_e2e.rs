@@ -321,17 +321,20 @@ fn exec_gives_back_sigpipe_and_keeps_the_signal_mask() {
 
     // Started with SIGPIPE ignored and SIGUSR1 blocked: both are passed on.
     let mut c = cat();
-    // SAFETY: only async-signal-safe calls (signal, sigprocmask) between fork and exec.
-    unsafe {
+    {
+        use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
         use std::os::unix::process::CommandExt;
-        c.pre_exec(|| {
-            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, libc::SIGUSR1);
-            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        let hook = || {
+            // SAFETY: SIG_IGN is not a handler function.
+            unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) }?;
+            let mut set = SigSet::empty();
+            set.add(Signal::SIGUSR1);
+            sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)?;
             Ok(())
-        });
+        };
+        // SAFETY: between fork and exec the hook only calls signal(2) and sigprocmask(2),
+        // both async-signal-safe.
+        unsafe { c.pre_exec(hook) };
     }
     let (rc, out, err) = run(&mut c);
     assert_eq!((rc, err.as_str()), (0, ""));

@@ -204,16 +204,15 @@ fn readiness_container_form() {
         use std::os::fd::AsRawFd;
         w.as_raw_fd()
     };
-    // SAFETY: dup2 is async-signal-safe; wfd stays open in the parent until spawn returns.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        cmd.pre_exec(move || {
-            if libc::dup2(wfd, 3) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    let hook = move || {
+        // SAFETY: dup2(2) on two descriptor numbers, async-signal-safe.
+        if unsafe { libc::dup2(wfd, 3) } == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    };
+    // SAFETY: the hook only calls dup2; wfd stays open in the parent until spawn returns.
+    unsafe { std::os::unix::process::CommandExt::pre_exec(&mut cmd, hook) };
     let mut p = Proc::spawn(&mut cmd);
     drop(w);
     let mut f = std::fs::File::from(r);

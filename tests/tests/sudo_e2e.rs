@@ -276,16 +276,15 @@ fn the_program_gets_only_its_three_descriptors() {
         .env("PATH", path_env())
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out).unwrap());
-    // SAFETY: dup2 in the child before exec, async-signal-safe.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        cmd.pre_exec(move || {
-            if libc::dup2(stray_fd, 5) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    let hook = move || {
+        // SAFETY: dup2(2) on two descriptor numbers, async-signal-safe.
+        if unsafe { libc::dup2(stray_fd, 5) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    };
+    // SAFETY: the hook runs in the child before exec and only calls dup2.
+    unsafe { std::os::unix::process::CommandExt::pre_exec(&mut cmd, hook) };
     let _server = Proc::spawn(&mut cmd);
     assert!(wait_until(SOON, || std::fs::read(&out).unwrap_or_default() == b"\n"));
     let (code, _, err) = sudo(&bin("s6-sudo"), &[], &sock, &[], &[]);

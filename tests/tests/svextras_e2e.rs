@@ -70,19 +70,20 @@ fn as_user(
     }
     let groups: Vec<libc::gid_t> = groups.to_vec();
     c.current_dir("/");
-    // SAFETY: the closure runs in the forked child before exec and only makes the three
-    // async-signal-safe identity system calls.
-    unsafe {
-        c.pre_exec(move || {
-            if libc::setgroups(groups.len(), groups.as_ptr()) != 0
-                || libc::setgid(gid) != 0
-                || libc::setuid(uid) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // Built before the fork: nothing in the child allocates.
+    let gids: Vec<nix::unistd::Gid> = groups
+        .iter()
+        .map(|&g| nix::unistd::Gid::from_raw(g))
+        .collect();
+    let hook = move || {
+        nix::unistd::setgroups(&gids)?;
+        nix::unistd::setgid(nix::unistd::Gid::from_raw(gid))?;
+        nix::unistd::setuid(nix::unistd::Uid::from_raw(uid))?;
+        Ok(())
+    };
+    // SAFETY: the hook runs in the forked child before exec and only makes the three
+    // identity system calls, on values built before the fork.
+    unsafe { c.pre_exec(hook) };
     let (code, _, err) = run(&mut c);
     (code, err)
 }
