@@ -177,33 +177,25 @@ impl Conn {
     }
 }
 
-/// Exec `argv` through PATH, or die: `unable to exec ARG: REASON`, 127 / 126.
+/// Exec `argv` through PATH with the environment edits `env` (`None` removes the
+/// variable), or die: `unable to exec ARG: REASON`, 127 / 126 (`common::exec`).
 pub fn exec_or_die(prog: &str, argv: &[OsString], env: &[(OsString, Option<OsString>)]) -> ! {
-    use std::os::unix::process::CommandExt;
-    let Some((first, rest)) = argv.split_first() else {
+    if argv.is_empty() {
         std::process::exit(common::msg::exit::USAGE)
-    };
-    let mut cmd = std::process::Command::new(first);
-    cmd.args(rest);
-    for (k, v) in env {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
     }
-    let err = cmd.exec();
-    let e = common::msg::errno_of(&err);
-    let code = if e == Errno::ENOENT { 127 } else { 126 };
-    common::cli::fatal_bytes(
-        prog,
-        code,
-        &[
-            b"unable to exec ",
-            first.as_bytes(),
-            b": ",
-            common::strerror::text(e as i32).as_bytes(),
-        ],
-    )
+    // The search path is the one we were started with, whatever the edits.
+    let path = common::exec::search_path();
+    for (k, v) in env {
+        let r = match v {
+            Some(v) => common::exec::setenv(k.as_bytes(), v.as_bytes()),
+            None => common::exec::unsetenv(k.as_bytes()),
+        };
+        if let Err(e) = r {
+            let name = argv.first().map(OsString::as_os_str).unwrap_or_default();
+            common::exec::die_exec(prog, name, e)
+        }
+    }
+    common::exec::exec_path_or_die(prog, argv, &path)
 }
 
 /// Clear close-on-exec on an fd we keep for the program we exec.

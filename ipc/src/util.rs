@@ -1,7 +1,7 @@
 //! What every program of the family does the same way: messages with raw-byte operands,
 //! environment edits, and chain-loading into the next program (skalibs' `xexec`).
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
 use common::cli::{fatal_bytes, write_stderr_bytes};
@@ -53,9 +53,8 @@ pub fn setenv(name: &[u8], value: Option<&[u8]>) {
     }
 }
 
-/// Exec `args` (PATH search, as skalibs' `xexec`): SIGPIPE back to the disposition we were
-/// given first (our runtime ignores it), and the standard fds our runtime reopened closed
-/// again, except those in `keep`.
+/// Exec `args` (PATH search, as skalibs' `xexec`), the standard fds our runtime reopened
+/// closed again, except those in `keep`.
 /// Failure: `PROG: fatal: unable to exec ARG0: REASON`, exit 127 (not found) or 126.
 pub fn exec(prog: &str, args: &[OsString], keep: &[i32]) -> ! {
     let e = try_exec(args, keep);
@@ -64,26 +63,10 @@ pub fn exec(prog: &str, args: &[OsString], keep: &[i32]) -> ! {
     fatal_sys(prog, code, &[b"unable to exec ", name], e)
 }
 
-/// The exec of [`exec`], returning its error.
+/// The exec of [`exec`], returning its error (`common::exec`'s PATH search).
 pub fn try_exec(args: &[OsString], keep: &[i32]) -> Errno {
-    let Some(first) = args.first() else {
-        return Errno::EINVAL;
-    };
-    let mut cargs = Vec::with_capacity(args.len());
-    for a in args {
-        match CString::new(a.as_bytes()) {
-            Ok(c) => cargs.push(c),
-            Err(_) => return Errno::EINVAL,
-        }
-    }
-    let Ok(file) = CString::new(first.as_bytes()) else {
-        return Errno::EINVAL;
-    };
     common::rt::close_reopened(keep);
-    match nix::unistd::execvp(&file, &cargs) {
-        Err(e) => e,
-        Ok(never) => match never {},
-    }
+    common::exec::exec(args)
 }
 
 /// skalibs' `uint0_oscan`: all octal digits, fitting in 32 bits.

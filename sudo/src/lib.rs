@@ -40,28 +40,10 @@ pub fn sudod_main() -> ! {
 }
 
 /// Exec `argv` (found through PATH), or die the s6 way: `PROG: fatal: unable to exec ARG:
-/// REASON`, 127 if it does not exist, 126 otherwise.
+/// REASON`, 127 if it does not exist, 126 otherwise (`common::exec`).
 pub(crate) fn exec_or_die(prog: &str, argv: &[std::ffi::OsString]) -> ! {
-    use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::process::CommandExt;
-    let Some((first, rest)) = argv.split_first() else {
+    if argv.is_empty() {
         std::process::exit(common::msg::exit::USAGE)
-    };
-    let err = std::process::Command::new(first).args(rest).exec();
-    let e = common::msg::errno_of(&err);
-    let code = if e == nix::errno::Errno::ENOENT {
-        127
-    } else {
-        126
-    };
-    common::cli::fatal_bytes(
-        prog,
-        code,
-        &[
-            b"unable to exec ",
-            first.as_bytes(),
-            b": ",
-            common::strerror::text(e as i32).as_bytes(),
-        ],
-    )
+    }
+    common::exec::exec_or_die(prog, argv)
 }
