@@ -250,12 +250,8 @@ pub fn run(kind: Kind, req: Request) -> i32 {
     let prog_name = req.prog.first().cloned().unwrap_or_default();
     let prog_args = req.prog.get(1..).unwrap_or(&[]);
     if kind == Kind::Svlisten && req.dirs.is_empty() {
-        // 2.15: an empty block just execs prog.
-        use std::os::unix::process::CommandExt;
-        let e = std::process::Command::new(&prog_name)
-            .args(prog_args)
-            .exec();
-        let errno = common::msg::errno_of(&e);
+        // 2.15: an empty block just execs prog (exit 111 on failure, as s6-svlisten says).
+        let errno = common::exec::exec(&req.prog);
         fatal_bytes(
             prog,
             exit::SYSTEM,
