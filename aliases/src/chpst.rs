@@ -370,7 +370,7 @@ pub fn main() -> ! {
         common::cli::write_stderr_bytes(&common::cli::line(&parts));
     }
     if argv.is_empty() {
-        std::process::exit(0)
+        common::rt::exit(0)
     }
     exec_prog(PROG, &argv)
 }

@@ -533,7 +533,7 @@ pub fn main() -> ! {
             }
         }
     }
-    std::process::exit(failed as i32)
+    common::rt::exit(failed as i32)
 }
 
 #[cfg(test)]

@@ -115,7 +115,7 @@ pub fn main() -> ! {
             Ok(_) => continue,
         }
     };
-    std::process::exit(exit_code(st))
+    common::rt::exit(exit_code(st))
 }
 
 fn spawn_failed(name: &[u8], e: Errno) -> ! {

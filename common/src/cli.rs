@@ -135,7 +135,7 @@ pub fn help_or_version(args: &[OsString], help: &str) {
         Ok(()) => 0,
         Err(_) => crate::msg::exit::SYSTEM,
     };
-    std::process::exit(code)
+    crate::rt::exit(code)
 }
 
 pub fn uint0_scan(s: &OsStr) -> Option<u32> {
@@ -181,7 +181,7 @@ pub fn fatal_bytes(prog: &str, code: i32, parts: &[&[u8]]) -> ! {
     let mut all: Vec<&[u8]> = vec![prog.as_bytes(), b": fatal: "];
     all.extend_from_slice(parts);
     write_stderr_bytes(&line(&all));
-    std::process::exit(code)
+    crate::rt::exit(code)
 }
 
 /// `unable to WHAT: ERRNO-TEXT` as message parts (`what` concatenated), for the `_sys`

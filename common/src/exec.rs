@@ -233,7 +233,7 @@ pub fn exec_env_or_die(prog: &str, argv: &[OsString], set: &[(&OsStr, &OsStr)]) 
 /// skalibs' `xexec0`: as [`exec_or_die`], but an empty `argv` exits 0 (nothing to run).
 pub fn exec0_or_die(prog: &str, argv: &[OsString]) -> ! {
     if argv.is_empty() {
-        std::process::exit(0)
+        crate::rt::exit(0)
     }
     exec_prog(prog, argv)
 }

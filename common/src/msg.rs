@@ -71,13 +71,13 @@ impl Prog {
 
     pub fn fatal(&self, code: i32, msg: impl Display) -> ! {
         write_stderr(&self.line("fatal: ", &msg));
-        std::process::exit(code)
+        crate::rt::exit(code)
     }
 
     /// `PROG: usage: USAGE`, exit 100.
     pub fn usage(&self, usage: &str) -> ! {
         write_stderr(&self.line("usage: ", &usage));
-        std::process::exit(exit::USAGE)
+        crate::rt::exit(exit::USAGE)
     }
 }
 

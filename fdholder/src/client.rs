@@ -181,7 +181,7 @@ impl Conn {
 /// variable), or die: `unable to exec ARG: REASON`, 127 / 126 (`common::exec`).
 pub fn exec_or_die(prog: &str, argv: &[OsString], env: &[(OsString, Option<OsString>)]) -> ! {
     if argv.is_empty() {
-        std::process::exit(common::msg::exit::USAGE)
+        common::rt::exit(common::msg::exit::USAGE)
     }
     // The search path is the one we were started with, whatever the edits.
     let path = common::exec::search_path();

@@ -233,7 +233,7 @@ pub fn store_main() -> ! {
     if let Err(e) = c.store(fd as i32, id.as_bytes(), &limit) {
         die_refused(prog.name(), &[b"store fd"], e);
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 // --- s6-fdholder-retrieve -----------------------------------------------------------------
@@ -307,7 +307,7 @@ pub fn delete_main() -> ! {
     if let Err(e) = c.delete(id.as_bytes()) {
         die_refused(prog.name(), &[b"delete fd for id ", id.as_bytes()], e);
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 // --- s6-fdholder-list ---------------------------------------------------------------------
@@ -335,7 +335,7 @@ pub fn list_main() -> ! {
     if let Err(e) = common::fsio::write_all(std::io::stdout(), &out) {
         die_sys(prog.name(), "write to stdout", e);
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 // --- s6-fdholder-getdump ------------------------------------------------------------------
@@ -445,7 +445,7 @@ pub fn setdump_main() -> ! {
             die_refused(prog.name(), &[b"set dump"], e);
         }
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 // --- s6-fdholder-transferdump -------------------------------------------------------------
@@ -488,7 +488,7 @@ pub fn transferdump_main() -> ! {
     if let Err(e) = c.setdump(&entries) {
         die_refused(prog.name(), &[b"set dump"], e);
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 #[cfg(test)]

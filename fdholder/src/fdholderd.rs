@@ -619,7 +619,7 @@ pub fn main() -> ! {
         }
     }
     let code = (!d.store.is_empty() as i32) | ((d.numconn() > 0) as i32) << 1;
-    std::process::exit(code)
+    common::rt::exit(code)
 }
 
 #[cfg(test)]

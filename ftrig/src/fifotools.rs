@@ -44,7 +44,7 @@ pub fn mkfifodir_main(args: &[OsString]) -> ! {
     if let Err(e) = common::fifodir::make_with_mode(Path::new(&req.dir), gid, req.force) {
         fatal_sys_bytes(PROG, 111, &[b"create fifodir at ", req.dir.as_bytes()], e);
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 pub fn cleanfifodir_main(args: &[OsString]) -> ! {
@@ -55,7 +55,7 @@ pub fn cleanfifodir_main(args: &[OsString]) -> ! {
     if let Err(e) = common::fifodir::try_clean(Path::new(dir)) {
         fatal_sys_bytes(PROG, 111, &[b"clean up fifodir at ", dir.as_bytes()], e);
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 pub fn notify_main(args: &[OsString]) -> ! {
@@ -71,7 +71,7 @@ pub fn notify_main(args: &[OsString]) -> ! {
     if let Err(e) = common::fifodir::try_notify(Path::new(dir), msg.as_bytes()) {
         fatal_sys_bytes(PROG, 111, &[b"notify ", dir.as_bytes()], e);
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 #[cfg(test)]

@@ -353,7 +353,7 @@ pub fn main(kind: Kind, args: &[OsString]) -> ! {
             fatal_sys_bytes(prog, 111, &[b"write to stdout"], e);
         }
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 #[cfg(test)]

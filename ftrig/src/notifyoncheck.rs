@@ -312,13 +312,13 @@ pub fn main(args: &[OsString]) -> ! {
         // SAFETY: single-threaded, as above.
         match unsafe { fork() } {
             Err(e) => fatal_sys_bytes(CHILD_PROG, 111, &[b"doublefork"], e),
-            Ok(ForkResult::Parent { .. }) => std::process::exit(0),
+            Ok(ForkResult::Parent { .. }) => common::rt::exit(0),
             Ok(ForkResult::Child) => {}
         }
     }
     drop(sync_r);
     let code = checker_main(fd, sync_w, &t, start, &check);
-    std::process::exit(code)
+    common::rt::exit(code)
 }
 
 const EVENTS: Token = Token(0);

@@ -183,7 +183,7 @@ pub fn main(args: &[OsString]) -> ! {
                 let records = common::dtally::unpack_all(&bytes);
                 if let Some(r) = trigger(&records, &list, count, seconds, Tai64n::now()) {
                     common::msg::write_stderr(&info_line(r, count, seconds));
-                    std::process::exit(125)
+                    common::rt::exit(125)
                 }
             }
         },

@@ -158,7 +158,7 @@ fn fork_helper(singlefork: bool) -> Result<bool, Errno> {
         // SAFETY: as above.
         ForkResult::Child => match unsafe { fork() } {
             Ok(ForkResult::Child) => Ok(true),
-            _ => std::process::exit(0),
+            _ => common::rt::exit(0),
         },
     }
 }
@@ -296,7 +296,7 @@ pub fn socket_from_fd_main(args: &[OsString]) -> ! {
         Err(e) => fatal_sys_bytes(P, 111, &[fork_word(req.singlefork)], e),
         Ok(true) => {
             drop(pw);
-            std::process::exit(socket_from_fd_helper(pr, timeout, mainpid, path.as_bytes()))
+            common::rt::exit(socket_from_fd_helper(pr, timeout, mainpid, path.as_bytes()))
         }
         Ok(false) => {}
     }
@@ -410,7 +410,7 @@ pub fn fd_from_socket_main(args: &[OsString]) -> ! {
         autobound_socket().unwrap_or_else(|(what, e)| fatal_sys_bytes(P, 111, &[what], e));
     match fork_helper(req.singlefork) {
         Err(e) => fatal_sys_bytes(P, 111, &[fork_word(req.singlefork)], e),
-        Ok(true) => std::process::exit(fd_from_socket_helper(sock, fd, timeout)),
+        Ok(true) => common::rt::exit(fd_from_socket_helper(sock, fd, timeout)),
         Ok(false) => {}
     }
     drop(sock);

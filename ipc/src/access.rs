@@ -183,7 +183,7 @@ pub fn main() -> ! {
                     ],
                 );
             }
-            std::process::exit(1)
+            common::rt::exit(1)
         }
     };
     if o.verbosity > 0 {

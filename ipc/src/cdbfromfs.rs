@@ -267,7 +267,7 @@ pub fn main() -> ! {
             Some(common::msg::errno_of(&e)),
         );
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 #[cfg(test)]

@@ -57,7 +57,7 @@ pub fn main() -> ! {
         fatal_bytes(PROG, code, &[&msg])
     }
     if rest.is_empty() {
-        std::process::exit(0)
+        common::rt::exit(0)
     }
     exec(PROG, rest, &[])
 }

@@ -242,7 +242,7 @@ pub fn main() -> ! {
             out.write(&dir.join("exec"), rule.exec);
         }
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 #[cfg(test)]

@@ -380,7 +380,7 @@ pub fn main() -> ! {
             did |= p.pump(&poll);
         }
         if pipes.iter().all(Pipe::done) {
-            std::process::exit(0)
+            common::rt::exit(0)
         }
         let idle = pipes.iter().all(Pipe::is_empty);
         let timeout =
@@ -404,7 +404,7 @@ pub fn main() -> ! {
             );
         }
         if events.is_empty() && timeout.is_some() {
-            std::process::exit(1)
+            common::rt::exit(1)
         }
         for ev in events.iter() {
             if ev.token() == Token(0) {

@@ -571,7 +571,7 @@ pub fn main() -> ! {
     if s.o.verbosity >= 2 {
         info(PROG, &[b"exiting"]);
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 #[cfg(test)]

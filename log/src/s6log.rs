@@ -347,7 +347,7 @@ impl Driver {
             }
         }
         if ok {
-            std::process::exit(0);
+            common::rt::exit(0);
         }
         self.finalize_at = Some(now + Duration::from_secs(2));
     }

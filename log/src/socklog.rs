@@ -447,10 +447,10 @@ pub fn main() -> ! {
         }
         if let Some(dl) = stopping {
             if out.is_empty() {
-                std::process::exit(0);
+                common::rt::exit(0);
             }
             if dl.is_some_and(|d| d <= Instant::now()) {
-                std::process::exit(exit::TIMEOUT);
+                common::rt::exit(exit::TIMEOUT);
             }
         }
         let timeout = stopping

@@ -71,7 +71,7 @@ fn filter(prog: &Prog, mut per_line: impl FnMut(&[u8], &mut Vec<u8>)) -> ! {
         }
         out.clear();
         if eof {
-            std::process::exit(0)
+            common::rt::exit(0)
         }
     }
 }

@@ -101,7 +101,7 @@ pub fn main() -> ! {
         }
         out.clear();
         if n == 0 {
-            std::process::exit(0);
+            common::rt::exit(0);
         }
     }
 }

@@ -677,11 +677,11 @@ pub fn main() -> ! {
         // help_or_version prints and exits; the exit after it is never reached.
         ParseOutcome::Help => {
             common::cli::help_or_version(&[OsString::from("--help")], HELP);
-            std::process::exit(0)
+            common::rt::exit(0)
         }
         ParseOutcome::Version => {
             common::cli::help_or_version(&[OsString::from("--version")], HELP);
-            std::process::exit(0)
+            common::rt::exit(0)
         }
         ParseOutcome::Usage => prog.usage(USAGE),
     };
@@ -699,7 +699,7 @@ pub fn main() -> ! {
             format_args!("unable to write to stdout: {}", common::msg::StrError(e)),
         );
     }
-    std::process::exit(exit_code(&rows))
+    common::rt::exit(exit_code(&rows))
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ pub fn sudod_main() -> ! {
 /// REASON`, 127 if it does not exist, 126 otherwise (`common::exec`).
 pub(crate) fn exec_or_die(prog: &str, argv: &[std::ffi::OsString]) -> ! {
     if argv.is_empty() {
-        std::process::exit(common::msg::exit::USAGE)
+        common::rt::exit(common::msg::exit::USAGE)
     }
     common::exec::exec_or_die(prog, argv)
 }

@@ -151,7 +151,7 @@ pub fn main() -> ! {
             e.unwrap_or(Errno::EPIPE),
         ),
     }
-    std::process::exit(proto::exit_code_of(u32::from_be_bytes(st)))
+    common::rt::exit(proto::exit_code_of(u32::from_be_bytes(st)))
 }
 
 #[cfg(test)]

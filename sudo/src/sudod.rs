@@ -279,7 +279,7 @@ pub fn main() -> ! {
                         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
                         let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGTERM);
                         let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGCONT);
-                        std::process::exit(1);
+                        common::rt::exit(1);
                     }
                     client_gone = true;
                     let _ = poll.registry().deregister(&mut SourceFd(&rd.as_raw_fd()));
@@ -293,7 +293,7 @@ pub fn main() -> ! {
             die_sys(&prog, "write status to client", e);
         }
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 #[cfg(test)]

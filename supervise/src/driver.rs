@@ -297,7 +297,7 @@ impl Driver {
             }
         }
         fifodir::notify(Path::new(EVENTDIR), b"x");
-        std::process::exit(0)
+        common::rt::exit(0)
     }
 
     fn handle_notify(&mut self, core: &mut Core) {

@@ -292,7 +292,7 @@ pub fn main() -> ! {
         Ok(req) => run(req),
         Err(e) => usage_exit(e),
     };
-    std::process::exit(code)
+    common::rt::exit(code)
 }
 
 fn usage_exit(e: UsageError) -> ! {
@@ -300,7 +300,7 @@ fn usage_exit(e: UsageError) -> ! {
         UsageError::Usage => common::Prog::new(PROG).usage(USAGE),
         UsageError::Help => {
             let _ = common::msg::write_stdout(HELP);
-            std::process::exit(0)
+            common::rt::exit(0)
         }
         UsageError::TooManyCommands => fatal_bytes(PROG, exit::USAGE, &[b"too many commands"]),
         UsageError::InvalidSignal(a) => {

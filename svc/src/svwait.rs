@@ -337,7 +337,7 @@ pub fn main(kind: Kind) -> ! {
         ),
         Err(UsageError::Usage) => common::Prog::new(kind.prog()).usage(kind.usage()),
     };
-    std::process::exit(code)
+    common::rt::exit(code)
 }
 
 #[cfg(test)]

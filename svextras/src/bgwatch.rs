@@ -220,7 +220,7 @@ pub fn main() -> ! {
         }
     };
     if let Some(code) = reap() {
-        std::process::exit(code);
+        common::rt::exit(code);
     }
     loop {
         match poll.poll(&mut events, None) {
@@ -231,7 +231,7 @@ pub fn main() -> ! {
         for sig in signals.pending() {
             if sig == libc::SIGCHLD {
                 if let Some(code) = reap() {
-                    std::process::exit(code);
+                    common::rt::exit(code);
                 }
             } else {
                 forward(daemon, sig);

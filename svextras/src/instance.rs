@@ -225,7 +225,7 @@ pub fn maker_main() -> ! {
             }
         }
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -296,7 +296,7 @@ pub fn create_main() -> ! {
             e,
         );
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 pub const DELETE: &str = "s6-instance-delete";
@@ -331,7 +331,7 @@ pub fn delete_main() -> ! {
         );
     }
     rm_rf(&cat(b"../instances/", name));
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -532,7 +532,7 @@ pub fn list_main() -> ! {
     if let Err(e) = common::fsio::write_all(std::io::stdout(), &out) {
         fatal_sys_bytes(LIST, 111, &[b"write to stdout"], e);
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 #[cfg(test)]

@@ -187,7 +187,7 @@ pub fn svlink_main() -> ! {
             e,
         );
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 pub fn svunlink_main() -> ! {
@@ -216,7 +216,7 @@ pub fn svunlink_main() -> ! {
             e,
         );
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 #[cfg(test)]

@@ -424,7 +424,7 @@ pub fn main() -> ! {
             fatal_sys_bytes(PROG, 111, &[b"write to stdout"], e);
         }
     }
-    std::process::exit(if failed { 1 } else { 0 })
+    common::rt::exit(if failed { 1 } else { 0 })
 }
 
 #[cfg(test)]

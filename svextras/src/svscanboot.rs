@@ -291,7 +291,7 @@ pub fn main() -> ! {
     argv.push(scandir.clone());
     let e = common::exec::exec(&argv);
     if fd_copy(2, console_fd).is_err() {
-        std::process::exit(111);
+        common::rt::exit(111);
     }
     fatal_sys_bytes(PROG, 111, &[b"exec s6-svscan"], e)
 }

@@ -126,5 +126,5 @@ pub fn main() -> ! {
             scripts::write_logger(PROG, &lg, &execlineb, &l, None);
         }
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }

@@ -668,7 +668,7 @@ pub fn main() -> ! {
         Ok(never) => match never {},
     };
     if e == Errno::ENOENT {
-        std::process::exit(0);
+        common::rt::exit(0);
     }
     p.warn(format_args!(
         "unable to exec finish script {FINISH}: {}",

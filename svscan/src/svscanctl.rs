@@ -71,7 +71,7 @@ pub fn main() -> ! {
         control::send(Path::new(&dir), layout::SVSCAN_DIR, &data)
     };
     match r {
-        Ok(()) => std::process::exit(0),
+        Ok(()) => common::rt::exit(0),
         Err(ControlError::NotListening) => p.fatal(
             exit::USAGE,
             format_args!("unable to control {shown}: supervisor not listening"),

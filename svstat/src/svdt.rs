@@ -115,7 +115,7 @@ pub fn main() -> ! {
         }
         Err(UsageError::Usage) => common::Prog::new(PROG).usage(USAGE),
     };
-    std::process::exit(code)
+    common::rt::exit(code)
 }
 
 /// Entry point of `s6-svdt-clear` / `svdt-clear` (no option parsing, as s6).
@@ -127,7 +127,7 @@ pub fn clear_main() -> ! {
     };
     if dir.as_bytes() == b"--help" {
         let _ = common::msg::write_stdout(CLEAR_HELP);
-        std::process::exit(0);
+        common::rt::exit(0);
     }
     if let Err(e) = dtally::clear(Path::new(dir)) {
         fatal_bytes(
@@ -141,7 +141,7 @@ pub fn clear_main() -> ! {
             ],
         );
     }
-    std::process::exit(0)
+    common::rt::exit(0)
 }
 
 #[cfg(test)]

@@ -62,7 +62,7 @@ pub fn main() -> ! {
         }
         Request::Check(d) => check(&d),
     };
-    std::process::exit(code)
+    common::rt::exit(code)
 }
 
 #[cfg(test)]

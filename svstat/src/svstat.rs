@@ -648,7 +648,7 @@ pub fn main() -> ! {
             &[b"invalid option field: ", n.as_bytes()],
         ),
     };
-    std::process::exit(code)
+    common::rt::exit(code)
 }
 
 #[cfg(test)]
