@@ -17,13 +17,13 @@
 use common::cli::{fatal_bytes, fatal_sys_bytes, warn_sys_bytes};
 use common::fifodir::{Listener, LISTENER_FIFO_MODE};
 use common::gol::{self, Item, Spec};
+use common::sigwake::SignalSet as Signals;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
-use common::sigwake::SignalSet as Signals;
 use std::ffi::{OsStr, OsString};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
