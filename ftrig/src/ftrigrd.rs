@@ -19,8 +19,16 @@
 //! Anything else is a protocol violation: `invalid client request`, exit 100. EOF on fd 0
 //! ends the program (exit 0). The FIFOs are removed on every exit path.
 //!
-//! Deliberate difference: cancelling an unknown id answers EINVAL once; 2.15.1's server
-//! then goes on cancelling an uninitialised handle and sends a second answer.
+//! 2.15.1's helper (skalibs 2.15.1's sass server) has bugs we do not copy:
+//! * it takes the client's id for its own query handle when reporting an event or a
+//!   timeout, so an event can go out under another query's id;
+//! * after a one-shot event it forgets the query but not the FIFO, which stays until exit,
+//!   and the next subscription reuses that still-linked record (SIGSEGV, observed);
+//! * cancelling an unknown id answers EINVAL, then cancels an uninitialised handle and
+//!   answers a second time.
+//!
+//! Ours ends a one-shot subscription with its FIFO, and answers an unknown cancel once.
+//! Only the pipe mode is served (how libs6 spawns the helper), not the socket mode.
 
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
@@ -463,12 +471,11 @@ fn set_nonblocking(fd: RawFd) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Read the client's banner on fd 0 (5 s at most); the rest of what was read stays queued.
+/// Read the client's banner on fd 0 (5 s at most; the rest of what was read stays queued),
+/// then answer it on the async fd and on fd 1.
 fn handshake(input: &mut Deframer, asyncfd: RawFd) -> Result<(), Errno> {
-    let mut poll = Poll::new().map_err(io)?;
-    poll.registry()
-        .register(&mut SourceFd(&0), IN, Interest::READABLE)
-        .map_err(io)?;
+    // Registered only when a read would block: a read first sees an EOF on anything.
+    let mut poll: Option<Poll> = None;
     let deadline = Instant::now() + HANDSHAKE;
     let mut events = Events::with_capacity(4);
     let mut buf = [0u8; 256];
@@ -492,7 +499,17 @@ fn handshake(input: &mut Deframer, asyncfd: RawFd) -> Result<(), Errno> {
         if left.is_zero() {
             return Err(Errno::ETIMEDOUT);
         }
-        match poll.poll(&mut events, Some(left)) {
+        let p = match &mut poll {
+            Some(p) => p,
+            None => {
+                let p = Poll::new().map_err(io)?;
+                p.registry()
+                    .register(&mut SourceFd(&0), IN, Interest::READABLE)
+                    .map_err(io)?;
+                poll.insert(p)
+            }
+        };
+        match p.poll(&mut events, Some(left)) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(io(e)),
@@ -501,6 +518,8 @@ fn handshake(input: &mut Deframer, asyncfd: RawFd) -> Result<(), Errno> {
     if banner != BANNER1 {
         return Err(Errno::EPROTO);
     }
+    // The async fd is checked only now, as skalibs does (EBADF when the client gave none).
+    set_nonblocking(asyncfd)?;
     let mut out = Vec::new();
     frame(&mut out, &[BANNER2]);
     for fd in [asyncfd, 1] {
@@ -556,7 +575,7 @@ pub fn main() -> ! {
             format!("unable to sync with client: {}", StrError(Errno::EPROTO)),
         ),
     };
-    if let Err(e) = set_nonblocking(asyncfd).and_then(|()| handshake(&mut input, asyncfd)) {
+    if let Err(e) = handshake(&mut input, asyncfd) {
         prog.fatal(111, format!("unable to sync with client: {}", StrError(e)));
     }
     let result = Poll::new()

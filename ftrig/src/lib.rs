@@ -23,9 +23,11 @@
 //!   fifodir are s6's, so s6's own notifiers and listeners interoperate with ours.
 //! * Notifiers (`s6-ftrig-notify`, `s6-cleanfifodir`) do not follow symlinks nor write into
 //!   anything but a FIFO in the fifodir (see `common::fifodir`).
-//! * `s6-ftrigrd` speaks only the pipe mode of the protocol (how libs6 spawns it), and
-//!   answers a cancel of an unknown id once with EINVAL (2.15.1 then cancels an
-//!   uninitialised handle and answers twice).
+//! * `s6-ftrigrd` speaks only the pipe mode of the protocol (how libs6 spawns it).
+//!
+//! Upstream `s6-ftrigrd` (sass server) bugs not copied, see [`ftrigrd`]: events reported
+//! under the wrong id, a one-shot's FIFO kept until exit and a crash on the next
+//! subscription, a double answer to the cancel of an unknown id.
 //! * `--help` / `--version` as the first argument (s6 rejects both).
 //!
 //! Upstream bugs not copied (the conformance suite asserts the sensible behaviour):
