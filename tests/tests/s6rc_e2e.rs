@@ -10,6 +10,12 @@
 //! non-s6 tools the scripts use (sh, sleep, echo), so every s6 program s6-rc runs by name
 //! (s6-svc, s6-sudo*, s6-ipcserver*, s6-fdholder-*, s6-log, ...) is ours.
 //!
+//! skarnet's `s6-rc-init` is linked with libs6, whose ftrigr library spawns the `s6-ftrigrd`
+//! helper by an absolute path compiled in (s6's libexec directory). When that path is given
+//! in `S6RS_S6RC_FTRIGRD` (e.g. /opt/ref/s6/libexec/s6-ftrigrd) and we are root with
+//! `unshare`, s6-rc-init runs in a private mount namespace where our `s6-ftrigrd` is bound
+//! over it, so no s6 program but ours runs; otherwise s6's helper serves it (said on stderr).
+//!
 //! The scenario: two oneshots (oneB depends on oneA and on `ready`), a longrun `ready` that
 //! notifies readiness only once the test allows it, a producer `producer` piped into a
 //! logger `logger` (s6-log, readiness on fd 3) named as the pipeline bundle `pipe`, and a
@@ -36,6 +42,33 @@ fn execline_bindir() -> Option<PathBuf> {
         .into_iter()
         .flatten()
         .find(|d| d.join("redirfd").exists() && d.join("fdmove").exists())
+}
+
+fn system_tool(name: &str) -> Option<PathBuf> {
+    ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.exists())
+}
+
+/// (unshare, mount, the helper path libs6 spawns) when we can bind our s6-ftrigrd over that
+/// path for s6-rc-init.
+fn our_ftrigrd_over() -> Option<(PathBuf, PathBuf, PathBuf)> {
+    let theirs = std::env::var_os("S6RS_S6RC_FTRIGRD").map(PathBuf::from);
+    // SAFETY: geteuid(2) has no failure mode.
+    let root = unsafe { libc::geteuid() } == 0;
+    let found = match (root, theirs, system_tool("unshare"), system_tool("mount")) {
+        (true, Some(theirs), Some(unshare), Some(mount)) if theirs.exists() => {
+            Some((unshare, mount, theirs))
+        }
+        _ => None,
+    };
+    if found.is_none() {
+        eprintln!(
+            "note: s6-rc-init uses s6's own s6-ftrigrd (need root, unshare, S6RS_S6RC_FTRIGRD)"
+        );
+    }
+    found
 }
 
 fn read(p: &Path) -> String {
@@ -198,7 +231,27 @@ fn s6rc_drives_our_supervision_tree() {
 
     let (code, _, err) = tree.ctl("s6-rc-compile", &[&s(&db), &s(&src)]);
     assert_eq!(code, 0, "s6-rc-compile: {err}");
-    let (code, _, err) = tree.ctl("s6-rc-init", &["-c", &s(&db), "-l", &live_s, &scan_s]);
+    let init_args = ["-c", &s(&db), "-l", &live_s, &scan_s];
+    let (code, _, err) = match our_ftrigrd_over() {
+        Some((unshare, mount, theirs)) => {
+            // In a private mount namespace: bind ours over the helper, then exec s6-rc-init.
+            let script = r#"$1 --bind "$2" "$3" && shift 3 && exec "$@""#;
+            let (mount, ours, theirs) = (s(&mount), s(&bin("s6-ftrigrd")), s(&theirs));
+            let head = [
+                "-m",
+                "sh",
+                "-c",
+                script,
+                "sh",
+                &mount,
+                &ours,
+                &theirs,
+                "s6-rc-init",
+            ];
+            tree.ctl(&s(&unshare), &[&head[..], &init_args].concat())
+        }
+        None => tree.ctl("s6-rc-init", &init_args),
+    };
     assert_eq!(code, 0, "s6-rc-init: {err}");
     assert_eq!(up_list(), "");
 
