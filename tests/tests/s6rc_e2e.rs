@@ -19,8 +19,8 @@
 //! The scenario: two oneshots (oneB depends on oneA and on `ready`), a longrun `ready` that
 //! notifies readiness only once the test allows it, a producer `producer` piped into a
 //! logger `logger` (s6-log, readiness on fd 3) named as the pipeline bundle `pipe`, and a
-//! bundle `all`; compile, init, `-u change all`, `-d change` of part, `-u` again, `-da
-//! change`, then s6-svscanctl -t. Every wait polls observable state.
+//! bundle `all`; compile, init, `-u change all`, `-d change` of part, `-u` again, an
+//! s6-rc-update to a database with one more longrun, `-da change`, then s6-svscanctl -t. Every wait polls observable state.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -65,7 +65,7 @@ fn our_ftrigrd_over() -> Option<(PathBuf, PathBuf, PathBuf)> {
     };
     if found.is_none() {
         eprintln!(
-            "note: s6-rc-init uses s6's own s6-ftrigrd (need root, unshare, S6RS_S6RC_FTRIGRD)"
+            "note: s6-rc-init and s6-rc-update use s6's own s6-ftrigrd (need root, unshare, S6RS_S6RC_FTRIGRD)"
         );
     }
     found
@@ -231,27 +231,19 @@ fn s6rc_drives_our_supervision_tree() {
 
     let (code, _, err) = tree.ctl("s6-rc-compile", &[&s(&db), &s(&src)]);
     assert_eq!(code, 0, "s6-rc-compile: {err}");
-    let init_args = ["-c", &s(&db), "-l", &live_s, &scan_s];
-    let (code, _, err) = match our_ftrigrd_over() {
+    // s6-rc-init and s6-rc-update are linked with libs6, which spawns s6-ftrigrd.
+    let helper = our_ftrigrd_over();
+    let libs6 = |prog: &str, args: &[&str]| match &helper {
         Some((unshare, mount, theirs)) => {
-            // In a private mount namespace: bind ours over the helper, then exec s6-rc-init.
+            // In a private mount namespace: bind ours over the helper, then exec prog.
             let script = r#"$1 --bind "$2" "$3" && shift 3 && exec "$@""#;
-            let (mount, ours, theirs) = (s(&mount), s(&bin("s6-ftrigrd")), s(&theirs));
-            let head = [
-                "-m",
-                "sh",
-                "-c",
-                script,
-                "sh",
-                &mount,
-                &ours,
-                &theirs,
-                "s6-rc-init",
-            ];
-            tree.ctl(&s(&unshare), &[&head[..], &init_args].concat())
+            let (mount, ours, theirs) = (s(mount), s(&bin("s6-ftrigrd")), s(theirs));
+            let head = ["-m", "sh", "-c", script, "sh", &mount, &ours, &theirs, prog];
+            tree.ctl(&s(unshare), &[&head[..], args].concat())
         }
-        None => tree.ctl("s6-rc-init", &init_args),
+        None => tree.ctl(prog, args),
     };
+    let (code, _, err) = libs6("s6-rc-init", &["-c", &s(&db), "-l", &live_s, &scan_s]);
     assert_eq!(code, 0, "s6-rc-init: {err}");
     assert_eq!(up_list(), "");
 
@@ -309,12 +301,36 @@ fn s6rc_drives_our_supervision_tree() {
         "logger oneA oneB producer ready s6rc-fdholder s6rc-oneshot-runner"
     );
 
+    // Live update to a database with one more longrun in `all`.
+    let (src2, db2) = (t.join("src2"), t.join("compiled2"));
+    source_tree(&src2, &m, &logdir);
+    let d = src2.join("newlr");
+    std::fs::create_dir_all(&d).expect("mkdir newlr");
+    write(&d.join("type"), "longrun\n");
+    write_script(&d.join("run"), "exec sleep 100000");
+    write(&src2.join("all/contents.d/newlr"), "");
+    let (code, _, err) = tree.ctl("s6-rc-compile", &[&s(&db2), &s(&src2)]);
+    assert_eq!(code, 0, "s6-rc-compile (2): {err}");
+    let (code, _, err) = libs6("s6-rc-update", &["-l", &live_s, &s(&db2)]);
+    assert_eq!(code, 0, "s6-rc-update: {err}");
+    assert!(
+        scan.join("newlr").exists(),
+        "newlr not linked into the scandir"
+    );
+    let (code, _, err) = rc(&["-u", "change", "all"]);
+    assert_eq!(code, 0, "s6-rc -u change all (updated): {err}");
+    assert_eq!(svstat("newlr"), "true false");
+    assert_eq!(
+        up_list(),
+        "logger newlr oneA oneB producer ready s6rc-fdholder s6rc-oneshot-runner"
+    );
+
     // Everything down but the essential services.
     write(&events, "");
     let (code, _, err) = rc(&["-da", "change"]);
     assert_eq!(code, 0, "s6-rc -da change: {err}");
     assert_eq!(read(&events), "oneB down\noneA down\n");
-    for name in ["ready", "producer", "logger"] {
+    for name in ["ready", "producer", "logger", "newlr"] {
         assert_eq!(svstat(name), "false false", "{name}");
     }
     assert_eq!(up_list(), "s6rc-fdholder s6rc-oneshot-runner");
