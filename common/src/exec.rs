@@ -1,16 +1,27 @@
-//! Replacing the process with the rest of the command line, as skalibs' `xexec` family
-//! does for every s6 chain-loader: PATH search, and on failure `PROG: fatal: unable to exec
-//! NAME: ERRNO-TEXT`, exit 127 when the program is not found (ENOENT), 126 otherwise.
+//! How every chain loader replaces itself with the rest of its command line: skalibs'
+//! `execvep` (a `$PATH` search that does not fall back to `/bin/sh` on ENOEXEC, unlike
+//! libc's `execvp`), the exit codes of `xexec` (127 for ENOENT, 126 otherwise), and the
+//! environment edits made before the exec.
 //!
-//! Unlike `std::process::Command::exec`, the signal mask and the signal dispositions are
-//! left as they are (s6's chain-loaders do not touch them; `common::rt` leaves SIGPIPE as
-//! inherited, and a handler installed by `common::signals::alt_ignore` is reset by exec).
+//! The search uses the `$PATH` the tool was started with, even when the tool changes `PATH`
+//! for prog (`s6-envdir` with a `PATH` file): callers take [`search_path`] before editing.
 
 use nix::errno::Errno;
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{c_char, CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
-/// The exit code of a failed exec: 127 for a program not found, 126 for anything else.
+/// The search path when `$PATH` is unset (skalibs' `SKALIBS_DEFAULTPATH`).
+pub const DEFAULT_PATH: &[u8] = b"/usr/bin:/bin";
+
+/// `$PATH` as the tool got it, or [`DEFAULT_PATH`].
+pub fn search_path() -> Vec<u8> {
+    match std::env::var_os("PATH") {
+        Some(p) => p.as_bytes().to_vec(),
+        None => DEFAULT_PATH.to_vec(),
+    }
+}
+
+/// The exit code s6's `xexec` uses for an exec failure.
 pub fn exit_code(e: Errno) -> i32 {
     if e == Errno::ENOENT {
         127
@@ -19,48 +30,179 @@ pub fn exit_code(e: Errno) -> i32 {
     }
 }
 
-fn cstrings<'a>(items: impl Iterator<Item = &'a [u8]>) -> Result<Vec<CString>, Errno> {
-    items
-        .map(|a| CString::new(a).map_err(|_| Errno::EINVAL))
-        .collect()
+/// Owned C strings and the NULL-terminated pointer array `execve` wants.
+pub struct Argv {
+    _strings: Vec<CString>,
+    ptrs: Vec<*const c_char>,
 }
 
-/// Exec `argv` (argv[0] searched in PATH) in place; returns why not. An empty `argv`, or an
-/// argument holding a NUL byte, is EINVAL.
-pub fn exec(argv: &[OsString]) -> Errno {
-    exec_env(argv, &[])
+impl Argv {
+    /// `None` if an argument holds a NUL byte (impossible for words that came from argv).
+    pub fn new<I, S>(args: I) -> Option<Argv>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        let strings = args
+            .into_iter()
+            .map(|a| CString::new(a.as_ref()).ok())
+            .collect::<Option<Vec<CString>>>()?;
+        let mut ptrs: Vec<*const c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+        ptrs.push(std::ptr::null());
+        Some(Argv {
+            _strings: strings,
+            ptrs,
+        })
+    }
 }
 
-/// [`exec`] with the variables `set` added to (or replacing in) the environment.
-pub fn exec_env(argv: &[OsString], set: &[(&OsStr, &OsStr)]) -> Errno {
-    let Some(first) = argv.first() else {
-        return Errno::EINVAL;
-    };
-    let Ok(args) = cstrings(argv.iter().map(|a| a.as_bytes())) else {
-        return Errno::EINVAL;
-    };
-    let Ok(prog) = CString::new(first.as_bytes()) else {
-        return Errno::EINVAL;
-    };
-    let r = if set.is_empty() {
-        nix::unistd::execvp(&prog, &args)
-    } else {
-        let mut env: Vec<Vec<u8>> = std::env::vars_os()
-            .filter(|(k, _)| !set.iter().any(|(name, _)| *name == k.as_os_str()))
-            .map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat())
-            .collect();
-        env.extend(
-            set.iter()
-                .map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()),
-        );
-        match cstrings(env.iter().map(Vec::as_slice)) {
-            Ok(env) => nix::unistd::execvpe(&prog, &args, &env),
-            Err(e) => Err(e),
+/// skalibs' `execvep`: run `argv` (its first word is the file) with the current environment,
+/// searching `path` when the file has no `/`. Returns only on failure, with the error s6
+/// reports: the last "interesting" error met during the search (EACCES beats ENOENT).
+pub fn execvep(argv: &Argv, path: &[u8]) -> Errno {
+    execvep_raw(argv.ptrs.as_ptr(), path)
+}
+
+/// [`execvep`] on a NULL-terminated array of C strings (`argv[0]` is the file).
+fn execvep_raw(argv: *const *const c_char, path: &[u8]) -> Errno {
+    // SAFETY: callers pass a NULL-terminated array of valid C strings.
+    let first = unsafe { *argv };
+    if first.is_null() {
+        return Errno::ENOENT;
+    }
+    // SAFETY: a non-null entry is a NUL-terminated string.
+    let file = unsafe { std::ffi::CStr::from_ptr(first) }.to_bytes();
+    if file.contains(&b'/') {
+        // SAFETY: as above; the environment is libc's.
+        unsafe { libc::execv(first, argv) };
+        return Errno::last();
+    }
+    if file.is_empty() {
+        return Errno::ENOENT;
+    }
+    let mut saved: Option<Errno> = None;
+    // A path on the stack when it fits: no allocation on the way to the exec.
+    let mut stack = [0u8; 512];
+    let mut heap: Vec<u8> = Vec::new();
+    for dir in path.split(|&b| b == b':') {
+        if dir.is_empty() {
+            continue;
         }
+        let len = dir.len() + 1 + file.len() + 1;
+        let buf: &mut [u8] = if len <= stack.len() {
+            &mut stack[..len]
+        } else {
+            heap.resize(len, 0);
+            &mut heap[..len]
+        };
+        buf[..dir.len()].copy_from_slice(dir);
+        buf[dir.len()] = b'/';
+        buf[dir.len() + 1..len - 1].copy_from_slice(file);
+        buf[len - 1] = 0;
+        // SAFETY: buf is NUL-terminated with no inner NUL (dir comes from PATH, file from a
+        // C string); argv is a NULL-terminated array of valid C strings.
+        unsafe { libc::execv(buf.as_ptr() as *const c_char, argv) };
+        let e = Errno::last();
+        if e != Errno::ENOENT {
+            saved = Some(e);
+            if !matches!(
+                e,
+                Errno::EACCES | Errno::EPERM | Errno::EISDIR | Errno::ENOTDIR
+            ) {
+                break;
+            }
+        }
+    }
+    saved.unwrap_or(Errno::ENOENT)
+}
+
+/// Exec `args` with the `$PATH` in the environment now (or [`DEFAULT_PATH`]), or die as
+/// [`exec_path_or_die`] does. Nothing is copied when `args` is a tail of the program's own
+/// command line (what every chain loader execs).
+pub fn exec_prog(prog: &str, args: &[OsString]) -> ! {
+    // SAFETY: getenv of a constant name; the string is used before the environment changes.
+    let p = unsafe { libc::getenv(c"PATH".as_ptr()) };
+    let path: &[u8] = if p.is_null() {
+        DEFAULT_PATH
+    } else {
+        // SAFETY: a non-null getenv result is a NUL-terminated string.
+        unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes()
     };
-    match r {
-        Err(e) => e,
-        Ok(never) => match never {},
+    exec_path_or_die(prog, args, path)
+}
+
+/// Exec `args`, searching `path`, or die as s6's `xexec` does: `PROG: fatal: unable to exec
+/// NAME: ERR`, exit 127 (ENOENT) or 126.
+pub fn exec_path_or_die(prog: &str, args: &[OsString], path: &[u8]) -> ! {
+    let name: &[u8] = args.first().map(|a| a.as_bytes()).unwrap_or(b"");
+    let err = match crate::rt::argv_tail(args) {
+        Some(raw) => execvep_raw(raw, path),
+        None => match Argv::new(args.iter().map(|a| a.as_bytes())) {
+            Some(argv) => execvep(&argv, path),
+            None => Errno::EINVAL,
+        },
+    };
+    crate::cli::fatal_bytes(
+        prog,
+        exit_code(err),
+        &[
+            b"unable to exec ",
+            name,
+            b": ",
+            crate::strerror::text(err as i32).as_bytes(),
+        ],
+    )
+}
+
+/// Set `name=value` in the environment prog will get. EINVAL for a name that is empty or
+/// holds `=`, or bytes with a NUL.
+pub fn setenv(name: &[u8], value: &[u8]) -> Result<(), Errno> {
+    if name.is_empty() || name.contains(&b'=') {
+        return Err(Errno::EINVAL);
+    }
+    let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    let v = CString::new(value).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: both are valid C strings; the programs are single-threaded, so nothing reads
+    // the environment concurrently.
+    if unsafe { libc::setenv(n.as_ptr(), v.as_ptr(), 1) } == -1 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Remove `name` from the environment prog will get.
+pub fn unsetenv(name: &[u8]) -> Result<(), Errno> {
+    if name.is_empty() || name.contains(&b'=') {
+        return Err(Errno::EINVAL);
+    }
+    let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: a valid C string; single-threaded, as above.
+    if unsafe { libc::unsetenv(n.as_ptr()) } == -1 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Exec `argv` (its first word searched in `$PATH`) in place; returns why not. An empty
+/// `argv`, or an argument holding a NUL byte, is EINVAL.
+pub fn exec(argv: &[OsString]) -> Errno {
+    match Argv::new(argv.iter().map(|a| a.as_bytes())) {
+        Some(a) if !argv.is_empty() => execvep(&a, &search_path()),
+        _ => Errno::EINVAL,
+    }
+}
+
+/// [`exec`] with `set` added to (or replacing in) the environment prog gets.
+pub fn exec_env(argv: &[OsString], set: &[(&OsStr, &OsStr)]) -> Errno {
+    let path = search_path();
+    for (k, v) in set {
+        if let Err(e) = setenv(k.as_bytes(), v.as_bytes()) {
+            return e;
+        }
+    }
+    match Argv::new(argv.iter().map(|a| a.as_bytes())) {
+        Some(a) if !argv.is_empty() => execvep(&a, &path),
+        _ => Errno::EINVAL,
     }
 }
 
@@ -71,7 +213,10 @@ pub fn die_exec(prog: &str, name: &OsStr, e: Errno) -> ! {
 
 /// skalibs' `xexec`: exec `argv` or die (see [`die_exec`]); an empty `argv` dies with EINVAL.
 pub fn exec_or_die(prog: &str, argv: &[OsString]) -> ! {
-    exec_env_or_die(prog, argv, &[])
+    if argv.is_empty() {
+        die_exec(prog, OsStr::new(""), Errno::EINVAL)
+    }
+    exec_prog(prog, argv)
 }
 
 /// [`exec_or_die`] with environment additions, as [`exec_env`].
@@ -86,7 +231,7 @@ pub fn exec0_or_die(prog: &str, argv: &[OsString]) -> ! {
     if argv.is_empty() {
         std::process::exit(0)
     }
-    exec_or_die(prog, argv)
+    exec_prog(prog, argv)
 }
 
 #[cfg(test)]
@@ -94,19 +239,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes() {
+    fn codes_and_argv() {
         assert_eq!(exit_code(Errno::ENOENT), 127);
         assert_eq!(exit_code(Errno::EACCES), 126);
         assert_eq!(exit_code(Errno::ENOEXEC), 126);
+        assert!(Argv::new([b"a\0b".as_slice()]).is_none());
+        let a = Argv::new(["true", "x"]).unwrap();
+        assert_eq!(a.ptrs.len(), 3);
+        assert!(a.ptrs[2].is_null());
     }
 
     #[test]
-    fn refusals_return() {
-        assert_eq!(exec(&[]), Errno::EINVAL);
-        assert_eq!(
-            exec(&[OsString::from("/nonexistent/s6-rs-test-prog")]),
-            Errno::ENOENT
-        );
-        assert_eq!(exec(&[OsString::from("/")]), Errno::EACCES);
+    fn search_failures() {
+        let a = Argv::new(["s6rs-no-such-prog"]).unwrap();
+        assert_eq!(execvep(&a, b"/nonexistent:/alsonot"), Errno::ENOENT);
+        assert_eq!(execvep(&a, b""), Errno::ENOENT);
+        let a = Argv::new(["/nonexistent/prog"]).unwrap();
+        assert_eq!(execvep(&a, b"/bin"), Errno::ENOENT);
+        // A search directory too long for the stack buffer.
+        let long = format!("/{}", vec!["x".repeat(100); 6].join("/"));
+        let a = Argv::new(["s6rs-no-such-prog"]).unwrap();
+        assert_eq!(execvep(&a, long.as_bytes()), Errno::ENOENT);
+        // Not a tail of this test's own command line: copied, not borrowed.
+        assert!(crate::rt::argv_tail(&[OsString::from("s6rs-surely-not-an-arg")]).is_none());
     }
 }

@@ -34,6 +34,7 @@ pub mod tai;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod unixmsg;
+pub mod users;
 pub mod wait;
 
 pub use control::{ControlError, SuperviseCommand, SvscanCommand};

@@ -78,6 +78,35 @@ pub fn is_scanned(scandir: &Path) -> Result<bool, Errno> {
     is_locked(&scandir.join(crate::layout::SVSCAN_LOCK))
 }
 
+/// A whole-file POSIX record lock on an open descriptor: shared (read) or exclusive (write),
+/// waiting for it (`F_SETLKW`, EINTR retried) or not. The lock belongs to the process and
+/// survives exec as long as some descriptor of the file stays open: s6-setlock's `fd_lock`.
+pub fn lock_whole_fd<F: std::os::fd::AsFd>(
+    fd: F,
+    exclusive: bool,
+    wait: bool,
+) -> Result<(), LockError> {
+    let kind = if exclusive {
+        libc::F_WRLCK
+    } else {
+        libc::F_RDLCK
+    };
+    let fl = whole_file(kind as libc::c_short);
+    loop {
+        let r = if wait {
+            fcntl(fd.as_fd(), FcntlArg::F_SETLKW(&fl))
+        } else {
+            fcntl(fd.as_fd(), FcntlArg::F_SETLK(&fl))
+        };
+        match r {
+            Ok(_) => return Ok(()),
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EACCES | Errno::EAGAIN) => return Err(LockError::Busy),
+            Err(e) => return Err(LockError::Io(e)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

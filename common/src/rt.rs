@@ -80,6 +80,25 @@ pub fn arg(i: usize) -> Option<&'static [u8]> {
     Some(unsafe { CStr::from_ptr(p) }.to_bytes())
 }
 
+/// `argv + (argc - args.len())`, NULL-terminated as the C runtime leaves it, when `args`
+/// are exactly the last `args.len()` arguments `main` was given: the chain loaders exec a
+/// tail of their own command line, and can hand it to `execve` without copying it.
+pub fn argv_tail(args: &[std::ffi::OsString]) -> Option<*const *const c_char> {
+    let argc = usize::try_from(ARGC.load(Ordering::Relaxed)).ok()?;
+    let argv = ARGV.load(Ordering::Relaxed);
+    if argv.is_null() || args.is_empty() || args.len() > argc {
+        return None;
+    }
+    let start = argc - args.len();
+    for (i, a) in args.iter().enumerate() {
+        if arg(start + i)? != a.as_bytes() {
+            return None;
+        }
+    }
+    // SAFETY: start < argc: within the array, whose entry argc is the NULL terminator.
+    Some(unsafe { argv.add(start) } as *const *const c_char)
+}
+
 /// Drop `argv[0]`: the multi-call binary run as `s6-rs PROGRAM ARGS...` hands the program
 /// `PROGRAM ARGS...`, as if it had been called by that name.
 pub fn shift_args() {

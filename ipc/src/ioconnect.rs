@@ -12,10 +12,10 @@ use std::os::fd::RawFd;
 use std::time::Duration;
 
 use common::cli::{uint0_scan, GetOpt, Opt};
+use common::sigwake::SignalSet as Signals;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::errno::Errno;
-use common::sigwake::SignalSet as Signals;
 
 use crate::util::{fatal_sys, usage, warn_sys, SYSTEM};
 

@@ -12,13 +12,13 @@ use std::process::{Command, Stdio};
 
 use common::cli::{uint0_scan, GetOpt, Opt};
 use common::msg::StrError;
+use common::sigwake::SignalSet as Signals;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use common::sigwake::SignalSet as Signals;
 
 use crate::util::{fatal_sys, info, usage, warn_sys, SYSTEM, USAGE as EXIT_USAGE};
 

@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use common::cli::{GetOpt, Opt};
 use common::msg::{exit, StrError};
+use common::sigwake::SignalSet;
 use common::tai::Tai64n;
 use common::Errno;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGALRM, SIGCHLD, SIGHUP, SIGTERM};
-use common::sigwake::SignalSet;
 
 use crate::core::{self, Stamps};
 use crate::logdir::Logdir;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::cli::{GetOpt, Opt};
 use common::msg::{exit, Prog, StrError};
+use common::sigwake::SignalSet;
 use common::Errno;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -19,7 +20,6 @@ use nix::sys::socket::{
     SockaddrStorage, UnixAddr,
 };
 use signal_hook::consts::SIGTERM;
-use common::sigwake::SignalSet;
 
 const USAGE: &str = "s6-socklog [ -d notif ] [ -r ] [ -U | -u uid -g gid -G gidlist ] [ -l linelen ] [ -t lameducktimeout ] [ -x socket | -i ip_port ]";
 

@@ -77,8 +77,39 @@ fn dispatch() -> ! {
             None => {}
         }
     }
+    if let Some(p) = linked_program(argv0) {
+        (p.entry)()
+    }
     print_list(&mut std::io::stderr());
     std::process::exit(EXIT_USAGE)
+}
+
+/// For a name we do not know: the program a chain of symbolic links from `argv0` leads to
+/// (`mysvc -> s6-svc -> s6-rs`), as it would with one binary per program, where any link to
+/// `s6-svc` runs s6-svc (and one to `s6-alias` says `unknown alias: NAME`). Only `argv0`s
+/// that are paths are followed; the program still sees its argv[0] unchanged.
+fn linked_program(argv0: &[u8]) -> Option<&'static Program> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::{Path, PathBuf};
+    if !argv0.contains(&b'/') {
+        return None;
+    }
+    let mut path = PathBuf::from(std::ffi::OsStr::from_bytes(argv0));
+    for _ in 0..8 {
+        let target = std::fs::read_link(&path).ok()?;
+        let name = basename(target.as_os_str().as_bytes());
+        if let Some(p) = find(name) {
+            return Some(p);
+        }
+        path = match path.parent() {
+            Some(dir) if target.is_relative() => dir.join(&target),
+            _ => target,
+        };
+        if path.as_path() == Path::new("") {
+            return None;
+        }
+    }
+    None
 }
 
 fn print_list(out: &mut dyn std::io::Write) {

@@ -6,13 +6,13 @@
 use crate::proto::{self, RequestError};
 use common::cli::{GetOpt, Opt};
 use common::msg::{exit, StrError};
+use common::sigwake::SignalSet as Signals;
 use common::unixmsg::{self, Receiver};
 use common::Prog;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::errno::Errno;
 use signal_hook::consts::SIGCHLD;
-use common::sigwake::SignalSet as Signals;
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};

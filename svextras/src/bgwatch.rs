@@ -5,12 +5,12 @@
 use crate::util::b;
 use common::cli::{fatal_bytes, fatal_sys_bytes};
 use common::gol::{self, Spec};
+use common::sigwake::SignalSet as Signals;
 use mio::{Events, Interest, Poll, Token};
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use common::sigwake::SignalSet as Signals;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};

@@ -324,8 +324,14 @@ fn child_fds(sock: &Path) -> Vec<i32> {
     s.set_read_timeout(Some(SOON)).expect("timeout");
     let mut line = Vec::new();
     let mut b = [0u8; 1];
-    while s.read(&mut b).expect("read pid") == 1 && b[0] != b'\n' {
-        line.push(b[0]);
+    loop {
+        // The test process gets signals from its children (EINTR): read again.
+        match s.read(&mut b) {
+            Ok(1) if b[0] != b'\n' => line.push(b[0]),
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => panic!("read pid: {e}"),
+        }
     }
     let pid: i32 = String::from_utf8_lossy(&line).parse().expect("pid");
     assert!(

@@ -1,0 +1,314 @@
+//! `s6-envdir`: one environment variable per file of a directory, then exec prog.
+//!
+//! The value rules (first line, trailing blanks, NUL translation, the 4095-byte clamp and
+//! the `-L` quirk) are [`value_of`], a pure function of the file's bytes.
+
+use common::cli::{fatal_bytes, GetOpt, Opt};
+use common::exec::{exec_path_or_die, search_path, setenv, unsetenv};
+use common::msg::{exit, Prog};
+use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
+use nix::sys::stat::Mode;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+pub const PROG: &str = "s6-envdir";
+pub const USAGE: &str = "s6-envdir [ -I | -i ] [ -n ] [ -f ] [ -L ] [ -c nullchar ] dir prog...";
+pub const HELP: &str = "\
+s6-envdir [ -I | -i ] [ -n ] [ -f ] [ -L ] [ -c nullchar ] dir prog...
+Set one environment variable per file of dir (an empty file unsets it), then exec prog.
+  -i              a missing dir is fatal (the default)
+  -I              a missing dir is not an error
+  -n              keep trailing blanks
+  -f              the whole file is the value (minus one final newline)
+  -L              no 4095-byte limit per file
+  -c nullchar     NUL bytes become nullchar instead of newline";
+
+/// Bytes read from each file without `-L`.
+pub const MAX_VALUE: usize = 4095;
+
+/// How file contents become values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValueRules {
+    /// `-n`: keep trailing blanks (and, with -f, the final newline).
+    pub no_chomp: bool,
+    /// `-f`: the whole file.
+    pub verbatim: bool,
+    /// `-L`: no size limit.
+    pub no_clamp: bool,
+    /// What NUL bytes become (`-c`); 0 is refused (EINVAL).
+    pub nullis: u8,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Request<'a> {
+    pub insist: bool,
+    pub rules: ValueRules,
+    pub dir: &'a OsStr,
+    pub prog: &'a [OsString],
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Usage;
+
+pub fn parse_args(args: &[OsString]) -> Result<Request<'_>, Usage> {
+    let mut insist = true;
+    let mut rules = ValueRules {
+        no_chomp: false,
+        verbatim: false,
+        no_clamp: false,
+        nullis: b'\n',
+    };
+    let mut g = GetOpt::new(args, "IinfLc:");
+    while let Some(o) = g.next_opt() {
+        match o.map_err(|_| Usage)? {
+            Opt::Flag(b'I') => insist = false,
+            Opt::Flag(b'i') => insist = true,
+            Opt::Flag(b'n') => rules.no_chomp = true,
+            Opt::Flag(b'f') => rules.verbatim = true,
+            Opt::Flag(b'L') => rules.no_clamp = true,
+            Opt::Arg(b'c', v) => rules.nullis = v.as_bytes().first().copied().unwrap_or(0),
+            _ => return Err(Usage),
+        }
+    }
+    let rest = g.rest();
+    if rest.len() < 2 {
+        return Err(Usage);
+    }
+    Ok(Request {
+        insist,
+        rules,
+        dir: &rest[0],
+        prog: &rest[1..],
+    })
+}
+
+fn is_blank(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\r')
+}
+
+fn trim_blanks(v: &[u8]) -> &[u8] {
+    let end = v.iter().rposition(|&c| !is_blank(c)).map_or(0, |i| i + 1);
+    &v[..end]
+}
+
+/// The value a file's contents give (`data`: what was read, at most [`MAX_VALUE`] bytes
+/// unless `-L`), NUL not yet translated; `None`: unset the variable.
+pub fn value_of(data: &[u8], rules: &ValueRules) -> Option<Vec<u8>> {
+    if data.is_empty() {
+        return None;
+    }
+    let v: &[u8] = if rules.verbatim {
+        match data.split_last() {
+            Some((b'\n', head)) if !rules.no_chomp => head,
+            _ => data,
+        }
+    } else {
+        match data.iter().position(|&c| c == b'\n') {
+            Some(i) => {
+                let line = &data[..i];
+                if rules.no_chomp {
+                    line
+                } else {
+                    trim_blanks(line)
+                }
+            }
+            // skalibs' unclamped reader drops an unterminated first line unless -n.
+            None if rules.no_clamp && !rules.no_chomp => &[],
+            None if rules.no_chomp => data,
+            None => trim_blanks(data),
+        }
+    };
+    Some(
+        v.iter()
+            .map(|&c| if c == 0 { rules.nullis } else { c })
+            .collect(),
+    )
+}
+
+/// Read up to `limit` bytes of a file (`None`: all of it) into `buf` (reused across files).
+fn read_file(path: &Path, limit: Option<usize>, buf: &mut Vec<u8>) -> Result<(), Errno> {
+    let fd = open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    buf.clear();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let want = match limit {
+            Some(l) if buf.len() >= l => break,
+            Some(l) => (l - buf.len()).min(chunk.len()),
+            None => chunk.len(),
+        };
+        match nix::unistd::read(&fd, &mut chunk[..want]) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Apply `dir` to the environment. Errors are the errno s6 reports (ENOENT of an entry
+/// becomes EIDRM, so only a missing `dir` itself is ENOENT).
+pub fn apply_envdir(dir: &Path, rules: &ValueRules) -> Result<(), Errno> {
+    if rules.nullis == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| common::msg::errno_of(&e))?;
+    let limit = (!rules.no_clamp).then_some(MAX_VALUE);
+    let mut data = Vec::with_capacity(MAX_VALUE);
+    for entry in entries {
+        let entry = entry.map_err(|e| common::msg::errno_of(&e))?;
+        let name = entry.file_name();
+        let n = name.as_bytes();
+        if n.first() == Some(&b'.') || n.contains(&b'=') {
+            continue;
+        }
+        read_file(&entry.path(), limit, &mut data).map_err(|e| {
+            if e == Errno::ENOENT {
+                Errno::EIDRM
+            } else {
+                e
+            }
+        })?;
+        match value_of(&data, rules) {
+            Some(v) => setenv(n, &v)?,
+            None => unsetenv(n)?,
+        }
+    }
+    Ok(())
+}
+
+pub fn main() -> ! {
+    let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    common::cli::help_or_version(&args, HELP);
+    let req = match parse_args(&args) {
+        Ok(r) => r,
+        Err(Usage) => Prog::new(PROG).usage(USAGE),
+    };
+    // prog is looked up with the PATH we were given, not one the directory sets.
+    let path = search_path();
+    if let Err(e) = apply_envdir(Path::new(req.dir), &req.rules) {
+        if req.insist || e != Errno::ENOENT {
+            fatal_bytes(
+                PROG,
+                exit::SYSTEM,
+                &[
+                    b"unable to envdir ",
+                    req.dir.as_bytes(),
+                    b": ",
+                    common::strerror::text(e as i32).as_bytes(),
+                ],
+            );
+        }
+    }
+    exec_path_or_die(PROG, req.prog, &path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEF: ValueRules = ValueRules {
+        no_chomp: false,
+        verbatim: false,
+        no_clamp: false,
+        nullis: b'\n',
+    };
+
+    fn v(data: &[u8], rules: ValueRules) -> Option<Vec<u8>> {
+        value_of(data, &rules)
+    }
+
+    #[test]
+    fn default_rules() {
+        assert_eq!(v(b"hello\nworld\n", DEF).unwrap(), b"hello");
+        assert_eq!(v(b"trail \t \r\n2nd", DEF).unwrap(), b"trail");
+        assert_eq!(v(b"  lead", DEF).unwrap(), b"  lead");
+        assert_eq!(v(b"", DEF), None);
+        assert_eq!(v(b"\n", DEF).unwrap(), b"");
+        assert_eq!(v(b"   \n", DEF).unwrap(), b"");
+        assert_eq!(v(b"a\0b\0\n", DEF).unwrap(), b"a\nb\n");
+        assert_eq!(
+            v(
+                b"a\0b\0\n",
+                ValueRules {
+                    nullis: b'X',
+                    ..DEF
+                }
+            )
+            .unwrap(),
+            b"aXbX"
+        );
+    }
+
+    #[test]
+    fn n_f_l_rules() {
+        let n = ValueRules {
+            no_chomp: true,
+            ..DEF
+        };
+        let f = ValueRules {
+            verbatim: true,
+            ..DEF
+        };
+        let fnn = ValueRules {
+            verbatim: true,
+            no_chomp: true,
+            ..DEF
+        };
+        assert_eq!(v(b"trail \t \r\n2nd", n).unwrap(), b"trail \t \r");
+        assert_eq!(v(b"x\n\n", n).unwrap(), b"x");
+        assert_eq!(v(b"hello\nworld\n", f).unwrap(), b"hello\nworld");
+        assert_eq!(v(b"x\n\n", f).unwrap(), b"x\n");
+        assert_eq!(v(b"a\0b\n", f).unwrap(), b"a\nb");
+        assert_eq!(v(b"   \n", fnn).unwrap(), b"   \n");
+        let l = ValueRules {
+            no_clamp: true,
+            ..DEF
+        };
+        assert_eq!(v(b"abc", l).unwrap(), b"");
+        assert_eq!(v(b"abc \n", l).unwrap(), b"abc");
+        assert_eq!(
+            v(
+                b"abc",
+                ValueRules {
+                    no_chomp: true,
+                    ..l
+                }
+            )
+            .unwrap(),
+            b"abc"
+        );
+        assert_eq!(
+            v(
+                b"abc",
+                ValueRules {
+                    verbatim: true,
+                    ..l
+                }
+            )
+            .unwrap(),
+            b"abc"
+        );
+    }
+
+    #[test]
+    fn parse() {
+        let os = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        for bad in [&[][..], &["d"], &["-x", "d", "t"], &["-c"]] {
+            assert_eq!(parse_args(&os(bad)), Err(Usage));
+        }
+        let a = os(&["-I", "-c", "", "d", "t"]);
+        let r = parse_args(&a).unwrap();
+        assert!(!r.insist);
+        assert_eq!(r.rules.nullis, 0);
+        for a in common::cli::pseudo_random_argv(2000) {
+            let _ = parse_args(&a);
+        }
+    }
+}
