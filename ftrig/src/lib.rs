@@ -4,6 +4,9 @@
 //! * [`ftrigwait`]: `s6-ftrig-wait`, `s6-ftrig-listen1`, `s6-ftrig-listen` — subscribe to
 //!   fifodirs and wait for the received bytes to match POSIX extended regexps
 //!   (`common::regex`, the C library's regcomp/regexec).
+//! * [`ftrigrd`]: `s6-ftrigrd`, the libexec helper of libs6's `ftrigr` library (sass
+//!   protocol on fds 0/1 and `SKALIBS_CHILD_SPAWN_FDS`), for programs linked with
+//!   skarnet's libs6 such as s6-rc's `s6-rc-init`; ours never spawn it.
 //! * [`notifyoncheck`]: `s6-notifyoncheck`, readiness from a polling check.
 //! * [`sdnotify`]: `s6-notify-socket-from-fd` and `s6-notify-fd-from-socket`, the bridges
 //!   to and from systemd's NOTIFY_SOCKET protocol.
@@ -16,10 +19,15 @@
 //! inherited disposition back).
 //!
 //! Deliberate differences from s6:
-//! * Subscriptions are made in-process (no `s6-ftrigrd` helper); the FIFOs and bytes in the
+//! * Our listeners subscribe in-process (they never spawn `s6-ftrigrd`); the FIFOs and bytes in the
 //!   fifodir are s6's, so s6's own notifiers and listeners interoperate with ours.
 //! * Notifiers (`s6-ftrig-notify`, `s6-cleanfifodir`) do not follow symlinks nor write into
 //!   anything but a FIFO in the fifodir (see `common::fifodir`).
+//! * `s6-ftrigrd` speaks only the pipe mode of the protocol (how libs6 spawns it).
+//!
+//! Upstream `s6-ftrigrd` (sass server) bugs not copied, see [`ftrigrd`]: events reported
+//! under the wrong id, a one-shot's FIFO kept until exit and a crash on the next
+//! subscription, a double answer to the cancel of an unknown id.
 //! * `--help` / `--version` as the first argument (s6 rejects both).
 //!
 //! Upstream bugs not copied (the conformance suite asserts the sensible behaviour):
@@ -36,6 +44,7 @@
 //!   does (the documentation says it is killed); a later exit of that check is ignored.
 
 pub mod fifotools;
+pub mod ftrigrd;
 pub mod ftrigwait;
 pub mod notifyoncheck;
 pub mod permafailon;
@@ -127,6 +136,11 @@ pub fn ftrig_listen1_main() -> ! {
 /// Entry point of `s6-ftrig-listen`.
 pub fn ftrig_listen_main() -> ! {
     ftrigwait::main(ftrigwait::Kind::Listen, &args(LISTEN_HELP))
+}
+
+/// Entry point of `s6-ftrigrd` (libs6's helper; reads no arguments).
+pub fn ftrigrd_main() -> ! {
+    ftrigrd::main()
 }
 
 /// Entry point of `s6-notifyoncheck`.
