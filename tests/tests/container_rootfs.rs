@@ -6,7 +6,7 @@
 //! process 1 plays `docker stop`.
 //!
 //! Checked: cont-init scripts in order before the services; services up and ready; the logger
-//! pipe (s6-log: sshd's line TAI64N-stamped in its logdir, `[sshd]`-prefixed on the container's
+//! pipe (s6-log: sshd's line stamped with the local time in its logdir, `[sshd]`-prefixed on the container's
 //! stdout); supervise/ and event/ created on /run through the image's symlinks; `svc -d` / `-u`
 //! and `svstat` from inside; orphans reaped by process 1; the app's death stops the container
 //! with the app's exit status (its code, 128 + signal when killed); SIGTERM stops everything,
@@ -467,7 +467,8 @@ fn uid_of(pid: i32) -> Option<u32> {
 }
 
 /// The image's services are up, sshd is ready, its logger (s6-log) got its first line: in
-/// the logdir, TAI64N-stamped, and on the container's stdout with the `[sshd]` prefix.
+/// the logdir, stamped with the local time (`T`), and on the container's stdout with the
+/// `[sshd]` prefix.
 fn assert_booted(c: &Container) {
     c.wait_svstat("up", "/etc/s6/app", "true");
     c.wait_svstat("up,ready", "/etc/s6/sshd", "true true");
@@ -477,9 +478,10 @@ fn assert_booted(c: &Container) {
     assert!(
         wait_until(SOON, || std::fs::read_to_string(&log).is_ok_and(|l| l
             .lines()
-            .any(
-                |l| l.starts_with("@4000") && l.ends_with(&format!(" {line}"))
-            ))),
+            // s6-log's T: "YYYY-MM-DD HH:MM:SS.nnnnnnnnn  LINE".
+            .any(|l| l.len() == 31 + line.len()
+                && l.as_bytes().get(4) == Some(&b'-')
+                && l.ends_with(&format!("  {line}"))))),
         "sshd's line reached its logger through the pipe: {:?}",
         std::fs::read_to_string(&log)
     );

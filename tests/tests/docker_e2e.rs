@@ -7,8 +7,8 @@
 //! `s6-svc` / `s6-svstat` through `docker exec`; an orphan is reaped by process 1 (no zombie);
 //! `docker stop` exits 0, promptly; the app's exit status is the container's (3, 137 when the
 //! app is SIGKILLed, 143 for SIGTERM) and `docker kill` gives 137; `--read-only --tmpfs /run`
-//! and `--user 1000:1000`; sshd's logger (`s6-log -- p"[sshd]" 1 t /run/log/sshd`) puts its
-//! lines in `docker logs` with `[sshd] ` in front and, TAI64N-stamped, in the logdir on /run
+//! and `--user 1000:1000`; sshd's logger (`s6-log -- p"[sshd]" 1 T /run/log/sshd`) puts its
+//! lines in `docker logs` with `[sshd] ` in front and, stamped with the local time, in the logdir on /run
 //! (written as the container's user; `s6-svc -a` rotates it into an `@<TAI64N>.s` archive);
 //! `docker restart` comes back with every service (the container's
 //! /run survives a restart: real s6 loops there on `unable to mkdir .../event: File exists`);
@@ -168,7 +168,8 @@ impl Container {
     }
 
     /// Until sshd's `n`-th line (one per start) is in `docker logs` with its `[sshd]` prefix,
-    /// and in the logdir's `current`, TAI64N-stamped: sshd's logger, s6-log, writes both.
+    /// and in the logdir's `current`, stamped with the local time (`T`): sshd's logger,
+    /// s6-log, writes both.
     /// Then exactly `n` of each: nothing doubled, nothing lost.
     fn wait_sshd_logged(&self, n: usize) {
         let in_docker_logs = || self.logs().lines().filter(|l| *l == SSHD_LINE).count();
@@ -176,7 +177,7 @@ impl Container {
             let (_, current, _) = self.exec(&["cat", "/run/log/sshd/current"]);
             current
                 .lines()
-                .filter(|l| tai64n_stamped(l, SSHD_LINE))
+                .filter(|l| iso_stamped(l, SSHD_LINE))
                 .count()
         };
         assert!(
@@ -186,7 +187,7 @@ impl Container {
         );
         assert!(
             wait_until(HANG, || in_logdir() >= n),
-            "want {n} x \"@<TAI64N> {SSHD_LINE}\" in /run/log/sshd/current:\n{}",
+            "want {n} x \"<local time>  {SSHD_LINE}\" in /run/log/sshd/current:\n{}",
             self.exec(&["cat", "/run/log/sshd/current"]).1
         );
         assert_eq!(in_docker_logs(), n, "{}", self.logs());
@@ -240,11 +241,22 @@ fn tai64n_label(s: &str) -> bool {
     })
 }
 
-/// `line` is a TAI64N label and a space (s6-log's `t`), then `text`.
-fn tai64n_stamped(line: &str, text: &str) -> bool {
+/// `line` is s6-log's `T` stamp, local time `YYYY-MM-DD HH:MM:SS.nnnnnnnnn` and two spaces,
+/// then `text`.
+fn iso_stamped(line: &str, text: &str) -> bool {
     line.strip_suffix(text)
-        .and_then(|l| l.strip_suffix(' '))
-        .is_some_and(tai64n_label)
+        .and_then(|l| l.strip_suffix("  "))
+        .is_some_and(|stamp| {
+            let b = stamp.as_bytes();
+            b.len() == 29
+                && b.iter().enumerate().all(|(i, &c)| match i {
+                    4 | 7 => c == b'-',
+                    10 => c == b' ',
+                    13 | 16 => c == b':',
+                    19 => c == b'.',
+                    _ => c.is_ascii_digit(),
+                })
+        })
 }
 
 impl Drop for Container {
@@ -318,7 +330,7 @@ fn services_come_up_are_controlled_through_exec_and_stop_fast() {
     assert_eq!(c.exec(&["s6-svc", "-a", "/etc/s6/sshd/log"]).0, 0);
     let archived = || {
         let (_, out, _) = c.sh("cat /run/log/sshd/@*.s");
-        out.lines().any(|l| tai64n_stamped(l, SSHD_LINE))
+        out.lines().any(|l| iso_stamped(l, SSHD_LINE))
     };
     assert!(
         wait_until(HANG, archived),

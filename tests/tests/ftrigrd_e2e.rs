@@ -6,7 +6,7 @@
 //! /opt/ref/s6/libexec/s6-ftrigrd) and the transcripts must be equal. Waits poll with bounds.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -63,26 +63,22 @@ fn read_msg(r: &mut impl Read, fd: i32) -> Option<Vec<u8>> {
 
 impl Helper {
     fn spawn(prog: &Path) -> Helper {
-        let mut p = [0i32; 2];
-        // SAFETY: pipe(2) into a 2-int array.
-        assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
-        // SAFETY: both fds were just created and are owned here only.
-        let (r, w) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
+        let (r, w) = nix::unistd::pipe().expect("pipe");
         let wraw = w.as_raw_fd();
         let mut cmd = Command::new(prog);
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .env("SKALIBS_CHILD_SPAWN_FDS", "3");
-        // SAFETY: only async-signal-safe dup2 between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::dup2(wraw, 3) == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        let hook = move || {
+            // SAFETY: dup2(2) on two descriptor numbers, async-signal-safe.
+            if unsafe { libc::dup2(wraw, 3) } == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        };
+        // SAFETY: the hook only calls dup2 between fork and exec.
+        unsafe { cmd.pre_exec(hook) };
         let mut child = cmd.spawn().expect("spawn s6-ftrigrd");
         drop(w);
         let stdin = child.stdin.take();
