@@ -66,18 +66,17 @@ impl Deframer {
 
     /// The next complete message, or `Err(EMSGSIZE)` for a length over [`MAXLEN`].
     pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, Errno> {
-        let Some(head) = self.buf.get(..4) else {
+        let Some(head) = self.buf.first_chunk::<4>() else {
             return Ok(None);
         };
-        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+        let len = u32::from_be_bytes(*head);
         if len > MAXLEN {
             return Err(Errno::EMSGSIZE);
         }
         let end = 4 + len as usize;
-        if self.buf.len() < end {
+        let Some(msg) = self.buf.get(4..end).map(<[u8]>::to_vec) else {
             return Ok(None);
-        }
-        let msg = self.buf[4..end].to_vec();
+        };
         self.buf.drain(..end);
         Ok(Some(msg))
     }
@@ -114,26 +113,29 @@ pub enum Request<'a> {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Invalid;
 
+/// The big-endian u32 at the start of `b` (callers check the length; 0 if short).
 fn be32(b: &[u8]) -> u32 {
-    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+    b.first_chunk::<4>().map_or(0, |c| u32::from_be_bytes(*c))
 }
 
 pub fn parse_request(m: &[u8]) -> Result<Request<'_>, Invalid> {
-    if m.len() < 5 {
+    let Some((&kind, body)) = m.split_first().filter(|_| m.len() >= 5) else {
         return Err(Invalid);
-    }
-    let body = &m[1..];
-    match m[0] {
+    };
+    let field = |at: usize| be32(body.get(at..).unwrap_or_default());
+    match kind {
         b'-' if body.len() == 4 => Ok(Request::Cancel { id: be32(body) }),
-        b'+' if body.len() >= 20 => {
-            let payload = &body[20..];
-            if be32(&body[16..20]) as usize != payload.len() {
+        b'+' => {
+            let Some((_, payload)) = body.split_at_checked(20) else {
+                return Err(Invalid);
+            };
+            if field(16) as usize != payload.len() {
                 return Err(Invalid);
             }
             Ok(Request::Subscribe {
-                id: be32(body),
-                flags: be32(&body[4..]),
-                timeout_ms: be32(&body[8..]),
+                id: field(0),
+                flags: field(4),
+                timeout_ms: field(8),
                 payload,
             })
         }
@@ -143,20 +145,17 @@ pub fn parse_request(m: &[u8]) -> Result<Request<'_>, Invalid> {
 
 /// `path\0regex\0` of a subscription; EPROTO when malformed (as s6-ftrigrd answers).
 pub fn parse_subscription(payload: &[u8]) -> Result<(&[u8], &[u8]), Errno> {
-    if payload.len() < 3 || payload[payload.len() - 1] != 0 {
+    // The last byte is the regex's NUL; the first NUL before it ends the path.
+    let Some((&0, body)) = payload.split_last().filter(|_| payload.len() >= 3) else {
         return Err(Errno::EPROTO);
-    }
-    let pathlen = payload
-        .iter()
-        .position(|&b| b == 0)
-        .unwrap_or(payload.len());
-    if pathlen + 1 >= payload.len() {
+    };
+    let Some(pathlen) = body.iter().position(|&b| b == 0) else {
         return Err(Errno::EPROTO);
+    };
+    match (body.get(..pathlen), body.get(pathlen + 1..)) {
+        (Some(path), Some(regex)) => Ok((path, regex)),
+        _ => Err(Errno::EPROTO),
     }
-    Ok((
-        &payload[..pathlen],
-        &payload[pathlen + 1..payload.len() - 1],
-    ))
 }
 
 /// Events received so far on one subscription, matched against its regex after each chunk.
@@ -322,13 +321,15 @@ impl Server {
         let deadline = (timeout_ms != 0)
             .then(|| Instant::now().checked_add(Duration::from_millis(timeout_ms.into())))
             .flatten();
-        self.subs[slot] = Some(Subscription {
-            id,
-            flags,
-            deadline,
-            listener,
-            matcher: Matcher::new(re),
-        });
+        if let Some(entry) = self.subs.get_mut(slot) {
+            *entry = Some(Subscription {
+                id,
+                flags,
+                deadline,
+                listener,
+                matcher: Matcher::new(re),
+            });
+        }
         Ok(())
     }
 
@@ -368,7 +369,7 @@ impl Server {
             let fd = unsafe { BorrowedFd::borrow_raw(0) };
             match nix::unistd::read(fd, &mut buf) {
                 Ok(0) => return Ok(false),
-                Ok(n) => self.input.push(&buf[..n]),
+                Ok(n) => self.input.push(buf.get(..n).unwrap_or_default()),
                 Err(Errno::EINTR) => continue,
                 Err(Errno::EAGAIN) => break,
                 Err(e) => return Err(sys("read messages from client", e)),
@@ -393,7 +394,7 @@ impl Server {
             match s.listener.read(&mut buf) {
                 Ok(0) => return,
                 Ok(n) => {
-                    if let Some(ev) = s.matcher.feed(&buf[..n]) {
+                    if let Some(ev) = s.matcher.feed(buf.get(..n).unwrap_or_default()) {
                         let (id, keep) = (s.id, s.flags & FLAG_KEEP != 0);
                         self.asyn.put(&[&id.to_be_bytes(), &[0; 4], &ev]);
                         if !keep {
@@ -415,7 +416,9 @@ impl Server {
 
     fn expire(&mut self, now: Instant) {
         for slot in 0..self.subs.len() {
-            let Some(s) = &self.subs[slot] else { continue };
+            let Some(Some(s)) = self.subs.get(slot) else {
+                continue;
+            };
             if s.deadline.is_some_and(|d| d <= now) {
                 let id = s.id;
                 let e = Errno::ETIMEDOUT as i32 as u32;
@@ -488,7 +491,7 @@ fn handshake(input: &mut Deframer, asyncfd: RawFd) -> Result<(), Errno> {
         match nix::unistd::read(fd, &mut buf) {
             Ok(0) => return Err(Errno::EPIPE),
             Ok(n) => {
-                input.push(&buf[..n]);
+                input.push(buf.get(..n).unwrap_or_default());
                 continue;
             }
             Err(Errno::EINTR) => continue,
@@ -534,7 +537,7 @@ fn handshake(input: &mut Deframer, asyncfd: RawFd) -> Result<(), Errno> {
 fn blocking_write(fd: BorrowedFd<'_>, mut data: &[u8]) -> Result<(), Errno> {
     while !data.is_empty() {
         match nix::unistd::write(fd, data) {
-            Ok(n) => data = &data[n..],
+            Ok(n) => data = data.get(n..).unwrap_or_default(),
             Err(Errno::EINTR) => {}
             Err(Errno::EAGAIN) => {
                 let mut p = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLOUT)];
