@@ -42,17 +42,17 @@ pub struct ValueRules {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub struct Request<'a> {
+pub struct Request<'a, A = OsString> {
     pub insist: bool,
     pub rules: ValueRules,
     pub dir: &'a OsStr,
-    pub prog: &'a [OsString],
+    pub prog: &'a [A],
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Usage;
 
-pub fn parse_args(args: &[OsString]) -> Result<Request<'_>, Usage> {
+pub fn parse_args<A: AsRef<OsStr>>(args: &[A]) -> Result<Request<'_, A>, Usage> {
     let mut insist = true;
     let mut rules = ValueRules {
         no_chomp: false,
@@ -81,7 +81,7 @@ pub fn parse_args(args: &[OsString]) -> Result<Request<'_>, Usage> {
     Ok(Request {
         insist,
         rules,
-        dir,
+        dir: dir.as_ref(),
         prog,
     })
 }
@@ -191,7 +191,7 @@ pub fn apply_envdir(dir: &Path, rules: &ValueRules) -> Result<(), Errno> {
 }
 
 pub fn main() -> ! {
-    let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    let args = common::rt::arguments();
     common::cli::help_or_version(&args, HELP);
     let req = match parse_args(&args) {
         Ok(r) => r,

@@ -28,20 +28,20 @@ Take a POSIX lock on lockfile, then exec prog, which keeps it.
   -d fd           give prog the locked descriptor as fd";
 
 #[derive(Debug, PartialEq, Eq)]
-pub struct Request<'a> {
+pub struct Request<'a, A = OsString> {
     pub nonblocking: bool,
     pub exclusive: bool,
     /// Milliseconds, 0 for none.
     pub timeout_ms: u32,
     pub dest: Option<u32>,
     pub file: &'a OsStr,
-    pub prog: &'a [OsString],
+    pub prog: &'a [A],
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Usage;
 
-pub fn parse_args(args: &[OsString]) -> Result<Request<'_>, Usage> {
+pub fn parse_args<A: AsRef<OsStr>>(args: &[A]) -> Result<Request<'_, A>, Usage> {
     let mut nonblocking = false;
     let mut exclusive = true;
     let mut timeout_ms = 0;
@@ -69,7 +69,7 @@ pub fn parse_args(args: &[OsString]) -> Result<Request<'_>, Usage> {
         exclusive,
         timeout_ms,
         dest,
-        file,
+        file: file.as_ref(),
         prog,
     })
 }
@@ -167,7 +167,7 @@ fn die_sys(code: i32, parts: &[&[u8]], e: Errno) -> ! {
 }
 
 pub fn main() -> ! {
-    let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    let args = common::rt::arguments();
     common::cli::help_or_version(&args, HELP);
     let req = match parse_args(&args) {
         Ok(r) => r,

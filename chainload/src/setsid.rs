@@ -104,11 +104,11 @@ const BOOLS: &[BoolOpt] = &[
 ];
 
 #[derive(Debug, PartialEq, Eq)]
-pub struct Request<'a> {
+pub struct Request<'a, A = OsString> {
     pub flags: u8,
     /// `-d`: the terminal's fd.
     pub ctty: Option<u32>,
-    pub prog: &'a [OsString],
+    pub prog: &'a [A],
 }
 
 /// Why the command line is refused (exit 100).
@@ -126,12 +126,13 @@ pub enum ParseError {
 }
 
 /// skalibs' `gol` over s6-setsid's option table.
-pub fn parse_args(args: &[OsString]) -> Result<Request<'_>, ParseError> {
+pub fn parse_args<A: AsRef<OsStr>>(args: &[A]) -> Result<Request<'_, A>, ParseError> {
     let mut flags = 0u8;
     let mut ctty_arg: Option<&OsStr> = None;
     // What is left of the command line: options are taken off its front.
     let mut rest = args;
     while let Some((arg, after)) = rest.split_first() {
+        let arg = arg.as_ref();
         let opts = match arg.as_bytes() {
             [b'-', opts @ ..] if !opts.is_empty() => opts,
             _ => break,
@@ -144,14 +145,14 @@ pub fn parse_args(args: &[OsString]) -> Result<Request<'_>, ParseError> {
             let mut name_value = body.splitn(2, |&c| c == b'=');
             let name = name_value.next().unwrap_or_default();
             match name_value.next() {
-                Some(_) if name.is_empty() => return Err(ParseError::Invalid(arg.clone())),
+                Some(_) if name.is_empty() => return Err(ParseError::Invalid(arg.to_os_string())),
                 Some(value) if name == b"ctty" => ctty_arg = Some(OsStr::from_bytes(value)),
-                Some(_) => return Err(ParseError::WithArg(arg.clone())),
+                Some(_) => return Err(ParseError::WithArg(arg.to_os_string())),
                 None => {
                     let b = BOOLS
                         .iter()
                         .find(|b| b.long.as_bytes() == body)
-                        .ok_or_else(|| ParseError::Boolean(arg.clone()))?;
+                        .ok_or_else(|| ParseError::Boolean(arg.to_os_string()))?;
                     flags = (flags & !b.clear) | b.set;
                 }
             }
@@ -163,8 +164,8 @@ pub fn parse_args(args: &[OsString]) -> Result<Request<'_>, ParseError> {
                     if !attached.is_empty() {
                         ctty_arg = Some(OsStr::from_bytes(attached));
                     } else if let Some((next, after_next)) = rest.split_first() {
-                        if next.as_bytes() != b"--" {
-                            ctty_arg = Some(next);
+                        if next.as_ref().as_bytes() != b"--" {
+                            ctty_arg = Some(next.as_ref());
                             rest = after_next;
                         }
                     }
@@ -207,7 +208,7 @@ fn set_sigttou(handler: libc::sighandler_t) {
 }
 
 pub fn main() -> ! {
-    let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    let args = common::rt::arguments();
     common::cli::help_or_version(&args, HELP);
     let prog = Prog::new(PROG);
     let req = match parse_args(&args) {

@@ -64,13 +64,13 @@ pub struct Defaults {
 
 /// A parsed s6-envuidgid command line.
 #[derive(Debug, PartialEq, Eq)]
-pub struct EnvRequest<'a> {
+pub struct EnvRequest<'a, A = OsString> {
     pub what: u8,
     pub numeric_fallback: bool,
     pub insist: bool,
     pub defaults: Defaults,
     pub account: &'a OsStr,
-    pub prog: &'a [OsString],
+    pub prog: &'a [A],
 }
 
 /// The command line is a usage error.
@@ -114,7 +114,7 @@ pub fn scan_defaults(s: &[u8]) -> Option<Defaults> {
     Some(d)
 }
 
-pub fn parse_envuidgid(args: &[OsString]) -> Result<EnvRequest<'_>, Usage> {
+pub fn parse_envuidgid<A: AsRef<OsStr>>(args: &[A]) -> Result<EnvRequest<'_, A>, Usage> {
     let mut what = MODE_ACCOUNT;
     let mut numeric_fallback = false;
     let mut insist = true;
@@ -148,7 +148,7 @@ pub fn parse_envuidgid(args: &[OsString]) -> Result<EnvRequest<'_>, Usage> {
         numeric_fallback,
         insist,
         defaults,
-        account,
+        account: account.as_ref(),
         prog,
     })
 }
@@ -214,7 +214,7 @@ impl Db for SystemDb {
 }
 
 /// Look the account up as the mode says (the group first, as s6 does).
-pub fn resolve(req: &EnvRequest<'_>, db: &dyn Db) -> Result<IdVars, EnvError> {
+pub fn resolve<A>(req: &EnvRequest<'_, A>, db: &dyn Db) -> Result<IdVars, EnvError> {
     let account = req.account.as_bytes();
     let (user, group): (Option<&[u8]>, Option<&[u8]>) = match req.what {
         SET_GID => (None, Some(account)),
@@ -281,7 +281,7 @@ fn export(vars: &IdVars) -> Result<(), Errno> {
 }
 
 /// s6-envuidgid up to its exec: sets the variables and returns prog.
-fn envuidgid(args: &[OsString]) -> &[OsString] {
+fn envuidgid<A: AsRef<OsStr>>(args: &[A]) -> &[A] {
     let prog = Prog::new(ENVUIDGID);
     let req = match parse_envuidgid(args) {
         Ok(r) => r,
@@ -301,7 +301,7 @@ fn envuidgid(args: &[OsString]) -> &[OsString] {
 }
 
 pub fn envuidgid_main() -> ! {
-    let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    let args = common::rt::arguments();
     common::cli::help_or_version(&args, ENVUIDGID_HELP);
     let prog = envuidgid(&args);
     exec_prog(ENVUIDGID, prog)
@@ -313,7 +313,7 @@ pub fn envuidgid_main() -> ! {
 
 /// A parsed s6-applyuidgid command line.
 #[derive(Debug, PartialEq, Eq)]
-pub struct ApplyRequest<'a> {
+pub struct ApplyRequest<'a, A = OsString> {
     /// 0: do not change.
     pub uid: u32,
     /// 0: do not change.
@@ -321,7 +321,7 @@ pub struct ApplyRequest<'a> {
     /// `Some`: set the supplementary groups.
     pub groups: Option<Vec<u32>>,
     pub unexport: bool,
-    pub prog: &'a [OsString],
+    pub prog: &'a [A],
 }
 
 /// Why the s6-applyuidgid command line is refused (all exit 100).
@@ -333,10 +333,10 @@ pub enum ApplyParseError {
 }
 
 /// `getenv` for `-U`, injected so the parser stays pure.
-pub fn parse_applyuidgid<'a>(
-    args: &'a [OsString],
+pub fn parse_applyuidgid<'a, A: AsRef<OsStr>>(
+    args: &'a [A],
     getenv: &dyn Fn(&str) -> Option<OsString>,
-) -> Result<ApplyRequest<'a>, ApplyParseError> {
+) -> Result<ApplyRequest<'a, A>, ApplyParseError> {
     use ApplyParseError::*;
     let mut req = ApplyRequest {
         uid: 0,
@@ -393,7 +393,7 @@ pub enum ApplyError {
 }
 
 /// Groups, then gid, then uid (the order that keeps the privilege to do each).
-pub fn apply(req: &ApplyRequest<'_>) -> Result<(), ApplyError> {
+pub fn apply<A>(req: &ApplyRequest<'_, A>) -> Result<(), ApplyError> {
     if let Some(list) = &req.groups {
         let gid = if req.gid != 0 {
             req.gid
@@ -412,7 +412,7 @@ pub fn apply(req: &ApplyRequest<'_>) -> Result<(), ApplyError> {
 }
 
 /// s6-applyuidgid up to its exec: changes the credentials and returns prog.
-fn applyuidgid(args: &[OsString]) -> &[OsString] {
+fn applyuidgid<A: AsRef<OsStr>>(args: &[A]) -> &[A] {
     let prog = Prog::new(APPLYUIDGID);
     let req = match parse_applyuidgid(args, &|v| std::env::var_os(v)) {
         Ok(r) => r,
@@ -425,7 +425,7 @@ fn applyuidgid(args: &[OsString]) -> &[OsString] {
 }
 
 /// The credential change and the unexport of s6-applyuidgid, dying with its messages.
-fn run_apply(req: &ApplyRequest<'_>) {
+fn run_apply<A>(req: &ApplyRequest<'_, A>) {
     let prog = Prog::new(APPLYUIDGID);
     if let Err(e) = apply(req) {
         prog.fatal(exit::SYSTEM, e);
@@ -453,7 +453,7 @@ fn direct_apply_prog(words: &[OsString]) -> Option<&[OsString]> {
 }
 
 pub fn applyuidgid_main() -> ! {
-    let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    let args = common::rt::arguments();
     common::cli::help_or_version(&args, APPLYUIDGID_HELP);
     let prog = applyuidgid(&args);
     exec_prog(APPLYUIDGID, prog)

@@ -17,17 +17,18 @@ pub enum Opt<'a> {
 /// skalibs' `subgetopt_r`: `opts` is a getopt string (`"no:uw"`). Parsing stops at the first
 /// argument that does not start with `-`, at a lone `-` (an operand), or after `--`.
 /// `--anything` is an error, as is an unknown letter or a missing option argument.
-pub struct GetOpt<'a> {
-    args: &'a [OsString],
+pub struct GetOpt<'a, A: AsRef<OsStr> = OsString> {
+    args: &'a [A],
     opts: &'static [u8],
     ind: usize,
     pos: usize,
     done: bool,
 }
 
-impl<'a> GetOpt<'a> {
-    /// `args` excludes the program name.
-    pub fn new(args: &'a [OsString], opts: &'static str) -> GetOpt<'a> {
+impl<'a, A: AsRef<OsStr>> GetOpt<'a, A> {
+    /// `args` excludes the program name: owned (`OsString`) or borrowed from `argv`
+    /// ([`crate::rt::arguments`]).
+    pub fn new(args: &'a [A], opts: &'static str) -> GetOpt<'a, A> {
         GetOpt {
             args,
             opts: opts.as_bytes(),
@@ -38,7 +39,7 @@ impl<'a> GetOpt<'a> {
     }
 
     /// The operands left once [`GetOpt::next_opt`] has returned `None`.
-    pub fn rest(&self) -> &'a [OsString] {
+    pub fn rest(&self) -> &'a [A] {
         self.args.get(self.ind..).unwrap_or(&[])
     }
 
@@ -56,11 +57,11 @@ impl<'a> GetOpt<'a> {
 
     fn step(&mut self) -> Option<Result<Opt<'a>, u8>> {
         let args = self.args;
-        let mut cur = args.get(self.ind)?.as_bytes();
+        let mut cur = args.get(self.ind)?.as_ref().as_bytes();
         if self.pos > 0 && self.pos >= cur.len() {
             self.ind += 1;
             self.pos = 0;
-            cur = args.get(self.ind)?.as_bytes();
+            cur = args.get(self.ind)?.as_ref().as_bytes();
         }
         if self.pos == 0 {
             if cur.first() != Some(&b'-') {
@@ -102,7 +103,7 @@ impl<'a> GetOpt<'a> {
                         self.done = true;
                         return Some(Err(c));
                     };
-                    let a = a.as_os_str();
+                    let a = a.as_ref();
                     self.ind += 1;
                     return Some(Ok(Opt::Arg(c, a)));
                 }
@@ -120,8 +121,8 @@ impl<'a> GetOpt<'a> {
 /// prints `help` (s6's usage line, then one line per option) or [`VERSION`](crate::msg::VERSION)
 /// on stdout and exits 0. s6 rejects both as usage errors, so no script that works on s6
 /// changes behaviour. Returns when the first argument is neither.
-pub fn help_or_version(args: &[OsString], help: &str) {
-    let text = match args.first().map(|a| a.as_bytes()) {
+pub fn help_or_version<A: AsRef<OsStr>>(args: &[A], help: &str) {
+    let text = match args.first().map(|a| a.as_ref().as_bytes()) {
         Some(b"--help") => help,
         Some(b"--version") => crate::msg::VERSION,
         _ => return,

@@ -1,13 +1,16 @@
 //! Control bytes: what `supervise/control` and `.s6-svscan/control` accept, and how clients
 //! write them (`s6_svc_writectl`).
 
+use crate::cpath::CPath;
 use crate::fsio;
 use crate::layout;
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, open, FcntlArg, OFlag};
 use nix::sys::stat::{stat, Mode, SFlag};
 use nix::unistd::mkfifo;
+use std::ffi::OsStr;
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// One byte on `supervise/control` (s6 2.15.1; `l` is 2.15.1's reload).
@@ -303,10 +306,20 @@ pub enum ControlError {
 /// Write `bytes` to `<dir>/<sub>/control` as s6's clients do: non-blocking open (ENXIO means
 /// nobody listens), then one blocking write of all bytes. Zero bytes only probe for a reader.
 /// `sub` is `supervise` or `.s6-svscan`.
-pub fn send(dir: &Path, sub: &str, bytes: &[u8]) -> Result<(), ControlError> {
-    let ctl = dir.join(sub).join(layout::CONTROL_NAME);
-    let fd = match open(
-        &ctl,
+pub fn send<D: AsRef<OsStr> + ?Sized>(
+    dir: &D,
+    sub: &str,
+    bytes: &[u8],
+) -> Result<(), ControlError> {
+    let dir = Path::new(dir.as_ref());
+    let ctl = CPath::concat(&[
+        dir.as_os_str().as_bytes(),
+        b"/",
+        sub.as_bytes(),
+        b"/",
+        layout::CONTROL_NAME.as_bytes(),
+    ]);
+    let fd = match ctl.open(
         OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
         Mode::empty(),
     ) {

@@ -7,7 +7,7 @@
 //! for prog (`s6-envdir` with a `PATH` file): callers take [`search_path`] before editing.
 
 use nix::errno::Errno;
-use std::ffi::{c_char, CString, OsStr, OsString};
+use std::ffi::{c_char, CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 
 /// The search path when `$PATH` is unset (skalibs' `SKALIBS_DEFAULTPATH`).
@@ -123,7 +123,7 @@ fn execvep_raw(argv: *const *const c_char, path: &[u8]) -> Errno {
 /// Exec `args` with the `$PATH` in the environment now (or [`DEFAULT_PATH`]), or die as
 /// [`exec_path_or_die`] does. Nothing is copied when `args` is a tail of the program's own
 /// command line (what every chain loader execs).
-pub fn exec_prog(prog: &str, args: &[OsString]) -> ! {
+pub fn exec_prog<A: AsRef<OsStr>>(prog: &str, args: &[A]) -> ! {
     // SAFETY: getenv of a constant name; the string is used before the environment changes.
     let p = unsafe { libc::getenv(c"PATH".as_ptr()) };
     let path: &[u8] = if p.is_null() {
@@ -137,11 +137,11 @@ pub fn exec_prog(prog: &str, args: &[OsString]) -> ! {
 
 /// Exec `args`, searching `path`, or die as s6's `xexec` does: `PROG: fatal: unable to exec
 /// NAME: ERR`, exit 127 (ENOENT) or 126.
-pub fn exec_path_or_die(prog: &str, args: &[OsString], path: &[u8]) -> ! {
-    let name: &[u8] = args.first().map(|a| a.as_bytes()).unwrap_or(b"");
+pub fn exec_path_or_die<A: AsRef<OsStr>>(prog: &str, args: &[A], path: &[u8]) -> ! {
+    let name: &[u8] = args.first().map(|a| a.as_ref().as_bytes()).unwrap_or(b"");
     let err = match crate::rt::argv_tail(args) {
         Some(raw) => execvep_raw(raw, path),
-        None => match Argv::new(args.iter().map(|a| a.as_bytes())) {
+        None => match Argv::new(args.iter().map(|a| a.as_ref().as_bytes())) {
             Some(argv) => execvep(&argv, path),
             None => Errno::EINVAL,
         },
@@ -158,53 +158,152 @@ pub fn exec_path_or_die(prog: &str, args: &[OsString], path: &[u8]) -> ! {
     )
 }
 
-/// Set `name=value` in the environment prog will get. EINVAL for a name that is empty or
-/// holds `=`, or bytes with a NUL.
-pub fn setenv(name: &[u8], value: &[u8]) -> Result<(), Errno> {
-    if name.is_empty() || name.contains(&b'=') {
+extern "C" {
+    /// The C library's environment (`execv` and `getenv` read it); both glibc and musl
+    /// export it under this name.
+    static mut environ: *const *const c_char;
+}
+
+/// The environment as edited by [`setenv`] / [`unsetenv`]: our own array, which `environ`
+/// points to once it has been edited. The C library's `setenv` would do the same work
+/// through its own `malloc` (musl's mallocng: thousands of instructions to set itself up
+/// in a process that otherwise never calls it); the entries here are allocated by ours.
+struct EnvTable {
+    /// NULL-terminated: what `environ` points to.
+    ptrs: Vec<*const c_char>,
+    /// The `name=value\0` strings this table added: they must outlive the process's use of
+    /// `environ`, so none is ever freed.
+    owned: Vec<Box<[u8]>>,
+}
+
+/// The table and the pointers it holds are only touched under [`ENV`]'s lock.
+struct EnvCell(Option<EnvTable>);
+// SAFETY: the raw pointers point to strings that live as long as the process (the C
+// runtime's environment strings, or the table's own boxes, never freed); they are only read
+// or changed under the mutex.
+unsafe impl Send for EnvCell {}
+
+static ENV: std::sync::Mutex<EnvCell> = std::sync::Mutex::new(EnvCell(None));
+
+/// Edit the environment: remove every `name=` entry, and add `name=value` in the first
+/// one's place (at the end if there was none) when `value` is given.
+fn edit_env(name: &[u8], value: Option<&[u8]>) -> Result<(), Errno> {
+    if name.is_empty() || name.contains(&b'=') || name.contains(&0) {
         return Err(Errno::EINVAL);
     }
-    let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
-    let v = CString::new(value).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: both are valid C strings; the programs are single-threaded, so nothing reads
-    // the environment concurrently.
-    if unsafe { libc::setenv(n.as_ptr(), v.as_ptr(), 1) } == -1 {
-        return Err(Errno::last());
+    if value.is_some_and(|v| v.contains(&0)) {
+        return Err(Errno::EINVAL);
     }
+    let mut cell = ENV
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // SAFETY: reading the pointer value of environ (single-threaded program).
+    let current = unsafe { environ };
+    // Someone else (the C library's own setenv) moved environ since: start again from it.
+    let owned = match cell.0.take() {
+        Some(t) if t.ptrs.as_ptr() == current => {
+            cell.0 = Some(t);
+            Vec::new()
+        }
+        Some(t) => t.owned,
+        None => Vec::new(),
+    };
+    let table = cell.0.get_or_insert_with(|| {
+        let mut ptrs = Vec::new();
+        // current is the C library's NULL-terminated array (or NULL).
+        let mut p = current;
+        while !p.is_null() {
+            // SAFETY: p points into the NULL-terminated array.
+            let entry = unsafe { *p };
+            if entry.is_null() {
+                break;
+            }
+            ptrs.push(entry);
+            // SAFETY: entry was not the terminator, so p + 1 is within the array.
+            p = unsafe { p.add(1) };
+        }
+        ptrs.push(std::ptr::null());
+        EnvTable { ptrs, owned }
+    });
+    let is_name = |entry: *const c_char| {
+        // SAFETY: every non-null entry of the table is a NUL-terminated string that lives as
+        // long as the process.
+        let e = unsafe { std::ffi::CStr::from_ptr(entry) }.to_bytes();
+        e.len() > name.len() && e.starts_with(name) && e.get(name.len()) == Some(&b'=')
+    };
+    let mut slot = None;
+    let mut i = 0;
+    while let Some(&entry) = table.ptrs.get(i) {
+        if !entry.is_null() && is_name(entry) {
+            if slot.is_none() {
+                slot = Some(i);
+                i += 1;
+            } else {
+                table.ptrs.remove(i);
+            }
+            continue;
+        }
+        i += 1;
+    }
+    match (value, slot) {
+        (Some(v), slot) => {
+            let mut entry = Vec::with_capacity(name.len() + v.len() + 2);
+            entry.extend_from_slice(name);
+            entry.push(b'=');
+            entry.extend_from_slice(v);
+            entry.push(0);
+            let entry = entry.into_boxed_slice();
+            let ptr = entry.as_ptr().cast::<c_char>();
+            table.owned.push(entry);
+            match slot.and_then(|i| table.ptrs.get_mut(i)) {
+                Some(s) => *s = ptr,
+                None => {
+                    let end = table.ptrs.len().saturating_sub(1);
+                    table.ptrs.insert(end, ptr);
+                }
+            }
+        }
+        (None, Some(i)) => {
+            table.ptrs.remove(i);
+        }
+        (None, None) => {}
+    }
+    // SAFETY: single-threaded programs; the array is NULL-terminated and lives in the static
+    // table (its buffer moves only under this lock, and environ is set again each time).
+    unsafe { environ = table.ptrs.as_ptr() };
     Ok(())
+}
+
+/// Set `name=value` in the environment prog will get (replacing any `name=` entry in
+/// place, as the C library's `setenv` does). EINVAL for a name that is empty or holds `=`,
+/// or bytes with a NUL.
+pub fn setenv(name: &[u8], value: &[u8]) -> Result<(), Errno> {
+    edit_env(name, Some(value))
 }
 
 /// Remove `name` from the environment prog will get.
 pub fn unsetenv(name: &[u8]) -> Result<(), Errno> {
-    if name.is_empty() || name.contains(&b'=') {
-        return Err(Errno::EINVAL);
-    }
-    let n = CString::new(name).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: a valid C string; single-threaded, as above.
-    if unsafe { libc::unsetenv(n.as_ptr()) } == -1 {
-        return Err(Errno::last());
-    }
-    Ok(())
+    edit_env(name, None)
 }
 
 /// Exec `argv` (its first word searched in `$PATH`) in place; returns why not. An empty
 /// `argv`, or an argument holding a NUL byte, is EINVAL.
-pub fn exec(argv: &[OsString]) -> Errno {
-    match Argv::new(argv.iter().map(|a| a.as_bytes())) {
+pub fn exec<A: AsRef<OsStr>>(argv: &[A]) -> Errno {
+    match Argv::new(argv.iter().map(|a| a.as_ref().as_bytes())) {
         Some(a) if !argv.is_empty() => execvep(&a, &search_path()),
         _ => Errno::EINVAL,
     }
 }
 
 /// [`exec`] with `set` added to (or replacing in) the environment prog gets.
-pub fn exec_env(argv: &[OsString], set: &[(&OsStr, &OsStr)]) -> Errno {
+pub fn exec_env<A: AsRef<OsStr>>(argv: &[A], set: &[(&OsStr, &OsStr)]) -> Errno {
     let path = search_path();
     for (k, v) in set {
         if let Err(e) = setenv(k.as_bytes(), v.as_bytes()) {
             return e;
         }
     }
-    match Argv::new(argv.iter().map(|a| a.as_bytes())) {
+    match Argv::new(argv.iter().map(|a| a.as_ref().as_bytes())) {
         Some(a) if !argv.is_empty() => execvep(&a, &path),
         _ => Errno::EINVAL,
     }
@@ -216,7 +315,7 @@ pub fn die_exec(prog: &str, name: &OsStr, e: Errno) -> ! {
 }
 
 /// skalibs' `xexec`: exec `argv` or die (see [`die_exec`]); an empty `argv` dies with EINVAL.
-pub fn exec_or_die(prog: &str, argv: &[OsString]) -> ! {
+pub fn exec_or_die<A: AsRef<OsStr>>(prog: &str, argv: &[A]) -> ! {
     if argv.is_empty() {
         die_exec(prog, OsStr::new(""), Errno::EINVAL)
     }
@@ -224,14 +323,14 @@ pub fn exec_or_die(prog: &str, argv: &[OsString]) -> ! {
 }
 
 /// [`exec_or_die`] with environment additions, as [`exec_env`].
-pub fn exec_env_or_die(prog: &str, argv: &[OsString], set: &[(&OsStr, &OsStr)]) -> ! {
+pub fn exec_env_or_die<A: AsRef<OsStr>>(prog: &str, argv: &[A], set: &[(&OsStr, &OsStr)]) -> ! {
     let e = exec_env(argv, set);
-    let name = argv.first().map(OsString::as_os_str).unwrap_or_default();
+    let name = argv.first().map(AsRef::as_ref).unwrap_or_default();
     die_exec(prog, name, e)
 }
 
 /// skalibs' `xexec0`: as [`exec_or_die`], but an empty `argv` exits 0 (nothing to run).
-pub fn exec0_or_die(prog: &str, argv: &[OsString]) -> ! {
+pub fn exec0_or_die<A: AsRef<OsStr>>(prog: &str, argv: &[A]) -> ! {
     if argv.is_empty() {
         crate::rt::exit(0)
     }
@@ -241,6 +340,26 @@ pub fn exec0_or_die(prog: &str, argv: &[OsString]) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn environment_edits() {
+        let get = |n: &str| std::env::var_os(n).map(|v| v.into_encoded_bytes());
+        setenv(b"S6RS_EXEC_TEST_A", b"1").unwrap();
+        assert_eq!(get("S6RS_EXEC_TEST_A").as_deref(), Some(&b"1"[..]));
+        setenv(b"S6RS_EXEC_TEST_A", b"two").unwrap();
+        assert_eq!(get("S6RS_EXEC_TEST_A").as_deref(), Some(&b"two"[..]));
+        setenv(b"S6RS_EXEC_TEST_AB", b"").unwrap();
+        assert_eq!(get("S6RS_EXEC_TEST_AB").as_deref(), Some(&b""[..]));
+        unsetenv(b"S6RS_EXEC_TEST_A").unwrap();
+        assert_eq!(get("S6RS_EXEC_TEST_A"), None);
+        // A prefix of another name is another name.
+        assert_eq!(get("S6RS_EXEC_TEST_AB").as_deref(), Some(&b""[..]));
+        unsetenv(b"S6RS_EXEC_TEST_AB").unwrap();
+        unsetenv(b"S6RS_EXEC_TEST_NEVER_SET").unwrap();
+        assert_eq!(setenv(b"A=B", b"x"), Err(Errno::EINVAL));
+        assert_eq!(setenv(b"", b"x"), Err(Errno::EINVAL));
+        assert_eq!(setenv(b"A", b"x\0y"), Err(Errno::EINVAL));
+    }
 
     #[test]
     fn codes_and_argv() {
@@ -265,6 +384,8 @@ mod tests {
         let a = Argv::new(["s6rs-no-such-prog"]).unwrap();
         assert_eq!(execvep(&a, long.as_bytes()), Errno::ENOENT);
         // Not a tail of this test's own command line: copied, not borrowed.
-        assert!(crate::rt::argv_tail(&[OsString::from("s6rs-surely-not-an-arg")]).is_none());
+        assert!(
+            crate::rt::argv_tail(&[std::ffi::OsString::from("s6rs-surely-not-an-arg")]).is_none()
+        );
     }
 }

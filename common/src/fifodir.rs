@@ -5,7 +5,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::errno::Errno;
 use nix::fcntl::{open, openat, renameat, OFlag};
-use nix::sys::stat::{fchmodat, lstat, umask, FchmodatFlags, Mode, SFlag};
+use nix::sys::stat::{fchmodat, lstat, FchmodatFlags, Mode, SFlag};
 use nix::unistd::{chown, mkfifoat, unlinkat, write, Gid, UnlinkatFlags};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -259,9 +259,9 @@ impl Listener {
             hidden.push(b'.');
             hidden.extend_from_slice(&name);
             let hidden_os = std::ffi::OsStr::from_bytes(&hidden);
-            let old = umask(Mode::empty());
-            let r = mkfifoat(&dfd, hidden_os, Mode::from_bits_truncate(mode));
-            umask(old);
+            let r = crate::fsio::with_umask(Mode::empty(), || {
+                mkfifoat(&dfd, hidden_os, Mode::from_bits_truncate(mode))
+            });
             match r {
                 Ok(()) => {}
                 Err(Errno::EEXIST) if tries < 16 => {

@@ -24,10 +24,22 @@ pub fn read_prefix_nonblock(path: &Path, buf: &mut [u8]) -> Result<usize, Errno>
 }
 
 fn read_prefix_flags(path: &Path, buf: &mut [u8], flags: OFlag) -> Result<usize, Errno> {
-    let fd = open(path, flags, Mode::empty())?;
+    read_fd_prefix(&open(path, flags, Mode::empty())?, buf)
+}
+
+/// [`read_prefix`] of a path built by [`crate::cpath::CPath`].
+pub fn read_prefix_at(path: &crate::cpath::CPath, buf: &mut [u8]) -> Result<usize, Errno> {
+    read_fd_prefix(
+        &path.open(OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())?,
+        buf,
+    )
+}
+
+fn read_fd_prefix<F: AsFd>(fd: F, buf: &mut [u8]) -> Result<usize, Errno> {
+    let fd = fd.as_fd();
     let mut got = 0;
     while let Some(rest) = buf.get_mut(got..).filter(|r| !r.is_empty()) {
-        match read(&fd, rest) {
+        match read(fd, rest) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(Errno::EINTR) => continue,
@@ -93,12 +105,28 @@ pub fn write_all<F: AsFd>(fd: F, mut data: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
-/// `mkdir` with exactly `mode` (umask 0 around it), as s6 creates its directories.
-pub fn mkdir_exact(path: &Path, mode: u32) -> Result<(), Errno> {
-    let old = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    let r = nix::unistd::mkdir(path, nix::sys::stat::Mode::from_bits_truncate(mode));
+/// Run `f` under umask `mask`, then put the old umask back. Our programs have one thread,
+/// but this crate's unit tests run in threads of one process, whose umask they share: there
+/// two such windows are kept from interleaving (each would restore the other's umask at the
+/// wrong time).
+pub(crate) fn with_umask<T>(mask: nix::sys::stat::Mode, f: impl FnOnce() -> T) -> T {
+    #[cfg(test)]
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    #[cfg(test)]
+    let _window = LOCK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let old = nix::sys::stat::umask(mask);
+    let r = f();
     nix::sys::stat::umask(old);
     r
+}
+
+/// `mkdir` with exactly `mode` (umask 0 around it), as s6 creates its directories.
+pub fn mkdir_exact(path: &Path, mode: u32) -> Result<(), Errno> {
+    with_umask(nix::sys::stat::Mode::empty(), || {
+        nix::unistd::mkdir(path, nix::sys::stat::Mode::from_bits_truncate(mode))
+    })
 }
 
 #[cfg(test)]

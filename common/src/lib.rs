@@ -16,6 +16,7 @@ pub mod bytes;
 pub mod cdb;
 pub mod cli;
 pub mod control;
+pub mod cpath;
 pub mod deadline;
 pub mod dtally;
 pub mod event;

@@ -63,8 +63,22 @@ pub fn is_locked(path: &Path) -> Result<bool, Errno> {
         Err(Errno::ENOENT) => return Ok(false),
         Err(e) => return Err(e),
     };
+    is_locked_fd(&fd)
+}
+
+/// [`is_locked`] of a path built by [`crate::cpath::CPath`] (a client's one call: no copy).
+pub fn is_locked_at(path: &crate::cpath::CPath) -> Result<bool, Errno> {
+    let fd = match path.open(OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    is_locked_fd(&fd)
+}
+
+fn is_locked_fd(fd: &OwnedFd) -> Result<bool, Errno> {
     let mut fl = whole_file(libc::F_RDLCK as libc::c_short);
-    fcntl(&fd, FcntlArg::F_GETLK(&mut fl))?;
+    fcntl(fd, FcntlArg::F_GETLK(&mut fl))?;
     Ok(fl.l_type != libc::F_UNLCK as libc::c_short)
 }
 

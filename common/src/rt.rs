@@ -8,7 +8,7 @@
 //! through `.init_array`, musl does not). The environment is libc's `environ` either way.
 //! `std::process::exit` still flushes stdout.
 
-use std::ffi::{c_char, c_int, CStr, OsString};
+use std::ffi::{c_char, c_int, CStr, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicIsize, AtomicPtr, AtomicU8, Ordering};
 
@@ -52,9 +52,58 @@ pub fn args_os() -> Vec<OsString> {
     args.extend(
         (0..argc as usize)
             .map_while(arg)
-            .map(|a| OsString::from(std::ffi::OsStr::from_bytes(a))),
+            .map(|a| OsString::from(OsStr::from_bytes(a))),
     );
     args
+}
+
+/// How many arguments [`Args`] holds without allocating.
+const INLINE_ARGS: usize = 8;
+
+/// The program's arguments after its name (`argv[1..]`, see [`arguments`]): a slice of
+/// `&'static OsStr`, held inline for the usual few, on the heap for more.
+pub enum Args {
+    Inline([&'static OsStr; INLINE_ARGS], usize),
+    Heap(Vec<&'static OsStr>),
+}
+
+impl std::ops::Deref for Args {
+    type Target = [&'static OsStr];
+    fn deref(&self) -> &[&'static OsStr] {
+        match self {
+            Args::Inline(a, n) => a.get(..*n).unwrap_or(&[]),
+            Args::Heap(v) => v,
+        }
+    }
+}
+
+/// The program's arguments after its name (`argv[1..]`), borrowed from the C runtime's
+/// array, which lives as long as the process: no copy of any argument, and no allocation
+/// for up to 8 of them. What every program's parser reads ([`crate::cli::GetOpt`] takes
+/// these as it takes `OsString`s).
+pub fn arguments() -> Args {
+    let argc = ARGC.load(Ordering::Relaxed);
+    if argc < 0 || ARGV.load(Ordering::Relaxed).is_null() {
+        // Not started by the multi-call `main` (a test harness): std's copy, kept for good.
+        let owned: Vec<OsString> = std::env::args_os().skip(1).collect();
+        let leaked: &'static [OsString] = owned.leak();
+        return Args::Heap(leaked.iter().map(OsString::as_os_str).collect());
+    }
+    let n = (argc as usize).saturating_sub(1);
+    // A null entry ends the list early.
+    let args = (1..=n).map_while(arg).map(OsStr::from_bytes);
+    if n > INLINE_ARGS {
+        let mut v = Vec::with_capacity(n);
+        v.extend(args);
+        return Args::Heap(v);
+    }
+    let mut inline = [OsStr::new(""); INLINE_ARGS];
+    let mut len = 0;
+    for (slot, a) in inline.iter_mut().zip(args) {
+        *slot = a;
+        len += 1;
+    }
+    Args::Inline(inline, len)
 }
 
 /// Argument `i` as raw bytes (`argv[0]` is 0), without allocating: `None` past the end, or
@@ -81,7 +130,7 @@ pub fn arg(i: usize) -> Option<&'static [u8]> {
 /// `argv + (argc - args.len())`, NULL-terminated as the C runtime leaves it, when `args`
 /// are exactly the last `args.len()` arguments `main` was given: the chain loaders exec a
 /// tail of their own command line, and can hand it to `execve` without copying it.
-pub fn argv_tail(args: &[std::ffi::OsString]) -> Option<*const *const c_char> {
+pub fn argv_tail<A: AsRef<OsStr>>(args: &[A]) -> Option<*const *const c_char> {
     let argc = usize::try_from(ARGC.load(Ordering::Relaxed)).ok()?;
     let argv = ARGV.load(Ordering::Relaxed);
     if argv.is_null() || args.is_empty() || args.len() > argc {
@@ -89,7 +138,13 @@ pub fn argv_tail(args: &[std::ffi::OsString]) -> Option<*const *const c_char> {
     }
     let start = argc - args.len();
     for (i, a) in args.iter().enumerate() {
-        if arg(start + i)? != a.as_bytes() {
+        let a = a.as_ref().as_bytes();
+        let b = arg(start + i)?;
+        // Borrowed from argv (rt::arguments): the same bytes, no need to compare them.
+        if b.as_ptr() == a.as_ptr() && b.len() == a.len() {
+            continue;
+        }
+        if b != a {
             return None;
         }
     }
@@ -170,11 +225,12 @@ fn reopen_null(fd: c_int) -> bool {
     ok
 }
 
-/// End the program with `code`, as s6's programs do: the C library's `exit`, without std's
-/// clean-up (its only work for us would be flushing std's stdout buffer, which no program
-/// uses: every output goes to the descriptor directly through `common::fsio::write_all`).
-/// Saves std's once-guarded runtime teardown, a few hundred instructions per program run.
+/// End the program with `code`: `_exit(2)`, without std's clean-up nor the C library's.
+/// Neither has work to do for us: every output goes to its descriptor directly through
+/// `common::fsio::write_all` (no std or C stdio buffer is ever left to flush) and nothing
+/// registers an `atexit` handler. Saves std's once-guarded runtime teardown and libc's
+/// stdio walk, a few hundred instructions per program run.
 pub fn exit(code: i32) -> ! {
-    // SAFETY: exit(3) ends the process; no Rust destructor or buffer is left needing to run.
-    unsafe { libc::exit(code) }
+    // SAFETY: _exit(2) ends the process; no destructor, buffer or handler is left to run.
+    unsafe { libc::_exit(code) }
 }

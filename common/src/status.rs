@@ -136,8 +136,8 @@ impl StatusRecord {
     /// it, see [`layout::subpath`]); a file shorter than 35 bytes is [`StatusError::Short`].
     pub fn read(svdir: &Path) -> Result<StatusRecord, StatusError> {
         let mut buf = [0u8; STATUS_LEN];
-        let path = layout::subpath(svdir.as_os_str(), STATUS_FILE);
-        let n = fsio::read_prefix(&path, &mut buf).map_err(StatusError::Io)?;
+        let path = crate::cpath::CPath::sub(svdir.as_os_str(), STATUS_FILE);
+        let n = fsio::read_prefix_at(&path, &mut buf).map_err(StatusError::Io)?;
         StatusRecord::unpack(buf.get(..n).unwrap_or(&[]))
     }
 

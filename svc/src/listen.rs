@@ -14,7 +14,7 @@ use common::layout;
 use common::msg::exit;
 use common::status::StatusRecord;
 use common::Errno;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -233,7 +233,7 @@ pub const FIFO_MODE: u32 = fifodir::LISTENER_FIFO_MODE;
 impl Session {
     /// For each dir in order: create `DIR/event` if missing (errors ignored, as s6 does),
     /// subscribe, read `DIR/supervise/status`. `timeout_ms == 0` means no deadline.
-    pub fn start(dirs: &[OsString], timeout_ms: u32) -> Result<Session, StartError> {
+    pub fn start<A: AsRef<OsStr>>(dirs: &[A], timeout_ms: u32) -> Result<Session, StartError> {
         // A listener outlives the FIFOs it reads: never die of a write to a closed pipe.
         common::signals::alt_ignore(nix::sys::signal::Signal::SIGPIPE)
             .map_err(StartError::IgnoreSigpipe)?;
@@ -246,6 +246,7 @@ impl Session {
         let mut listeners = Vec::with_capacity(dirs.len());
         let mut statuses = Vec::with_capacity(dirs.len());
         for d in dirs {
+            let d = d.as_ref();
             let (l, st) = if d.is_empty() {
                 // s6 would create and subscribe to "/event", then fail to read
                 // "/supervise/status"; give that message without touching "/".
@@ -254,7 +255,7 @@ impl Session {
                 let ev = layout::subpath(d, layout::EVENT_DIR);
                 let _ = fifodir::make(&ev, gid);
                 let l = Listener::subscribe(&ev, FIFO_MODE)
-                    .map_err(|e| StartError::Subscribe(d.clone(), e))?;
+                    .map_err(|e| StartError::Subscribe(d.to_owned(), e))?;
                 let st =
                     StatusRecord::read(Path::new(d)).map_err(|e| StartError::Status(e.errno()))?;
                 (l, st)

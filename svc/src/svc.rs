@@ -45,14 +45,15 @@ Exit: 0 ok; 102 supervisor not listening; 1 broken supervise dir; 111 system err
 
 /// A parsed `s6-svc` command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Request {
+pub struct Request<'a> {
     /// Command letters in command-line order (duplicates kept).
     pub commands: Vec<u8>,
     /// `-T`, milliseconds; 0 = no timeout.
     pub timeout_ms: u32,
     /// `-w` letter, if any (the last one wins).
     pub wait: Option<Want>,
-    pub dirs: Vec<OsString>,
+    /// Borrowed from the command line.
+    pub dirs: Vec<&'a OsStr>,
 }
 
 /// Why the command line was rejected (all exit 100).
@@ -78,11 +79,11 @@ pub fn signal_letter(sig: i32) -> Option<u8> {
 }
 
 /// Parse `s6-svc`'s arguments (without the program name). Pure.
-pub fn parse_args(args: &[OsString]) -> Result<Request, UsageError> {
-    if args.first().map(|a| a.as_bytes()) == Some(b"--help") {
+pub fn parse_args<A: AsRef<OsStr>>(args: &[A]) -> Result<Request<'_>, UsageError> {
+    if args.first().map(|a| a.as_ref().as_bytes()) == Some(b"--help") {
         return Err(UsageError::Help);
     }
-    let mut commands = Vec::new();
+    let mut commands = Vec::with_capacity(MAX_COMMANDS);
     let mut timeout_ms = 0;
     let mut wait = None;
     let mut g = GetOpt::new(args, OPTSTRING);
@@ -112,7 +113,7 @@ pub fn parse_args(args: &[OsString]) -> Result<Request, UsageError> {
         }
         commands.push(letter);
     }
-    let dirs = g.rest().to_vec();
+    let dirs: Vec<&OsStr> = g.rest().iter().map(AsRef::as_ref).collect();
     match dirs.first() {
         None => Err(UsageError::Usage),
         Some(d) if d.is_empty() => Err(UsageError::InvalidPath),
@@ -178,7 +179,7 @@ pub fn send_one(dir: &OsStr, commands: &[u8]) -> SendResult {
         // s6 opens "/supervise/control", then fails to open "" as a directory.
         return SendResult::Io(Errno::ENOENT);
     }
-    match control::send(std::path::Path::new(dir), layout::SUPERVISE_DIR, commands) {
+    match control::send(dir, layout::SUPERVISE_DIR, commands) {
         Ok(()) => SendResult::Ok,
         Err(ControlError::NotListening) => SendResult::NotListening,
         Err(ControlError::Broken(e)) => SendResult::Broken(e),
@@ -187,7 +188,7 @@ pub fn send_one(dir: &OsStr, commands: &[u8]) -> SendResult {
 }
 
 /// Send to every dir in order, warning for each failure; returns the code of the last failure.
-pub fn send_all(dirs: &[OsString], commands: &[u8]) -> i32 {
+pub fn send_all(dirs: &[&OsStr], commands: &[u8]) -> i32 {
     let mut code = 0;
     for d in dirs {
         let r = send_one(d, commands);
@@ -201,7 +202,7 @@ pub fn send_all(dirs: &[OsString], commands: &[u8]) -> i32 {
 
 /// `-wU`/`-wR` need `<first dir>/notification-fd`; without it the wait is downgraded to
 /// `-wu`/`-wr` with a warning.
-fn downgrade_readiness(req: &mut Request) {
+fn downgrade_readiness(req: &mut Request<'_>) {
     let want = match req.wait {
         Some(w @ (Want::UpReady | Want::RestartReady)) => w,
         _ => return,
@@ -240,7 +241,7 @@ fn downgrade_readiness(req: &mut Request) {
 }
 
 /// Run a parsed request; returns the exit code.
-pub fn run(mut req: Request) -> i32 {
+pub fn run(mut req: Request<'_>) -> i32 {
     downgrade_readiness(&mut req);
     let Some(want) = req.wait else {
         return send_all(&req.dirs, &req.commands);
@@ -286,7 +287,7 @@ pub fn run(mut req: Request) -> i32 {
 
 /// Entry point of `s6-svc` / `svc`.
 pub fn main() -> ! {
-    let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    let args = common::rt::arguments();
     common::cli::help_or_version(&args, HELP);
     let code = match parse_args(&args) {
         Ok(req) => run(req),
@@ -322,9 +323,23 @@ fn usage_exit(e: UsageError) -> ! {
 mod tests {
     use super::*;
 
-    fn p(v: &[&str]) -> Result<Request, UsageError> {
-        let a: Vec<OsString> = v.iter().map(OsString::from).collect();
-        parse_args(&a)
+    /// A parsed request, owned (the parser borrows from its arguments).
+    #[derive(Debug, PartialEq)]
+    struct Owned {
+        commands: Vec<u8>,
+        timeout_ms: u32,
+        wait: Option<Want>,
+        dirs: Vec<OsString>,
+    }
+
+    fn p(v: &[&str]) -> Result<Owned, UsageError> {
+        let r = parse_args(v)?;
+        Ok(Owned {
+            commands: r.commands,
+            timeout_ms: r.timeout_ms,
+            wait: r.wait,
+            dirs: r.dirs.iter().map(|d| d.to_os_string()).collect(),
+        })
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! argument (an extension: summary on stdout, exit 0).
 
 use common::cli::fatal_bytes;
+use common::cpath::CPath;
 use common::msg::exit;
-use std::ffi::OsString;
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
 pub const PROG: &str = "s6-svok";
@@ -17,24 +18,24 @@ Exit 0 if an s6-supervise process is running on servicedir (it holds supervise/l
 
 /// What to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Request {
-    Check(OsString),
+pub enum Request<'a> {
+    Check(&'a OsStr),
     Help,
     Usage,
 }
 
 /// Parse the arguments (without the program name). Pure.
-pub fn parse_args(args: &[OsString]) -> Request {
-    match args.first() {
+pub fn parse_args<A: AsRef<OsStr>>(args: &[A]) -> Request<'_> {
+    match args.first().map(AsRef::as_ref) {
         None => Request::Usage,
         Some(a) if a.as_bytes() == b"--help" => Request::Help,
-        Some(a) => Request::Check(a.clone()),
+        Some(a) => Request::Check(a),
     }
 }
 
 /// The exit code for `dir`, printing s6's message on error.
 pub fn check(dir: &std::ffi::OsStr) -> i32 {
-    match common::lock::is_locked(&common::layout::subpath(dir, common::layout::LOCK)) {
+    match common::lock::is_locked_at(&CPath::sub(dir, common::layout::LOCK)) {
         Ok(true) => 0,
         Ok(false) => 1,
         Err(e) => fatal_bytes(
@@ -52,7 +53,7 @@ pub fn check(dir: &std::ffi::OsStr) -> i32 {
 
 /// Entry point of `s6-svok` / `svok`.
 pub fn main() -> ! {
-    let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    let args = common::rt::arguments();
     common::cli::help_or_version(&args, HELP);
     let code = match parse_args(&args) {
         Request::Usage => common::Prog::new(PROG).usage(USAGE),
@@ -60,7 +61,7 @@ pub fn main() -> ! {
             let _ = common::msg::write_stdout(HELP);
             0
         }
-        Request::Check(d) => check(&d),
+        Request::Check(d) => check(d),
     };
     common::rt::exit(code)
 }
@@ -71,10 +72,10 @@ mod tests {
 
     #[test]
     fn parsing() {
-        let a = |v: &[&str]| parse_args(&v.iter().map(OsString::from).collect::<Vec<_>>());
+        let a = |v: &'static [&'static str]| parse_args(v);
         assert_eq!(a(&[]), Request::Usage);
-        assert_eq!(a(&["-x"]), Request::Check("-x".into()));
-        assert_eq!(a(&["d", "extra"]), Request::Check("d".into()));
+        assert_eq!(a(&["-x"]), Request::Check(OsStr::new("-x")));
+        assert_eq!(a(&["d", "extra"]), Request::Check(OsStr::new("d")));
         assert_eq!(a(&["--help"]), Request::Help);
     }
 }

@@ -20,7 +20,9 @@
 //!   its services and their `log/`: those down on purpose (wanted down, e.g. a `down` file)
 //!   pass `--ready`; a service named by its own directory must be up.
 
+use common::bytes::{push_i64, push_u64, Decimal};
 use common::cli::{fatal_bytes, warn_bytes, GetOpt, Opt};
+use common::cpath::CPath;
 use common::layout;
 use common::msg::exit;
 use common::status::StatusRecord;
@@ -123,10 +125,11 @@ pub enum Mode {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Request {
+pub struct Request<'a> {
     pub mode: Mode,
-    /// The servicedir (s6 mode: only the first operand is used; extra ones are ignored).
-    pub dirs: Vec<OsString>,
+    /// The servicedir (s6 mode: only the first operand is used; extra ones are ignored),
+    /// borrowed from the command line.
+    pub dirs: Vec<&'a OsStr>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,7 +166,7 @@ pub fn parse_field_list(list: &[u8], fields: &mut Vec<Field>) -> Result<(), Usag
 }
 
 /// Parse the arguments (without the program name). Pure.
-pub fn parse_args(args: &[OsString]) -> Result<Request, UsageError> {
+pub fn parse_args<A: AsRef<OsStr>>(args: &[A]) -> Result<Request<'_>, UsageError> {
     if let Some(r) = parse_long(args) {
         return r;
     }
@@ -193,7 +196,7 @@ pub fn parse_args(args: &[OsString]) -> Result<Request, UsageError> {
         };
         push(&mut fields, f)?;
     }
-    let dirs = g.rest().to_vec();
+    let dirs: Vec<&OsStr> = g.rest().iter().map(AsRef::as_ref).collect();
     if dirs.is_empty() {
         return Err(UsageError::Usage);
     }
@@ -204,31 +207,32 @@ pub fn parse_args(args: &[OsString]) -> Result<Request, UsageError> {
 }
 
 /// Our long options, anywhere before `--`: `None` when there is none (s6's syntax applies).
-fn parse_long(args: &[OsString]) -> Option<Result<Request, UsageError>> {
+fn parse_long<A: AsRef<OsStr>>(args: &[A]) -> Option<Result<Request<'_>, UsageError>> {
     let (mut json, mut ready, mut up_for, mut long) = (false, false, None, false);
     let mut dirs = Vec::new();
     let mut short = false;
     let mut operands_only = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
+        let a = a.as_ref();
         let b = a.as_bytes();
         if operands_only || !b.starts_with(b"-") || b == b"-" {
-            dirs.push(a.clone());
+            dirs.push(a);
             continue;
         }
-        let secs = |v: Option<&OsString>| v.and_then(|v| common::cli::uint0_scan(v)).map(u64::from);
+        let secs = |v: Option<&OsStr>| v.and_then(common::cli::uint0_scan).map(u64::from);
         match b {
             b"--" => operands_only = true,
             b"--help" => return Some(Err(UsageError::Help)),
             b"--json" => json = true,
             b"--ready" => ready = true,
-            b"--up-for" => match secs(it.next()) {
+            b"--up-for" => match secs(it.next().map(AsRef::as_ref)) {
                 Some(n) => up_for = Some(n),
                 None => return Some(Err(UsageError::Usage)),
             },
             _ if b.starts_with(b"--up-for=") => {
                 let value = b.strip_prefix(b"--up-for=").unwrap_or_default();
-                match secs(Some(&OsString::from(OsStr::from_bytes(value)))) {
+                match secs(Some(OsStr::from_bytes(value))) {
                     Some(n) => up_for = Some(n),
                     None => return Some(Err(UsageError::Usage)),
                 }
@@ -329,31 +333,33 @@ impl View {
             Field::Paused => b(st.paused && self.pid() != 0),
             Field::Pid | Field::Pgid => {
                 if self.is_up() {
-                    self.pid().to_string()
+                    dec(self.pid().into())
                 } else {
                     "-1".into()
                 }
             }
-            Field::ExitCode => self.exitcode().to_string(),
+            Field::ExitCode => dec(self.exitcode().into()),
             Field::Signal => match self.signum() {
                 -1 => "NA".into(),
                 s => format!("SIG{}", common::signals::name(s)),
             },
-            Field::Signum => self.signum().to_string(),
+            Field::Signum => dec(self.signum().into()),
             Field::UpDownSince => st.stamp.label().to_string(),
             Field::ReadySince => st.ready_stamp.label().to_string(),
-            Field::UpDownFor => self.updown_secs().to_string(),
-            Field::ReadyFor => self.ready_secs().to_string(),
+            Field::UpDownFor => Decimal::u64(self.updown_secs()).as_str().into(),
+            Field::ReadyFor => Decimal::u64(self.ready_secs()).as_str().into(),
         }
     }
 
     /// The `-o` line (with its newline).
     pub fn fields_line(&self, fields: &[Field]) -> String {
-        let mut s = fields
-            .iter()
-            .map(|&f| self.field(f))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let mut s = String::with_capacity(16 * fields.len() + 1);
+        for (i, &f) in fields.iter().enumerate() {
+            if i > 0 {
+                s.push(' ');
+            }
+            s.push_str(&self.field(f));
+        }
         s.push('\n');
         s
     }
@@ -365,24 +371,32 @@ impl View {
         let ns = self.not_started();
         let mut s = String::with_capacity(96);
         if up {
-            s += &format!("up (pid {0} pgid {0}) ", self.pid());
+            s += "up (pid ";
+            push_i64(&mut s, self.pid().into());
+            s += " pgid ";
+            push_i64(&mut s, self.pid().into());
+            s += ") ";
         } else {
             s += "down (";
             if ns {
                 s += "not started yet";
             } else if let Some(sig) = self.signaled() {
+                s += "signal ";
                 if numeric {
-                    s += &format!("signal {sig}");
+                    push_u64(&mut s, sig.into());
                 } else {
-                    s += &format!("signal SIG{}", common::signals::name(sig as i32));
+                    s += "SIG";
+                    s += common::signals::name(sig as i32);
                 }
             } else {
-                s += &format!("exitcode {}", WaitStatus::exit_code(st.wstat as i32));
+                s += "exitcode ";
+                push_i64(&mut s, WaitStatus::exit_code(st.wstat as i32).into());
             }
             s += ") ";
         }
         if !ns {
-            s += &format!("{} seconds", self.updown_secs());
+            push_u64(&mut s, self.updown_secs());
+            s += " seconds";
         }
         if up && !self.normally_up {
             s += ", normally down";
@@ -400,7 +414,9 @@ impl View {
             s += ", want down";
         }
         if st.ready && !ns {
-            s += &format!(", ready {} seconds", self.ready_secs());
+            s += ", ready ";
+            push_u64(&mut s, self.ready_secs());
+            s += " seconds";
         }
         s.push('\n');
         s
@@ -430,6 +446,13 @@ impl View {
     }
 }
 
+/// `n` in decimal, as `to_string` gives it.
+fn dec(n: i64) -> String {
+    let mut s = String::with_capacity(12);
+    push_i64(&mut s, n);
+    s
+}
+
 /// A JSON string literal (one implementation for every JSON output of ours).
 pub use common::json::string as json_string;
 
@@ -450,7 +473,7 @@ fn failure(code: i32, parts: &[&[u8]]) -> ReadFailure {
 /// The supervisor check, the status read, the clock and the `down` check, in s6's order.
 pub fn read_view(dir: &OsStr) -> Result<View, ReadFailure> {
     let d = dir.as_bytes();
-    match common::lock::is_locked(&layout::subpath(dir, layout::LOCK)) {
+    match common::lock::is_locked_at(&CPath::sub(dir, layout::LOCK)) {
         Err(e) => {
             return Err(failure(
                 exit::SYSTEM,
@@ -488,8 +511,8 @@ pub fn read_view(dir: &OsStr) -> Result<View, ReadFailure> {
             )
         })?;
     let now = Tai64n::now();
-    let down = layout::subpath(dir, layout::DOWN);
-    let normally_up = match nix::unistd::access(&down, nix::unistd::AccessFlags::F_OK) {
+    let down = CPath::sub(dir, layout::DOWN);
+    let normally_up = match down.access(nix::unistd::AccessFlags::F_OK) {
         Ok(()) => false,
         Err(Errno::ENOENT) => true,
         Err(e) => {
@@ -497,7 +520,7 @@ pub fn read_view(dir: &OsStr) -> Result<View, ReadFailure> {
                 exit::SYSTEM,
                 &[
                     b"unable to access ",
-                    down.as_os_str().as_bytes(),
+                    down.as_bytes(),
                     b": ",
                     common::msg::StrError(e).to_string().as_bytes(),
                 ],
@@ -521,12 +544,12 @@ fn write_out(text: &str) {
 }
 
 /// Run a parsed request; returns the exit code.
-pub fn run(req: Request) -> i32 {
+pub fn run(req: Request<'_>) -> i32 {
     match req.mode {
         Mode::Fields { fields, numeric } => {
             // parse_args never gives an empty list; an empty dir fails as s6's would.
-            let dir = req.dirs.first().cloned().unwrap_or_default();
-            let view = read_view(&dir).unwrap_or_else(|f| fatal_bytes(PROG, f.code, &[&f.message]));
+            let dir = req.dirs.first().copied().unwrap_or_default();
+            let view = read_view(dir).unwrap_or_else(|f| fatal_bytes(PROG, f.code, &[&f.message]));
             let line = if fields.is_empty() {
                 view.legacy_line(numeric)
             } else {
@@ -581,7 +604,7 @@ pub fn run(req: Request) -> i32 {
 /// The services the extension modes look at, each with whether it was named: a scan
 /// directory stands for its services (not named); anything else is a named service dir.
 /// A scan directory that cannot be listed is reported and counts as a system error.
-fn expand(dirs: &[OsString], code: &mut i32) -> Vec<(PathBuf, bool)> {
+fn expand(dirs: &[&OsStr], code: &mut i32) -> Vec<(PathBuf, bool)> {
     let mut out = Vec::new();
     for d in dirs {
         let p = Path::new(d);
@@ -630,7 +653,7 @@ pub fn not_ready_reason(v: &View, notifies: bool, up_for: Option<u64>) -> Option
 
 /// Entry point of `s6-svstat` / `svstat`.
 pub fn main() -> ! {
-    let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    let args = common::rt::arguments();
     common::cli::help_or_version(&args, HELP);
     let code = match parse_args(&args) {
         Ok(req) => run(req),
@@ -683,9 +706,18 @@ mod tests {
         )
     }
 
-    fn p(v: &[&str]) -> Result<Request, UsageError> {
-        let a: Vec<OsString> = v.iter().map(OsString::from).collect();
-        parse_args(&a)
+    /// A parsed request, owned (the parser borrows from its arguments).
+    #[derive(Debug, PartialEq)]
+    struct Owned {
+        mode: Mode,
+        dirs: Vec<OsString>,
+    }
+
+    fn p(v: &[&str]) -> Result<Owned, UsageError> {
+        parse_args(v).map(|r| Owned {
+            mode: r.mode,
+            dirs: r.dirs.iter().map(|d| d.to_os_string()).collect(),
+        })
     }
 
     #[test]
