@@ -43,7 +43,7 @@ const FORBIDDEN: [i32; 6] = [
 pub struct SignalSet {
     read: OwnedFd,
     /// The caught signals, in the order given; `len` of them are used.
-    signals: [i32; NSIG],
+    signals: [u8; NSIG],
     len: usize,
 }
 
@@ -68,9 +68,9 @@ impl SignalSet {
         for &sig in signals {
             catch(sig)?;
         }
-        let mut set = [0; NSIG];
+        let mut set = [0u8; NSIG];
         for (slot, &sig) in set.iter_mut().zip(signals) {
-            *slot = sig;
+            *slot = u8::try_from(sig).unwrap_or(0); // 1..=64: checked above
         }
         Ok(SignalSet {
             read,
@@ -86,7 +86,7 @@ impl SignalSet {
         let mut buf = [0u8; 64];
         while matches!(nix::unistd::read(&self.read, &mut buf), Ok(n) if n > 0) {}
         let caught = self.signals.get(..self.len).unwrap_or(&[]);
-        caught.iter().copied().filter(|&sig| {
+        caught.iter().map(|&sig| i32::from(sig)).filter(|&sig| {
             usize::try_from(sig)
                 .ok()
                 .and_then(|s| PENDING.get(s))
