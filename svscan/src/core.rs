@@ -11,6 +11,7 @@ use common::msg::StrError;
 use common::Errno;
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::os::unix::ffi::OsStrExt;
 
 /// Monotonic time in milliseconds.
@@ -35,6 +36,48 @@ pub const DIR_RETRY: Millis = 5000;
 
 /// The name of the catch-all logger service.
 pub const SPECIAL_LOGGER: &str = "s6-svscan-log";
+
+/// The tables' hash: a multiply-and-rotate over the key's words (FxHash's), where std's
+/// SipHash cost a tenth of a rescan. The keys are (dev, ino) pairs and pids, which nobody
+/// outside chooses freely, so a keyed hash buys nothing here.
+type KeyHash = BuildHasherDefault<WordHasher>;
+
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl WordHasher {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            if let Some(dst) = w.get_mut(..chunk.len()) {
+                dst.copy_from_slice(chunk);
+            }
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u64(&mut self, w: u64) {
+        self.add(w);
+    }
+
+    fn write_u32(&mut self, w: u32) {
+        self.add(u64::from(w));
+    }
+
+    fn write_i32(&mut self, w: i32) {
+        self.add(u64::from(w as u32));
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DevIno {
@@ -204,8 +247,8 @@ pub struct Core<P> {
     slots: Vec<Option<Service<P>>>,
     free: Vec<Key>,
     len: usize,
-    by_devino: HashMap<DevIno, Key>,
-    by_pid: HashMap<i32, Key>,
+    by_devino: HashMap<DevIno, Key, KeyHash>,
+    by_pid: HashMap<i32, Key, KeyHash>,
     special: Option<Key>,
     scan_deadline: Option<Millis>,
     start_deadline: Option<Millis>,
@@ -232,8 +275,8 @@ impl<P> Core<P> {
             slots: Vec::new(),
             free: Vec::new(),
             len: 0,
-            by_devino: HashMap::new(),
-            by_pid: HashMap::new(),
+            by_devino: HashMap::default(),
+            by_pid: HashMap::default(),
             special: None,
             scan_deadline: Some(now),
             start_deadline: None,
@@ -612,7 +655,15 @@ impl<P> Core<P> {
     fn keep_logger(&mut self, l: Key, producer: &OsStr) {
         if let Some(lsv) = self.sv(l) {
             lsv.mark = true;
-            lsv.name = log_name(producer);
+            // Renamed only when the producer's name changed: a rescan allocates nothing.
+            let same = lsv
+                .name
+                .as_bytes()
+                .strip_prefix(producer.as_bytes())
+                .is_some_and(|rest| rest == b"/log");
+            if !same {
+                lsv.name = log_name(producer);
+            }
         }
     }
 

@@ -16,7 +16,7 @@ use mio::{Events, Interest, Poll, Token};
 use nix::fcntl::{fcntl, open, FcntlArg, FdFlag, OFlag};
 use nix::sys::stat::{stat, Mode, SFlag};
 use nix::unistd::{access, AccessFlags};
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
@@ -261,7 +261,7 @@ fn initial_cleanup() -> Result<(), InitError> {
     Ok(())
 }
 
-fn stat_of(path: &Path) -> Stat {
+fn stat_of(path: &CStr) -> Stat {
     match stat(path) {
         Err(e) => Stat::Error(e),
         Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => {
@@ -274,27 +274,97 @@ fn stat_of(path: &Path) -> Stat {
     }
 }
 
-/// The scandir listing; on failure, which call failed (`opendir` or `readdir`) and why.
-fn read_scandir() -> Result<Vec<ScanEntry>, (&'static str, Errno)> {
-    let mut out = Vec::new();
-    let rd = std::fs::read_dir(".").map_err(|e| ("opendir", errno_of(&e)))?;
-    for ent in rd {
-        let name = ent.map_err(|e| ("readdir", errno_of(&e)))?.file_name();
-        if name.as_bytes().first() == Some(&b'.') {
-            continue;
-        }
-        let st = stat_of(Path::new(&name));
-        let log = match st {
-            Stat::Dir(_) => stat_of(&Path::new(&name).join(LOG_DIR)),
-            _ => Stat::NotDir,
+/// `path` := `name` `suffix` NUL, as a C string (an empty one if `name` holds a NUL, which no
+/// directory entry does).
+fn cpath<'a>(path: &'a mut Vec<u8>, name: &[u8], suffix: &[u8]) -> &'a CStr {
+    path.clear();
+    path.extend_from_slice(name);
+    path.extend_from_slice(suffix);
+    path.push(0);
+    CStr::from_bytes_with_nul(path).unwrap_or_default()
+}
+
+/// The scandir listing, into `out`; on failure, which call failed (`opendir` or `readdir`)
+/// and why. The listing is read with getdents64 into a stack buffer, and `out`'s entries
+/// (their names' buffers too) and `path` are reused from scan to scan: once the table has
+/// its size, a rescan allocates nothing.
+fn read_scandir(out: &mut Vec<ScanEntry>, path: &mut Vec<u8>) -> Result<(), (&'static str, Errno)> {
+    let dir = nix::fcntl::open(
+        c".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| ("opendir", e))?;
+    let mut len = 0;
+    let mut buf = [0u64; 256];
+    loop {
+        // SAFETY: getdents64 writes at most the buffer's length into it.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                dir.as_raw_fd(),
+                buf.as_mut_ptr(),
+                std::mem::size_of_val(&buf),
+            )
         };
-        out.push(ScanEntry {
-            name,
-            stat: st,
-            log,
-        });
+        if n < 0 {
+            let e = Errno::last();
+            if e == Errno::EINTR {
+                continue;
+            }
+            return Err(("readdir", e));
+        }
+        if n == 0 {
+            break;
+        }
+        // SAFETY: the kernel filled the first n bytes of buf (u64s: any byte is a valid u8).
+        let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) };
+        for name in dirents(bytes) {
+            if name.first() == Some(&b'.') {
+                continue;
+            }
+            let st = stat_of(cpath(path, name, b""));
+            let log = match st {
+                Stat::Dir(_) => {
+                    let mut suffix = [b'/'; 1 + LOG_DIR.len()];
+                    if let Some(s) = suffix.get_mut(1..) {
+                        s.copy_from_slice(LOG_DIR.as_bytes());
+                    }
+                    stat_of(cpath(path, name, &suffix))
+                }
+                _ => Stat::NotDir,
+            };
+            match out.get_mut(len) {
+                Some(e) => {
+                    e.name.clear();
+                    e.name.push(OsStr::from_bytes(name));
+                    e.stat = st;
+                    e.log = log;
+                }
+                None => out.push(ScanEntry {
+                    name: OsStr::from_bytes(name).to_os_string(),
+                    stat: st,
+                    log,
+                }),
+            }
+            len += 1;
+        }
     }
-    Ok(out)
+    out.truncate(len);
+    Ok(())
+}
+
+/// The names in a buffer of `linux_dirent64` records (d_ino u64, d_off i64, d_reclen u16,
+/// d_type u8, NUL-terminated d_name), as getdents64 returns them.
+fn dirents(mut b: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        let reclen = usize::from(u16::from_ne_bytes([*b.get(16)?, *b.get(17)?]));
+        let rec = b.get(..reclen).filter(|_| reclen > 19)?;
+        b = b.get(reclen..).unwrap_or(&[]);
+        let name = rec.get(19..).unwrap_or(&[]);
+        let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+        name.get(..end)
+    })
 }
 
 fn make_pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
@@ -313,6 +383,9 @@ struct Driver {
     console: Option<OwnedFd>,
     candidates: Vec<PathBuf>,
     prog: Prog,
+    /// The last scan's listing and a path buffer, kept for the next scan.
+    entries: Vec<ScanEntry>,
+    path: Vec<u8>,
 }
 
 impl Driver {
@@ -370,9 +443,9 @@ impl Driver {
 
     fn scan(&mut self) {
         let now = self.clock.now();
-        match read_scandir() {
-            Ok(entries) => {
-                for w in self.core.apply_scan(&entries, now, &mut make_pipe) {
+        match read_scandir(&mut self.entries, &mut self.path) {
+            Ok(()) => {
+                for w in self.core.apply_scan(&self.entries, now, &mut make_pipe) {
                     common::cli::warn_bytes(self.prog.name(), &[&w.message()]);
                 }
             }
@@ -654,6 +727,8 @@ pub fn main() -> ! {
         console,
         candidates,
         prog: p.clone(),
+        entries: Vec::new(),
+        path: Vec::new(),
     };
     if let Err(e) = d.run(&ctl, &mut signals) {
         d.restore_console();
