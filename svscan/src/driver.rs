@@ -5,7 +5,7 @@
 //!
 //! Decisions are taken by [`crate::core::Core`]; this module only carries them out.
 
-use crate::core::{self, Config, Core, DevIno, Key, Millis, ScanEntry, Stat, Trigger};
+use crate::core::{self, Config, Core, DevIno, Key, Millis, Stat, Trigger};
 use crate::options::{self, OptError, Options};
 use common::control::FifoError;
 use common::msg::{errno_of, exit, StrError};
@@ -276,26 +276,19 @@ fn stat_of(path: &CStr) -> Stat {
 
 /// `path` := `name` `suffix` NUL, as a C string (an empty one if `name` holds a NUL, which no
 /// directory entry does).
-fn cpath<'a>(path: &'a mut Vec<u8>, name: &[u8], suffix: &[u8]) -> &'a CStr {
+fn cpath<'a>(path: &'a mut Vec<u8>, name: &[u8], suffix: &[&[u8]]) -> &'a CStr {
     path.clear();
     path.extend_from_slice(name);
-    path.extend_from_slice(suffix);
+    for s in suffix {
+        path.extend_from_slice(s);
+    }
     path.push(0);
     CStr::from_bytes_with_nul(path).unwrap_or_default()
 }
 
-/// The scandir listing, into `out`; on failure, which call failed (`opendir` or `readdir`)
-/// and why. The listing is read with getdents64 into a stack buffer, and `out`'s entries
-/// (their names' buffers too) and `path` are reused from scan to scan: once the table has
-/// its size, a rescan allocates nothing.
-fn read_scandir(out: &mut Vec<ScanEntry>, path: &mut Vec<u8>) -> Result<(), (&'static str, Errno)> {
-    let dir = nix::fcntl::open(
-        c".",
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| ("opendir", e))?;
-    let mut len = 0;
+/// Call `f` with the name of every entry of the open directory `dir` not starting with `.`,
+/// in the order getdents64 gives them (readdir's), read into a stack buffer: no heap.
+fn list_dir(dir: &OwnedFd, mut f: impl FnMut(&[u8])) -> Result<(), Errno> {
     let mut buf = [0u64; 256];
     loop {
         // SAFETY: getdents64 writes at most the buffer's length into it.
@@ -312,46 +305,19 @@ fn read_scandir(out: &mut Vec<ScanEntry>, path: &mut Vec<u8>) -> Result<(), (&'s
             if e == Errno::EINTR {
                 continue;
             }
-            return Err(("readdir", e));
+            return Err(e);
         }
         if n == 0 {
-            break;
+            return Ok(());
         }
         // SAFETY: the kernel filled the first n bytes of buf (u64s: any byte is a valid u8).
         let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) };
         for name in dirents(bytes) {
-            if name.first() == Some(&b'.') {
-                continue;
+            if name.first() != Some(&b'.') {
+                f(name);
             }
-            let st = stat_of(cpath(path, name, b""));
-            let log = match st {
-                Stat::Dir(_) => {
-                    let mut suffix = [b'/'; 1 + LOG_DIR.len()];
-                    if let Some(s) = suffix.get_mut(1..) {
-                        s.copy_from_slice(LOG_DIR.as_bytes());
-                    }
-                    stat_of(cpath(path, name, &suffix))
-                }
-                _ => Stat::NotDir,
-            };
-            match out.get_mut(len) {
-                Some(e) => {
-                    e.name.clear();
-                    e.name.push(OsStr::from_bytes(name));
-                    e.stat = st;
-                    e.log = log;
-                }
-                None => out.push(ScanEntry {
-                    name: OsStr::from_bytes(name).to_os_string(),
-                    stat: st,
-                    log,
-                }),
-            }
-            len += 1;
         }
     }
-    out.truncate(len);
-    Ok(())
 }
 
 /// The names in a buffer of `linux_dirent64` records (d_ino u64, d_off i64, d_reclen u16,
@@ -383,8 +349,7 @@ struct Driver {
     console: Option<OwnedFd>,
     candidates: Vec<PathBuf>,
     prog: Prog,
-    /// The last scan's listing and a path buffer, kept for the next scan.
-    entries: Vec<ScanEntry>,
+    /// The paths a scan stats (`name`, `name/log`), built here: kept from scan to scan.
     path: Vec<u8>,
 }
 
@@ -441,19 +406,50 @@ impl Driver {
         }
     }
 
+    /// Read the scan directory and hand each entry to the core as it comes, as s6 does: a
+    /// rescan allocates nothing (the names are borrowed from the listing buffer, the paths
+    /// stat'd are built in one reused buffer). A listing that fails half-way commits nothing
+    /// (no sweep), as in s6.
     fn scan(&mut self) {
         let now = self.clock.now();
-        match read_scandir(&mut self.entries, &mut self.path) {
-            Ok(()) => {
-                for w in self.core.apply_scan(&self.entries, now, &mut make_pipe) {
-                    common::cli::warn_bytes(self.prog.name(), &[&w.message()]);
-                }
-            }
-            Err((what, e)) => {
+        let dir = match open(
+            c".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(d) => d,
+            Err(e) => {
                 self.prog
-                    .warn(format_args!("unable to {what} .: {}", StrError(e)));
+                    .warn(format_args!("unable to opendir .: {}", StrError(e)));
                 self.core.scan_failed(now);
+                return;
             }
+        };
+        let (core, path) = (&mut self.core, &mut self.path);
+        let mut scan = core.begin_scan(now);
+        let listed = list_dir(&dir, |name| {
+            let stat = stat_of(cpath(path, name, &[]));
+            let log = match stat {
+                Stat::Dir(_) => stat_of(cpath(path, name, &[b"/", LOG_DIR.as_bytes()])),
+                _ => Stat::NotDir,
+            };
+            let item = core::ScanItem {
+                name: OsStr::from_bytes(name),
+                stat,
+                log,
+            };
+            core.scan_entry(&mut scan, &item, &mut make_pipe);
+        });
+        let warnings = match listed {
+            Ok(()) => core.end_scan(scan),
+            Err(_) => core.fail_scan(scan),
+        };
+        for w in warnings {
+            common::cli::warn_bytes(self.prog.name(), &[&w.message()]);
+        }
+        if let Err(e) = listed {
+            self.prog
+                .warn(format_args!("unable to readdir .: {}", StrError(e)));
         }
     }
 
@@ -727,7 +723,6 @@ pub fn main() -> ! {
         console,
         candidates,
         prog: p.clone(),
-        entries: Vec::new(),
         path: Vec::new(),
     };
     if let Err(e) = d.run(&ctl, &mut signals) {
