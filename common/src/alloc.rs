@@ -48,7 +48,8 @@ struct State {
     free: [*mut u8; CLASSES],
 }
 
-/// The allocator: `#[global_allocator] static A: SmallAlloc = SmallAlloc::new();`.
+/// The allocator. There is one, [`ALLOCATOR`]: its tail is the rest of the page of `_end`,
+/// which a second instance would share, so none can be made outside this module.
 pub struct SmallAlloc {
     lock: AtomicBool,
     state: UnsafeCell<State>,
@@ -65,8 +66,7 @@ extern "C" {
 
 impl SmallAlloc {
     /// The global allocator: its tail is the rest of the page that holds `_end`.
-    #[allow(clippy::new_without_default)] // a const fn for a static
-    pub const fn new() -> SmallAlloc {
+    const fn new() -> SmallAlloc {
         SmallAlloc {
             lock: AtomicBool::new(false),
             state: UnsafeCell::new(State {

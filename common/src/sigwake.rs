@@ -29,14 +29,14 @@ const CLEAR: AtomicBool = AtomicBool::new(false);
 static PENDING: [AtomicBool; NSIG] = [CLEAR; NSIG];
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 /// The signals that cannot be caught, or must not be (a fault's handler returning would
-/// run the faulting instruction again): signal-hook's list.
-const FORBIDDEN: [i32; 6] = [
+/// run the faulting instruction again): signal-hook's list, exactly (SIGBUS is allowed, as
+/// there: s6-background-watch forwards it).
+const FORBIDDEN: [i32; 5] = [
     libc::SIGKILL,
     libc::SIGSTOP,
-    libc::SIGSEGV,
     libc::SIGILL,
     libc::SIGFPE,
-    libc::SIGBUS,
+    libc::SIGSEGV,
 ];
 
 /// The caught signals of this process, readable in `mio` when one has arrived.
@@ -48,8 +48,8 @@ pub struct SignalSet {
 }
 
 impl SignalSet {
-    /// Catch `signals` (each in 1..=64, none of SIGKILL, SIGSTOP, SIGSEGV, SIGILL, SIGFPE,
-    /// SIGBUS: an `InvalidInput` error, as signal-hook gives).
+    /// Catch `signals` (each in 1..=64, none of SIGKILL, SIGSTOP, SIGILL, SIGFPE, SIGSEGV:
+    /// an `InvalidInput` error, as signal-hook gives).
     pub fn new(signals: &[i32]) -> io::Result<SignalSet> {
         let valid = |&sig: &i32| {
             usize::try_from(sig).is_ok_and(|s| s > 0 && s < NSIG) && !FORBIDDEN.contains(&sig)
