@@ -1,13 +1,18 @@
-//! The suite's global allocator: small blocks packed into a static arena, the rest from the
-//! C library.
+//! The suite's global allocator: small blocks packed into the free end of the last page of
+//! `.bss`, then into one lazily mapped arena; the rest from the C library.
 //!
 //! Why: a supervisor runs once per service, forever, and its few hundred bytes of live heap
-//! (its name, paths, the signal registry) would otherwise be spread by musl's allocator
+//! (its name, paths, the poll's event buffer) would otherwise be spread by musl's allocator
 //! over several anonymous pages, each a private page of every supervisor. Here blocks of up
-//! to [`MAX_CLASS`] bytes come from one arena in `.bss`, handed out by a bump pointer and
-//! recycled through one free list per power-of-two size class, so a daemon's whole heap
-//! sits in one or two pages, and a page of the arena that is never reached costs nothing.
-//! Larger blocks, and every block once the arena is used up, come from `System`.
+//! to [`MAX_CLASS`] bytes are handed out by a bump pointer and recycled through one free
+//! list per power-of-two size class, first from the **tail**: the bytes between the end of
+//! the program's statics (the linker's `_end`) and the end of that page. That page is dirty
+//! in every process anyway (the statics and `.data` live on it: the kernel zeroes the part
+//! of `.data`'s last file page past its end), so a daemon whose live heap fits there has no
+//! heap page at all. When the tail is full the bump pointer moves to an **arena** of
+//! [`ARENA_SIZE`] bytes, mapped on first need (anonymous, so a page of it that is never
+//! reached costs nothing). Larger blocks, and every block once the arena is used up, come
+//! from `System`.
 //!
 //! The programs are single-threaded; a spin lock keeps the allocator sound anyway.
 
@@ -15,60 +20,92 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The largest block served from the arena.
+/// The largest block served by this allocator.
 pub const MAX_CLASS: usize = 2048;
 /// Size classes: 16, 32, ..., MAX_CLASS.
 const MIN_SHIFT: u32 = 4;
 const CLASSES: usize = (MAX_CLASS.trailing_zeros() - MIN_SHIFT + 1) as usize;
 /// The arena's size: untouched pages of it are never faulted in.
 const ARENA_SIZE: usize = 256 * 1024;
+const PAGE: usize = 4096;
 
-/// 16-aligned, not page-aligned: the allocator's state and the arena's first blocks share
-/// a page (`SmallAlloc` is `repr(C)`, state first).
-#[repr(C, align(16))]
-struct Arena([u8; ARENA_SIZE]);
-
+/// Where blocks come from: one region at a time, the bump pointer moving from the tail to the
+/// arena once (addresses, not offsets).
 struct State {
-    /// Offset of the first never-used byte of the arena.
+    /// Whether the tail has been set up (the global allocator finds its tail on first use).
+    ready: bool,
+    /// The first never-used byte of the current region, and the region's end.
     bump: usize,
-    /// The highest `bump` since the last [`trim`]: pages up to there may be dirty.
+    limit: usize,
+    /// The highest `bump` in the arena since the last [`trim`]: pages up to there may be
+    /// dirty (0 while the bump pointer is in the tail).
     peak: usize,
+    /// The tail `[tail.0, tail.1)` and the arena `[arena, arena + ARENA_SIZE)` (0: none yet;
+    /// `usize::MAX`: it could not be mapped, every further block is `System`'s).
+    tail: (usize, usize),
+    arena: usize,
     /// Head of each class's free list (a block's first word links to the next), or null.
     free: [*mut u8; CLASSES],
 }
 
-/// The allocator: `#[global_allocator] static A: SmallAlloc = SmallAlloc::new();`.
-#[repr(C)]
+/// The allocator. There is one, [`ALLOCATOR`]: its tail is the rest of the page of `_end`,
+/// which a second instance would share, so none can be made outside this module.
 pub struct SmallAlloc {
     lock: AtomicBool,
     state: UnsafeCell<State>,
-    arena: UnsafeCell<Arena>,
 }
 
-// SAFETY: `state` and `arena` are only touched with `lock` held (see `with_state`).
+// SAFETY: `state` is only touched with `lock` held (see `with_state`), and the memory it
+// hands out is the tail (ours: past every static) or the arena (mapped by us).
 unsafe impl Sync for SmallAlloc {}
 
+extern "C" {
+    /// The end of the program's statics, defined by the linker (GNU ld and lld alike).
+    static _end: u8;
+}
+
 impl SmallAlloc {
-    #[allow(clippy::new_without_default)] // a const fn for a static
-    pub const fn new() -> SmallAlloc {
+    /// The global allocator: its tail is the rest of the page that holds `_end`.
+    const fn new() -> SmallAlloc {
         SmallAlloc {
             lock: AtomicBool::new(false),
             state: UnsafeCell::new(State {
+                ready: false,
                 bump: 0,
+                limit: 0,
                 peak: 0,
+                tail: (0, 0),
+                arena: 0,
                 free: [std::ptr::null_mut(); CLASSES],
             }),
-            arena: UnsafeCell::new(Arena([0; ARENA_SIZE])),
         }
     }
 
-    fn base(&self) -> *mut u8 {
-        self.arena.get().cast()
+    /// An allocator whose tail is `[start, start + len)` (tests: a buffer of their own).
+    ///
+    /// # Safety
+    /// That memory is writable, used by nothing else, and outlives the allocator and every
+    /// block it hands out.
+    #[cfg(test)]
+    unsafe fn over(start: *mut u8, len: usize) -> SmallAlloc {
+        let a = SmallAlloc::new();
+        let lo = (start as usize).next_multiple_of(1 << MIN_SHIFT);
+        let hi = (start as usize + len).max(lo);
+        a.with_state(|st| {
+            st.ready = true;
+            st.tail = (lo, hi);
+            st.bump = lo;
+            st.limit = hi;
+        });
+        a
     }
 
-    fn owns(&self, ptr: *mut u8) -> bool {
-        let start = self.base() as usize;
-        (start..start + ARENA_SIZE).contains(&(ptr as usize))
+    fn owns(st: &State, ptr: *mut u8) -> bool {
+        let p = ptr as usize;
+        (st.tail.0..st.tail.1).contains(&p)
+            || (st.arena != 0
+                && st.arena != usize::MAX
+                && (st.arena..st.arena + ARENA_SIZE).contains(&p))
     }
 
     fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
@@ -80,27 +117,81 @@ impl SmallAlloc {
             std::hint::spin_loop();
         }
         // SAFETY: the lock is held: no other reference to the state exists.
-        let r = f(unsafe { &mut *self.state.get() });
+        let st = unsafe { &mut *self.state.get() };
+        if !st.ready {
+            st.ready = true;
+            // SAFETY: only the address of the linker's symbol is taken (an unsafe operation
+            // before Rust 1.82).
+            #[allow(unused_unsafe)]
+            let end = unsafe { std::ptr::addr_of!(_end) } as usize;
+            let lo = end.next_multiple_of(1 << MIN_SHIFT);
+            let hi = end.next_multiple_of(PAGE).max(lo);
+            st.tail = (lo, hi);
+            st.bump = lo;
+            st.limit = hi;
+        }
+        let r = f(st);
         self.lock.store(false, Ordering::Release);
         r
+    }
+
+    /// A fresh block of `size` bytes (a class size) from the bump pointer, moving it to the
+    /// arena (mapped now) when the current region is full. None: `System`'s turn.
+    fn bump(st: &mut State, size: usize) -> Option<*mut u8> {
+        let start = st.bump.next_multiple_of(1 << MIN_SHIFT);
+        if let Some(end) = start.checked_add(size).filter(|&e| e <= st.limit) {
+            st.bump = end;
+            if st.arena != 0 && st.arena != usize::MAX {
+                st.peak = st.peak.max(end);
+            }
+            return Some(start as *mut u8);
+        }
+        if st.arena != 0 {
+            return None; // the arena is full, or could not be mapped
+        }
+        // SAFETY: an anonymous private mapping, no address hint.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                ARENA_SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            st.arena = usize::MAX;
+            return None;
+        }
+        // What was left of the tail stays unused; its free blocks stay on their lists.
+        st.arena = p as usize;
+        st.bump = st.arena + size;
+        st.limit = st.arena + ARENA_SIZE;
+        st.peak = st.bump;
+        Some(p.cast())
     }
 }
 
 impl SmallAlloc {
     /// Give back the arena's pages above the last live block: free blocks at the top are
     /// returned to the bump pointer, then the pages past it are dropped (they read as zero
-    /// again, like any page of `.bss` never touched). A daemon calls this once its start-up
-    /// is done, so that what start-up alone needed stops being private memory.
+    /// again, like any page never touched). A daemon calls this once its start-up is done,
+    /// so that what start-up alone needed stops being private memory. The tail is never
+    /// given back (it shares its page with the statics).
     pub fn trim(&self) {
-        let base = self.base() as usize;
-        let (from, to) = self.with_state(|st| {
-            while pop_top_free(st, base) {}
+        let range = self.with_state(|st| {
+            while pop_top_free(st) {}
+            if st.arena == 0 || st.arena == usize::MAX {
+                return None;
+            }
             let (from, to) = (st.bump, st.peak);
             st.peak = st.bump;
-            (from, to)
+            Some((from, to))
         });
-        let start = (base + from).next_multiple_of(PAGE);
-        let end = (base + to).next_multiple_of(PAGE).min(base + ARENA_SIZE);
+        let Some((from, to)) = range else { return };
+        let start = from.next_multiple_of(PAGE);
+        let end = to.next_multiple_of(PAGE);
         if end > start {
             // SAFETY: [start, end) is whole pages inside the arena, above every live block;
             // MADV_DONTNEED on private anonymous memory only makes them read as zero.
@@ -111,25 +202,23 @@ impl SmallAlloc {
     }
 }
 
-const PAGE: usize = 4096;
-
 /// Take the free block that ends at the bump pointer, if any, off its list and lower the
-/// bump pointer to its start (`base`: the arena's address). Whether one was found.
-fn pop_top_free(st: &mut State, base: usize) -> bool {
+/// bump pointer to its start. Whether one was found.
+fn pop_top_free(st: &mut State) -> bool {
     let bump = st.bump;
     for (class, head) in st.free.iter_mut().enumerate() {
         let size = 1usize << (class as u32 + MIN_SHIFT);
         // The list head, then the first word of each free block (its link to the next).
         let mut link: *mut *mut u8 = head;
         loop {
-            // SAFETY: link is the list head or the first word of a free block of the arena
-            // (at least 16 bytes, 16-aligned), which holds the next block or null.
+            // SAFETY: link is the list head or the first word of a free block (at least 16
+            // bytes, 16-aligned), which holds the next block or null.
             let block = unsafe { link.read() };
             if block.is_null() {
                 break;
             }
-            if block as usize - base + size == bump {
-                // SAFETY: block is a free block of the arena: its first word is its link.
+            if block as usize + size == bump {
+                // SAFETY: block is a free block: its first word is its link.
                 let next = unsafe { block.cast::<*mut u8>().read() };
                 // SAFETY: as for the read of link above; unlinks block.
                 unsafe { link.write(next) };
@@ -176,7 +265,6 @@ unsafe impl GlobalAlloc for SmallAlloc {
             // SAFETY: forwarded as given.
             return unsafe { System.alloc(layout) };
         };
-        let base = self.base();
         let block = self.with_state(|st| {
             let head = st.free.get_mut(class)?;
             if !head.is_null() {
@@ -186,12 +274,7 @@ unsafe impl GlobalAlloc for SmallAlloc {
                 *head = unsafe { block.cast::<*mut u8>().read() };
                 return Some(block);
             }
-            let start = st.bump.next_multiple_of(1 << MIN_SHIFT);
-            let end = start.checked_add(size).filter(|&e| e <= ARENA_SIZE)?;
-            st.bump = end;
-            st.peak = st.peak.max(end);
-            // SAFETY: start + size <= ARENA_SIZE: inside the arena.
-            Some(unsafe { base.add(start) })
+            SmallAlloc::bump(st, size)
         });
         match block {
             Some(b) => b,
@@ -217,60 +300,69 @@ unsafe impl GlobalAlloc for SmallAlloc {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if !self.owns(ptr) {
-            // SAFETY: not ours, so it came from System.alloc with this layout.
-            return unsafe { System.dealloc(ptr, layout) };
-        }
-        let Some((class, _)) = class_of(layout) else {
-            return; // unreachable: only class-sized blocks are in the arena
-        };
-        let offset = ptr as usize - self.base() as usize;
-        self.with_state(|st| {
-            if offset + (1 << (class as u32 + MIN_SHIFT)) == st.bump {
+        let ours = self.with_state(|st| {
+            if !SmallAlloc::owns(st, ptr) {
+                return false;
+            }
+            let Some((class, size)) = class_of(layout) else {
+                return true; // unreachable: only class-sized blocks are ours
+            };
+            if ptr as usize + size == st.bump {
                 // The last block handed out: give its room back to the bump pointer.
-                st.bump = offset;
-                return;
+                st.bump = ptr as usize;
+                return true;
             }
             if let Some(head) = st.free.get_mut(class) {
                 // SAFETY: the block is ours, free from now on, and 16-aligned.
                 unsafe { ptr.cast::<*mut u8>().write(*head) };
                 *head = ptr;
             }
+            true
         });
+        if !ours {
+            // SAFETY: not ours, so it came from System.alloc with this layout.
+            unsafe { System.dealloc(ptr, layout) }
+        }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: the caller guarantees that new_size with layout's alignment is a valid
         // layout (non-zero, not overflowing isize once rounded up).
         let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        if self.owns(ptr) {
-            let (old_class, new_class) = (class_of(layout), class_of(new));
+        let (old_class, new_class) = (class_of(layout), class_of(new));
+        // Some(true): done in place; Some(false): ours, to be moved; None: System's.
+        let in_place = self.with_state(|st| {
+            if !SmallAlloc::owns(st, ptr) {
+                return None;
+            }
             if new_class.is_some_and(|(c, _)| Some(c) == old_class.map(|(c, _)| c)) {
-                return ptr; // the block already has room
+                return Some(true); // the block already has room
             }
             // The last block handed out grows (or shrinks) in place: a growing Vec or
             // String leaves no trail of smaller free blocks behind it.
-            let offset = ptr as usize - self.base() as usize;
             if let (Some((_, old_size)), Some((_, new_size))) = (old_class, new_class) {
-                let grown = self.with_state(|st| {
-                    let end = offset + new_size;
-                    (offset + old_size == st.bump && end <= ARENA_SIZE)
-                        .then(|| {
-                            st.bump = end;
-                            st.peak = st.peak.max(end);
-                        })
-                        .is_some()
-                });
-                if grown {
-                    return ptr;
+                let (p, end) = (ptr as usize, ptr as usize + new_size);
+                if p + old_size == st.bump && end <= st.limit {
+                    st.bump = end;
+                    if st.arena != 0 && st.arena != usize::MAX {
+                        st.peak = st.peak.max(end);
+                    }
+                    return Some(true);
                 }
             }
-        } else if class_of(layout).is_none() && class_of(new).is_none() {
-            // A large block of System's stays with System (its realloc may grow in place).
-            // SAFETY: forwarded as given.
-            return unsafe { System.realloc(ptr, layout, new_size) };
+            Some(false)
+        });
+        match in_place {
+            Some(true) => return ptr,
+            Some(false) => {}
+            None if old_class.is_none() && new_class.is_none() => {
+                // A large block of System's stays with System (its realloc may grow in place).
+                // SAFETY: forwarded as given.
+                return unsafe { System.realloc(ptr, layout, new_size) };
+            }
+            None => {}
         }
-        // Between System and the arena, or between two classes of the arena.
+        // Between System and ours, or between two classes of ours.
         // SAFETY: ptr is a live block of `layout` (the caller's guarantee), `new` is valid.
         unsafe { self.move_block(ptr, layout, new) }
     }
@@ -314,9 +406,14 @@ mod tests {
     }
 
     #[test]
-    fn blocks_are_aligned_distinct_recycled_and_overflow_to_system() {
-        // A private instance (Box: the arena is too large for a test thread's stack).
-        let a: Box<SmallAlloc> = Box::new(SmallAlloc::new());
+    fn blocks_are_aligned_distinct_recycled_and_overflow_to_the_arena_then_system() {
+        // A private instance whose tail is a buffer of the test's.
+        let mut tail = vec![0u8; 1024];
+        // SAFETY: the buffer outlives `a` and every block (the test ends with both).
+        let a = unsafe { SmallAlloc::over(tail.as_mut_ptr(), tail.len()) };
+        let in_tail =
+            |p: *mut u8| a.with_state(|st| (st.tail.0..st.tail.1).contains(&(p as usize)));
+        let owns = |p: *mut u8| a.with_state(|st| SmallAlloc::owns(st, p));
         // The GlobalAlloc API on this private instance; every block the test frees or
         // resizes is one it got from `a`, with the layout it gives.
         // SAFETY: every layout of this test has a non-zero size.
@@ -328,7 +425,7 @@ mod tests {
         let l = Layout::from_size_align(24, 8).unwrap();
         let p = alloc(l);
         let q = alloc(l);
-        assert!(a.owns(p) && a.owns(q) && p != q);
+        assert!(in_tail(p) && in_tail(q) && p != q);
         assert_eq!(p as usize % 16, 0);
         // SAFETY: p is a live block of 24 bytes.
         unsafe { p.write_bytes(0xAA, 24) };
@@ -345,7 +442,7 @@ mod tests {
         unsafe { q.write_bytes(7, 24) };
         assert_eq!(realloc(q, l, 30), q);
         let r = realloc(q, l, 100);
-        assert!(a.owns(r) && r != q);
+        assert!(owns(r) && r != q);
         // SAFETY: r is a live block of 100 bytes, its first 24 copied from q.
         assert_eq!(unsafe { std::slice::from_raw_parts(r, 24) }, &[7u8; 24]);
         // trim: free blocks at the top go back to the bump pointer.
@@ -359,15 +456,35 @@ mod tests {
         // Large blocks are System's.
         let big = Layout::from_size_align(10_000, 8).unwrap();
         let b = alloc(big);
-        assert!(!b.is_null() && !a.owns(b));
+        assert!(!b.is_null() && !owns(b));
         dealloc(b, big);
-        // Fill the arena: then blocks come from System.
+        // A block the tail has no room for comes from the arena, mapped now.
         let chunk = Layout::from_size_align(2048, 8).unwrap();
+        let c = alloc(chunk);
+        assert!(owns(c) && !in_tail(c));
+        // SAFETY: c is a live block of 2048 bytes.
+        unsafe { c.write_bytes(1, 2048) };
+        // The tail's blocks are still recycled.
+        dealloc(p, l);
+        assert_eq!(alloc(l), p);
+        // trim gives back the arena's pages above the last live block.
+        let d = alloc(chunk);
+        let e = alloc(chunk);
+        // SAFETY: e is a live block of 2048 bytes.
+        unsafe { e.write_bytes(1, 2048) };
+        dealloc(e, chunk);
+        dealloc(d, chunk);
+        a.trim();
+        assert_eq!(
+            a.with_state(|st| (st.bump, st.peak)),
+            (c as usize + 2048, c as usize + 2048)
+        );
+        // Fill the arena: then blocks come from System.
         let mut last = std::ptr::null_mut();
         for _ in 0..(ARENA_SIZE / 2048 + 1) {
             last = alloc(chunk);
         }
-        assert!(!last.is_null() && !a.owns(last));
+        assert!(!last.is_null() && !owns(last));
         dealloc(last, chunk);
     }
 }

@@ -393,6 +393,7 @@ pub struct ControlFifo {
 /// Create (mode 0600, under the caller's umask) or reuse the control FIFO at `path` and open
 /// it non-blocking, reader first, as s6-supervise and s6-svscan do.
 pub fn open_fifo(path: &str) -> Result<ControlFifo, FifoError> {
+    let path = &crate::fsio::ShortPath(std::path::Path::new(path));
     match mkfifo(path, Mode::from_bits_truncate(0o600)) {
         Ok(()) => {}
         Err(Errno::EEXIST) => {

@@ -102,6 +102,7 @@ pub fn pack_all(records: &[DeathRecord]) -> Vec<u8> {
 /// a missing file is created empty, a file whose size is not a multiple of 14 is truncated.
 pub fn read(svdir: &Path, max: usize) -> Result<Vec<DeathRecord>, Errno> {
     let path = crate::layout::subpath(svdir.as_os_str(), DTALLY_FILE);
+    let path = crate::fsio::ShortPath(&path);
     let fd = match open(&path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
         Ok(fd) => fd,
         Err(Errno::ENOENT) => {

@@ -156,13 +156,15 @@ fn for_each_subscriber(
     // getdents64 on a small stack buffer rather than opendir: glibc's DIR is a 32 KiB heap
     // buffer (a dirty heap page per supervisor) plus fcntl/dup calls on every event sent.
     let dirfd = open(
-        dir,
+        &crate::fsio::ShortPath(dir),
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )?;
     // Collect names first: unlinking while iterating a directory stream may skip entries.
     let mut found: Vec<[u8; FIFO_NAME_LEN + 1]> = Vec::new();
-    let mut buf = [0u64; 128];
+    // 512 bytes: eight subscribers a call; a supervisor sends its events from deep in its
+    // loop, and each stack page it ever touched stays its private memory.
+    let mut buf = [0u64; 64];
     loop {
         // Raw getdents64 (nix has no wrapper): names without a heap entry each, and no
         // directory stream to keep in step with the unlinks.

@@ -5,8 +5,44 @@ use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{read, write};
+use std::ffi::{CStr, CString};
 use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+
+/// A path for nix's calls, made a C string on a 128-byte stack buffer (a heap one when it is
+/// longer). nix copies a `Path` into a 1 KiB stack buffer per argument: in a daemon those
+/// bytes sit at the tip of its deepest call chains, and every stack page a supervisor ever
+/// touched stays private memory of it.
+pub struct ShortPath<'a>(pub &'a Path);
+
+impl nix::NixPath for ShortPath<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.as_os_str().is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.0.as_os_str().len()
+    }
+
+    fn with_nix_path<T, F>(&self, f: F) -> nix::Result<T>
+    where
+        F: FnOnce(&CStr) -> T,
+    {
+        let bytes = self.0.as_os_str().as_bytes();
+        let mut buf = [0u8; 128];
+        if let Some(dst) = buf.get_mut(..bytes.len()) {
+            if bytes.len() < 128 {
+                dst.copy_from_slice(bytes);
+                let c = CStr::from_bytes_with_nul(buf.get(..=bytes.len()).unwrap_or(&[]))
+                    .map_err(|_| Errno::EINVAL)?;
+                return Ok(f(c));
+            }
+        }
+        let c = CString::new(bytes).map_err(|_| Errno::EINVAL)?;
+        Ok(f(&c))
+    }
+}
 
 /// Read at most `buf.len()` bytes from the start of `path`; returns how many were read.
 pub fn read_prefix(path: &Path, buf: &mut [u8]) -> Result<usize, Errno> {
@@ -24,7 +60,7 @@ pub fn read_prefix_nonblock(path: &Path, buf: &mut [u8]) -> Result<usize, Errno>
 }
 
 fn read_prefix_flags(path: &Path, buf: &mut [u8], flags: OFlag) -> Result<usize, Errno> {
-    read_fd_prefix(&open(path, flags, Mode::empty())?, buf)
+    read_fd_prefix(&open(&ShortPath(path), flags, Mode::empty())?, buf)
 }
 
 /// [`read_prefix`] of a path built by [`crate::cpath::CPath`].
@@ -60,7 +96,7 @@ fn read_fd_prefix<F: AsFd>(fd: F, buf: &mut [u8]) -> Result<usize, Errno> {
 pub fn write_atomic(tmp: &Path, dst: &Path, data: &[u8]) -> Result<(), Errno> {
     let create = || {
         open(
-            tmp,
+            &ShortPath(tmp),
             OFlag::O_WRONLY
                 | OFlag::O_CREAT
                 | OFlag::O_EXCL
@@ -74,7 +110,7 @@ pub fn write_atomic(tmp: &Path, dst: &Path, data: &[u8]) -> Result<(), Errno> {
         // Usually there is no stale `tmp`: unlink only when the exclusive create finds one.
         let fd = match create() {
             Err(Errno::EEXIST) => {
-                match nix::unistd::unlink(tmp) {
+                match nix::unistd::unlink(&ShortPath(tmp)) {
                     Ok(()) | Err(Errno::ENOENT) => {}
                     Err(e) => return Err(e),
                 }
@@ -84,10 +120,15 @@ pub fn write_atomic(tmp: &Path, dst: &Path, data: &[u8]) -> Result<(), Errno> {
         };
         write_all(fd.as_fd(), data)?;
         drop(fd);
-        nix::fcntl::renameat(nix::fcntl::AT_FDCWD, tmp, nix::fcntl::AT_FDCWD, dst)
+        nix::fcntl::renameat(
+            nix::fcntl::AT_FDCWD,
+            &ShortPath(tmp),
+            nix::fcntl::AT_FDCWD,
+            &ShortPath(dst),
+        )
     })();
     if r.is_err() {
-        let _ = nix::unistd::unlink(tmp);
+        let _ = nix::unistd::unlink(&ShortPath(tmp));
     }
     r
 }

@@ -31,7 +31,7 @@ fn whole_file(kind: libc::c_short) -> libc::flock {
 /// the lock for as long as it stays open in this process (close-on-exec).
 pub fn acquire(path: &Path, mode: u32) -> Result<OwnedFd, LockError> {
     let fd = open(
-        path,
+        &crate::fsio::ShortPath(path),
         OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CREAT | OFlag::O_CLOEXEC,
         Mode::from_bits_truncate(mode),
     )
@@ -58,7 +58,11 @@ pub fn try_lock_fd<F: std::os::fd::AsFd>(fd: F) -> Result<(), LockError> {
 /// Whether some other process holds a lock on `path` (`F_GETLK` with a read-lock probe).
 /// A missing file (or path component) means no.
 pub fn is_locked(path: &Path) -> Result<bool, Errno> {
-    let fd = match open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+    let fd = match open(
+        &crate::fsio::ShortPath(path),
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
         Ok(fd) => fd,
         Err(Errno::ENOENT) => return Ok(false),
         Err(e) => return Err(e),

@@ -130,7 +130,7 @@ impl ServiceDir {
 
     /// Whether a flag file exists (`access(F_OK)`; errors other than ENOENT warn and count as absent).
     pub fn flag(&self, name: &'static str) -> Setting<bool> {
-        match access(&self.file(name), AccessFlags::F_OK) {
+        match access(&crate::fsio::ShortPath(&self.file(name)), AccessFlags::F_OK) {
             Ok(()) => Setting::ok(true),
             Err(Errno::ENOENT) => Setting::ok(false),
             Err(e) => Setting::warn(false, SettingWarning::Inaccessible(name, e)),
@@ -206,7 +206,10 @@ impl ServiceDir {
 
     /// The `down` file exists (the service starts wanted down).
     pub fn down(&self) -> Result<bool, Errno> {
-        match access(&self.file(crate::layout::DOWN), AccessFlags::F_OK) {
+        match access(
+            &crate::fsio::ShortPath(&self.file(crate::layout::DOWN)),
+            AccessFlags::F_OK,
+        ) {
             Ok(()) => Ok(true),
             Err(Errno::ENOENT) => Ok(false),
             Err(e) => Err(e),

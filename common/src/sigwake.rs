@@ -1,13 +1,14 @@
-//! Caught signals as a `mio` source, with no heap in steady state: the daemons' signal
-//! handling.
+//! Caught signals as a `mio` source, with no heap: the daemons' signal handling.
 //!
-//! The handlers are signal-hook's (its registry chains, restores errno and keeps the
-//! dispositions a process inherited as `SIG_IGN` visible to us before we register); the
-//! action each runs is two async-signal-safe steps: set the signal's flag in a static table,
-//! then write one byte to a self-pipe that the daemon's `mio::Poll` watches. Unlike
-//! `signal_hook_mio::Signals`, nothing is sized for every possible signal on the heap (its
-//! backend allocates a 6 KiB table per process): here the state is 65 static flags and one
-//! pipe, which matters in a supervisor that runs once per service.
+//! The handler is ours, installed with `sigaction` (`SA_RESTART`, empty mask, as
+//! signal-hook's): it saves `errno`, sets the signal's flag in a static table, writes one
+//! byte to a self-pipe that the daemon's `mio::Poll` watches, and restores `errno`; all of
+//! it async-signal-safe. No registry: signal-hook's keeps a map of every handled signal and
+//! copies it on each registration (a few KiB of heap in every process, a dirty page of every
+//! supervisor), and `signal_hook_mio::Signals` adds a 6 KiB table. Here the state is 65
+//! static flags and one pipe. A disposition inherited as `SIG_IGN` is still what
+//! `sigaction` reads before [`SignalSet::new`] (the daemons look first, to restore it in
+//! their children). There is nothing to chain to: an exec'd program starts with no handler.
 //!
 //! One [`SignalSet`] per process (the flags and the pipe's write end are process-wide).
 
@@ -27,27 +28,33 @@ const NSIG: usize = 65;
 const CLEAR: AtomicBool = AtomicBool::new(false);
 static PENDING: [AtomicBool; NSIG] = [CLEAR; NSIG];
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+/// The signals that cannot be caught, or must not be (a fault's handler returning would
+/// run the faulting instruction again): signal-hook's list, exactly (SIGBUS is allowed, as
+/// there: s6-background-watch forwards it).
+const FORBIDDEN: [i32; 5] = [
+    libc::SIGKILL,
+    libc::SIGSTOP,
+    libc::SIGILL,
+    libc::SIGFPE,
+    libc::SIGSEGV,
+];
 
 /// The caught signals of this process, readable in `mio` when one has arrived.
 pub struct SignalSet {
     read: OwnedFd,
     /// The caught signals, in the order given; `len` of them are used.
-    signals: [i32; NSIG],
+    signals: [u8; NSIG],
     len: usize,
 }
 
 impl SignalSet {
-    /// Catch `signals` (each in 1..=64, none of SIGKILL, SIGSTOP, SIGSEGV, SIGILL, SIGFPE,
-    /// SIGBUS, which signal-hook refuses: an `InvalidInput` error).
+    /// Catch `signals` (each in 1..=64, none of SIGKILL, SIGSTOP, SIGILL, SIGFPE, SIGSEGV:
+    /// an `InvalidInput` error, as signal-hook gives).
     pub fn new(signals: &[i32]) -> io::Result<SignalSet> {
-        let mut slots = [0usize; NSIG];
-        for (slot, &sig) in slots.iter_mut().zip(signals) {
-            *slot = usize::try_from(sig)
-                .ok()
-                .filter(|&s| s > 0 && s < NSIG && !signal_hook::consts::FORBIDDEN.contains(&sig))
-                .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-        }
-        if signals.len() > NSIG {
+        let valid = |&sig: &i32| {
+            usize::try_from(sig).is_ok_and(|s| s > 0 && s < NSIG) && !FORBIDDEN.contains(&sig)
+        };
+        if signals.len() > NSIG || !signals.iter().all(valid) {
             return Err(io::ErrorKind::InvalidInput.into());
         }
         let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
@@ -58,14 +65,12 @@ impl SignalSet {
             // SAFETY: `old` came from `into_raw_fd` above (in an earlier call), owned by us.
             drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(old) });
         }
-        for (&sig, &slot) in signals.iter().zip(&slots) {
-            // SAFETY: the action only stores to a static atomic and calls write(2) on a
-            // raw fd, both async-signal-safe; it allocates nothing and takes no lock.
-            unsafe { signal_hook::low_level::register(sig, move || wake(slot)) }?;
+        for &sig in signals {
+            catch(sig)?;
         }
-        let mut set = [0; NSIG];
+        let mut set = [0u8; NSIG];
         for (slot, &sig) in set.iter_mut().zip(signals) {
-            *slot = sig;
+            *slot = u8::try_from(sig).unwrap_or(0); // 1..=64: checked above
         }
         Ok(SignalSet {
             read,
@@ -81,7 +86,7 @@ impl SignalSet {
         let mut buf = [0u8; 64];
         while matches!(nix::unistd::read(&self.read, &mut buf), Ok(n) if n > 0) {}
         let caught = self.signals.get(..self.len).unwrap_or(&[]);
-        caught.iter().copied().filter(|&sig| {
+        caught.iter().map(|&sig| i32::from(sig)).filter(|&sig| {
             usize::try_from(sig)
                 .ok()
                 .and_then(|s| PENDING.get(s))
@@ -90,9 +95,26 @@ impl SignalSet {
     }
 }
 
-/// The signal action: flag, then wake the poll.
-fn wake(slot: usize) {
-    if let Some(flag) = PENDING.get(slot) {
+/// Install [`handler`] for `sig`.
+fn catch(sig: i32) -> io::Result<()> {
+    // SAFETY: sigaction is a plain C struct; all-zero is a valid value to fill in.
+    let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+    sa.sa_sigaction = handler as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    sa.sa_flags = libc::SA_RESTART;
+    // SAFETY: sa_mask is a valid sigset_t of ours.
+    unsafe { libc::sigemptyset(&mut sa.sa_mask) };
+    // SAFETY: a valid action for a signal number checked by the caller; the handler only
+    // does async-signal-safe work (atomics, write(2), errno).
+    if unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The signal handler: flag, then wake the poll; `errno` as it found it.
+extern "C" fn handler(sig: libc::c_int) {
+    let errno = nix::errno::Errno::last_raw();
+    if let Some(flag) = usize::try_from(sig).ok().and_then(|s| PENDING.get(s)) {
         flag.store(true, Ordering::SeqCst);
     }
     let fd: RawFd = WAKE_FD.load(Ordering::SeqCst);
@@ -104,6 +126,7 @@ fn wake(slot: usize) {
             libc::write(fd, std::ptr::addr_of!(byte).cast(), 1);
         }
     }
+    nix::errno::Errno::set_raw(errno);
 }
 
 impl Source for SignalSet {
@@ -135,6 +158,11 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    fn raise(sig: i32) {
+        // SAFETY: raise(3) of a signal this test catches.
+        assert_eq!(unsafe { libc::raise(sig) }, 0);
+    }
+
     #[test]
     fn raised_signals_wake_the_poll_and_are_reported_once() {
         static SIGS: [i32; 2] = [libc::SIGUSR1, libc::SIGUSR2];
@@ -143,15 +171,15 @@ mod tests {
         poll.registry()
             .register(&mut set, Token(1), Interest::READABLE)
             .unwrap();
-        signal_hook::low_level::raise(libc::SIGUSR2).unwrap();
-        signal_hook::low_level::raise(libc::SIGUSR2).unwrap();
+        raise(libc::SIGUSR2);
+        raise(libc::SIGUSR2);
         let mut events = mio::Events::with_capacity(4);
         poll.poll(&mut events, Some(Duration::from_secs(10)))
             .unwrap();
         assert!(events.iter().any(|e| e.token() == Token(1)));
         assert_eq!(set.pending().collect::<Vec<_>>(), vec![libc::SIGUSR2]);
         assert_eq!(set.pending().count(), 0);
-        signal_hook::low_level::raise(libc::SIGUSR1).unwrap();
+        raise(libc::SIGUSR1);
         assert_eq!(set.pending().collect::<Vec<_>>(), vec![libc::SIGUSR1]);
     }
 

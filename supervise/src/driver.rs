@@ -2,12 +2,13 @@
 //! the control FIFO, the signals and the notification pipe, with a single deadline taken from
 //! the core. Every effect the core asks for is performed here.
 
-use crate::core::{Action, Core, Event, FinishStart, Input, Now, RunStart, Target};
+use crate::core::{Action, Actions, Core, Event, FinishStart, Input, Now, RunStart, Target};
 use crate::msgs::{Fatal, Warning};
 use crate::spawn::{self, cstring, cstring_os, FdMove, SpawnSpec};
 use common::control::{self, FifoError, SuperviseCommand};
 use common::dtally::{self, AppendError, DeathRecord};
 use common::event::EventBytes;
+use common::fsio::ShortPath;
 use common::lock::{self, LockError};
 use common::msg::{exit, StrError};
 use common::servicedir::{ServiceDir, Setting};
@@ -80,13 +81,21 @@ fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> InitError {
 
 /// Entry point: never returns.
 pub fn main() -> ! {
+    let mut drv = setup();
+    drv.run()
+}
+
+/// Everything before the loop, out of line: its frame (path buffers, messages) is not under
+/// the loop's on the stack, whose pages are private memory of every supervisor.
+#[inline(never)]
+fn setup() -> Driver {
     let args: Vec<OsString> = common::rt::args_os();
     common::cli::help_or_version(args.get(1..).unwrap_or(&[]), HELP);
     let base = Prog::new("s6-supervise");
     let Some(dir) = args.get(1) else {
         base.usage(USAGE)
     };
-    if let Err(e) = nix::unistd::chdir(Path::new(dir)) {
+    if let Err(e) = nix::unistd::chdir(&ShortPath(Path::new(dir))) {
         base.fatal(
             exit::SYSTEM,
             format_args!(
@@ -97,11 +106,10 @@ pub fn main() -> ! {
         )
     }
     let prog = Prog::new(format!("s6-supervise {}", dir.to_string_lossy()));
-    let mut drv = match Driver::init(prog.clone(), dir.clone()) {
+    match Driver::init(prog.clone(), dir.clone()) {
         Ok(d) => d,
         Err(e) => prog.fatal(e.code(), e),
-    };
-    drv.run()
+    }
 }
 
 fn is_dir(mode: libc::mode_t) -> bool {
@@ -111,12 +119,13 @@ fn is_dir(mode: libc::mode_t) -> bool {
 /// `mkdir name 0700`; an existing directory (also through a symlink) is kept; a dangling
 /// symlink gets its target created. Returns whether a directory was created.
 fn trymkdir(name: &'static str) -> Result<bool, InitError> {
-    match mkdir(name, Mode::from_bits_truncate(0o700)) {
+    let path = ShortPath(Path::new(name));
+    match mkdir(&path, Mode::from_bits_truncate(0o700)) {
         Ok(()) => return Ok(true),
         Err(Errno::EEXIST) => {}
         Err(e) => return Err(InitError::Sys(format!("mkdir {name}"), e)),
     }
-    let l = lstat(name).map_err(sys(format!("stat {name}")))?;
+    let l = lstat(&path).map_err(sys(format!("stat {name}")))?;
     let is_link = SFlag::from_bits_truncate(l.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK;
     if !is_link {
         return if is_dir(l.st_mode) {
@@ -125,14 +134,14 @@ fn trymkdir(name: &'static str) -> Result<bool, InitError> {
             Err(InitError::NotDir(name))
         };
     }
-    match stat(name) {
+    match stat(&path) {
         Ok(st) if is_dir(st.st_mode) => Ok(false),
         Ok(_) => Err(InitError::NotDir(name)),
         Err(Errno::ENOENT) => {
             let target = std::fs::read_link(name).map_err(|e| {
                 InitError::Sys(format!("readlink {name}"), common::msg::errno_of(&e))
             })?;
-            mkdir(&target, Mode::from_bits_truncate(0o700))
+            mkdir(&ShortPath(&target), Mode::from_bits_truncate(0o700))
                 .map_err(|e| InitError::Sys(format!("mkdir {}", target.display()), e))?;
             Ok(true)
         }
@@ -160,6 +169,7 @@ struct Driver {
 }
 
 impl Driver {
+    #[inline(never)]
     fn init(prog: Prog, dir: OsString) -> Result<Driver, InitError> {
         // fds 0-2 are open: common::rt saw to it before main.
         common::signals::alt_ignore(nix::sys::signal::Signal::SIGPIPE)
@@ -211,12 +221,14 @@ impl Driver {
     }
 
     /// event/, supervise/, the lock and the control FIFO (under umask 0).
+    #[inline(never)]
     fn control_init() -> Result<(OwnedFd, File, OwnedFd), InitError> {
         if trymkdir(EVENTDIR)? {
-            chown(EVENTDIR, None, Some(getegid())).map_err(sys("chown event"))?;
+            chown(&ShortPath(Path::new(EVENTDIR)), None, Some(getegid()))
+                .map_err(sys("chown event"))?;
             nix::sys::stat::fchmodat(
                 nix::fcntl::AT_FDCWD,
-                EVENTDIR,
+                &ShortPath(Path::new(EVENTDIR)),
                 Mode::from_bits_truncate(fifodir::FIFODIR_MODE),
                 nix::sys::stat::FchmodatFlags::FollowSymlink,
             )
@@ -249,14 +261,20 @@ impl Driver {
         s.value
     }
 
-    fn run(&mut self) -> ! {
+    /// The core, made from `./down`, and its first actions performed.
+    #[inline(never)]
+    fn first(&mut self) -> Core {
         let wantup = match self.sd.down() {
             Ok(down) => !down,
             Err(e) => self.prog.fatal(exit::SYSTEM, Fatal::AccessDown(e)),
         };
-        let (mut core, acts) = Core::new(wantup, self.now());
+        let (core, acts) = Core::new(wantup, self.now());
         self.perform_all(acts.as_slice());
+        core
+    }
 
+    fn run(&mut self) -> ! {
+        let mut core = self.first();
         let mut events = Events::with_capacity(8);
         // Start-up is over: what only it needed (signal registration) stops costing a page.
         common::alloc::trim();
@@ -300,8 +318,10 @@ impl Driver {
         common::rt::exit(0)
     }
 
+    #[inline(never)]
     fn handle_notify(&mut self, core: &mut Core) {
-        let mut buf = [0u8; 512];
+        // Small: readiness is one newline, and this frame is under feed's on the stack.
+        let mut buf = [0u8; 64];
         loop {
             let Some(fd) = self.notify.as_ref() else {
                 return;
@@ -329,6 +349,7 @@ impl Driver {
         }
     }
 
+    #[inline(never)]
     fn handle_signals(&mut self, core: &mut Core) {
         let mut got = [0i32; 8];
         let mut n = 0;
@@ -353,6 +374,7 @@ impl Driver {
         }
     }
 
+    #[inline(never)]
     fn reap(&mut self, core: &mut Core) {
         loop {
             let mut st = 0;
@@ -378,6 +400,7 @@ impl Driver {
         }
     }
 
+    #[inline(never)]
     fn handle_control(&mut self, core: &mut Core) {
         let mut buf = [0u8; 256];
         loop {
@@ -406,10 +429,7 @@ impl Driver {
     fn feed(&mut self, core: &mut Core, input: Input) {
         let mut next = Some(input);
         while let Some(input) = next.take() {
-            let acts = core.step(Event {
-                now: self.now(),
-                input,
-            });
+            let acts = step(core, self.now(), input);
             next = self.perform_all(acts.as_slice());
         }
     }
@@ -455,29 +475,11 @@ impl Driver {
             }
             Action::WarnFinishTimeout => self.prog.warn(Warning::FinishTimeout),
             Action::WarnUpTimeout => self.prog.warn(Warning::UpTimeout),
-            Action::WriteStatus(st) => {
-                if let Err(e) = st.write(Path::new(".")) {
-                    self.prog.warn(Warning::StatusWrite(e));
-                }
-            }
-            Action::Emit(ev) => {
-                fifodir::notify(Path::new(EVENTDIR), EventBytes::new(ev).as_bytes())
-            }
+            Action::WriteStatus(st) => self.write_status(&st),
+            Action::Emit(ev) => emit(ev),
             Action::AppendDeathTally { stamp, wstat } => self.death_tally(stamp, wstat),
-            Action::CreateDownFile => {
-                let r = open(
-                    DOWN,
-                    OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_CLOEXEC,
-                    Mode::from_bits_truncate(0o666),
-                );
-                if let Err(e) = r {
-                    self.prog.warn(Warning::DownCreate(e));
-                }
-            }
-            Action::RemoveDownFile => match nix::unistd::unlink(DOWN) {
-                Ok(()) | Err(Errno::ENOENT) => {}
-                Err(e) => self.prog.warn(Warning::DownUnlink(e)),
-            },
+            Action::CreateDownFile => self.create_down(),
+            Action::RemoveDownFile => self.remove_down(),
             Action::CloseNotify => self.close_notify(),
             Action::CloseStdio => self.close_stdio(),
             Action::Exit => {}
@@ -485,6 +487,36 @@ impl Driver {
         None
     }
 
+    // The actions that reach the file system, each out of line: a path argument costs a
+    // path buffer on the stack, which then stays out of perform_all's frame.
+    #[inline(never)]
+    fn write_status(&self, st: &common::status::StatusRecord) {
+        if let Err(e) = st.write(Path::new(".")) {
+            self.prog.warn(Warning::StatusWrite(e));
+        }
+    }
+
+    #[inline(never)]
+    fn create_down(&self) {
+        let r = open(
+            &ShortPath(Path::new(DOWN)),
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o666),
+        );
+        if let Err(e) = r {
+            self.prog.warn(Warning::DownCreate(e));
+        }
+    }
+
+    #[inline(never)]
+    fn remove_down(&self) {
+        match nix::unistd::unlink(&ShortPath(Path::new(DOWN))) {
+            Ok(()) | Err(Errno::ENOENT) => {}
+            Err(e) => self.prog.warn(Warning::DownUnlink(e)),
+        }
+    }
+
+    #[inline(never)]
     fn death_tally(&self, stamp: common::Tai64n, wstat: i32) {
         let max = self.warn_setting(self.sd.max_death_tally());
         let rec = DeathRecord::from_wstat(stamp, wstat);
@@ -504,10 +536,11 @@ impl Driver {
         }
     }
 
+    #[inline(never)]
     fn close_stdio(&self) {
         // As s6, a failed dup2 is not reported (the old fd stays).
         match open(
-            "/dev/null",
+            c"/dev/null",
             OFlag::O_RDONLY | OFlag::O_CLOEXEC,
             Mode::empty(),
         ) {
@@ -515,7 +548,7 @@ impl Driver {
             Err(e) => self.prog.warn(Warning::DevNull("reading", e)),
         }
         match open(
-            "/dev/null",
+            c"/dev/null",
             OFlag::O_WRONLY | OFlag::O_CLOEXEC,
             Mode::empty(),
         ) {
@@ -524,6 +557,7 @@ impl Driver {
         }
     }
 
+    #[inline(never)]
     fn start_run(&mut self) -> RunStart {
         let new_pidns = self.warn_setting(self.sd.flag_newpidns());
         let lock_fd = match self.service_lock() {
@@ -587,6 +621,7 @@ impl Driver {
 
     /// `lock-fd`: the fd number and an open `supervise/service-lock` for the child to lock,
     /// `None` without (or with an invalid) `lock-fd`; `Err` when ./run must not start now.
+    #[inline(never)]
     fn service_lock(&self) -> Result<Option<(u32, OwnedFd)>, RunStart> {
         let Some(lk) = self.warn_setting(self.sd.lock_fd()) else {
             return Ok(None);
@@ -596,7 +631,7 @@ impl Driver {
             return Ok(None);
         }
         let fd = open(
-            SERVICE_LOCK,
+            &ShortPath(Path::new(SERVICE_LOCK)),
             OFlag::O_WRONLY
                 | OFlag::O_CREAT
                 | OFlag::O_TRUNC
@@ -622,6 +657,7 @@ impl Driver {
     /// `notification-fd`: the fd number and a fresh pipe (read end, write end), `None`
     /// without one; `Err` when ./run must not start now (or at all, when the number is the
     /// lock's).
+    #[inline(never)]
     fn notification_pipe(
         &self,
         lock_target: Option<u32>,
@@ -655,6 +691,7 @@ impl Driver {
     }
 
     /// Poll the notification pipe's read end (non-blocking) until readiness or EOF.
+    #[inline(never)]
     fn watch_notification(&mut self, rd: OwnedFd) {
         let _ = nix::fcntl::fcntl(&rd, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
         if self
@@ -675,6 +712,7 @@ impl Driver {
         self.prog.warn(Warning::SpawnRun(e));
     }
 
+    #[inline(never)]
     fn start_finish(&mut self, wstat: i32, pid: u64) -> FinishStart {
         let (code, sig) = WaitStatus::finish_args(wstat);
         let argv = [
@@ -706,6 +744,19 @@ impl Driver {
             }
         }
     }
+}
+
+/// Announce `events` on `event/`.
+#[inline(never)]
+fn emit(events: &'static [common::event::ServiceEvent]) {
+    fifodir::notify(Path::new(EVENTDIR), EventBytes::new(events).as_bytes())
+}
+
+/// The core's step, out of line: its locals are not on the stack while the actions are
+/// performed (a supervisor's stack pages are private memory).
+#[inline(never)]
+fn step(core: &mut Core, now: Now, input: Input) -> Actions {
+    core.step(Event { now, input })
 }
 
 /// Which of the signals we are about to catch were ignored by whoever started us (SIGCHLD

@@ -11,6 +11,7 @@ use common::msg::StrError;
 use common::Errno;
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::os::unix::ffi::OsStrExt;
 
 /// Monotonic time in milliseconds.
@@ -35,6 +36,48 @@ pub const DIR_RETRY: Millis = 5000;
 
 /// The name of the catch-all logger service.
 pub const SPECIAL_LOGGER: &str = "s6-svscan-log";
+
+/// The tables' hash: a multiply-and-rotate over the key's words (FxHash's), where std's
+/// SipHash cost a tenth of a rescan. The keys are (dev, ino) pairs and pids, which nobody
+/// outside chooses freely, so a keyed hash buys nothing here.
+type KeyHash = BuildHasherDefault<WordHasher>;
+
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl WordHasher {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            if let Some(dst) = w.get_mut(..chunk.len()) {
+                dst.copy_from_slice(chunk);
+            }
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u64(&mut self, w: u64) {
+        self.add(w);
+    }
+
+    fn write_u32(&mut self, w: u32) {
+        self.add(u64::from(w));
+    }
+
+    fn write_i32(&mut self, w: i32) {
+        self.add(u64::from(w as u32));
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DevIno {
@@ -175,6 +218,20 @@ impl ScanWarning {
     }
 }
 
+/// A scan under way ([`Core::begin_scan`]).
+pub struct Scan {
+    report: ScanReport,
+    now: Millis,
+}
+
+/// One scandir entry, its name borrowed (from the driver's listing buffer).
+#[derive(Clone, Copy, Debug)]
+pub struct ScanItem<'a> {
+    pub name: &'a OsStr,
+    pub stat: Stat,
+    pub log: Stat,
+}
+
 /// What a scan has to say: its warnings, and the earliest retry any problem asks for.
 #[derive(Default)]
 struct ScanReport {
@@ -204,8 +261,8 @@ pub struct Core<P> {
     slots: Vec<Option<Service<P>>>,
     free: Vec<Key>,
     len: usize,
-    by_devino: HashMap<DevIno, Key>,
-    by_pid: HashMap<i32, Key>,
+    by_devino: HashMap<DevIno, Key, KeyHash>,
+    by_pid: HashMap<i32, Key, KeyHash>,
     special: Option<Key>,
     scan_deadline: Option<Millis>,
     start_deadline: Option<Millis>,
@@ -232,8 +289,8 @@ impl<P> Core<P> {
             slots: Vec::new(),
             free: Vec::new(),
             len: 0,
-            by_devino: HashMap::new(),
-            by_pid: HashMap::new(),
+            by_devino: HashMap::default(),
+            by_pid: HashMap::default(),
             special: None,
             scan_deadline: Some(now),
             start_deadline: None,
@@ -470,28 +527,64 @@ impl<P> Core<P> {
         now: Millis,
         mk_pipe: &mut dyn FnMut() -> Result<(P, P), Errno>,
     ) -> Vec<ScanWarning> {
-        let mut report = ScanReport::default();
+        let mut scan = self.begin_scan(now);
+        for e in entries {
+            let item = ScanItem {
+                name: &e.name,
+                stat: e.stat,
+                log: e.log,
+            };
+            self.scan_entry(&mut scan, &item, mk_pipe);
+        }
+        self.end_scan(scan)
+    }
+
+    /// [`Core::apply_scan`] one entry at a time, as the driver reads the listing (nothing
+    /// of it is kept between scans): `begin_scan`, `scan_entry` for each entry in order,
+    /// `end_scan`, which returns the warnings.
+    pub fn begin_scan(&mut self, now: Millis) -> Scan {
         self.scan_deadline = self.cfg.period.map(|p| now + p);
         for s in self.slots.iter_mut().flatten() {
             s.mark = false;
         }
-        for e in entries {
-            if let Some((k, fresh)) = self.admit(e, now, &mut report) {
-                self.attach_logger(e, k, fresh, now, mk_pipe, &mut report);
-            }
+        Scan {
+            report: ScanReport::default(),
+            now,
         }
+    }
+
+    pub fn scan_entry(
+        &mut self,
+        scan: &mut Scan,
+        e: &ScanItem<'_>,
+        mk_pipe: &mut dyn FnMut() -> Result<(P, P), Errno>,
+    ) {
+        let now = scan.now;
+        if let Some((k, fresh)) = self.admit(e, now, &mut scan.report) {
+            self.attach_logger(e, k, fresh, now, mk_pipe, &mut scan.report);
+        }
+    }
+
+    /// The listing failed half-way: nothing is swept (what was admitted stays), the scan is
+    /// retried as after any failed one; the warnings so far.
+    pub fn fail_scan(&mut self, scan: Scan) -> Vec<ScanWarning> {
+        self.scan_failed(scan.now);
+        scan.report.warnings
+    }
+
+    pub fn end_scan(&mut self, scan: Scan) -> Vec<ScanWarning> {
         self.sweep();
-        if let Some(r) = report.retry {
-            self.scan_deadline = earliest(self.scan_deadline, now + r);
+        if let Some(r) = scan.report.retry {
+            self.scan_deadline = earliest(self.scan_deadline, scan.now + r);
         }
-        report.warnings
+        scan.report.warnings
     }
 
     /// Admit one entry as a (producer) service: its key, and whether it is new this scan.
     /// `None` when the entry is skipped (hidden, not a directory, a problem reported).
     fn admit(
         &mut self,
-        e: &ScanEntry,
+        e: &ScanItem<'_>,
         now: Millis,
         report: &mut ScanReport,
     ) -> Option<(Key, bool)> {
@@ -499,14 +592,17 @@ impl<P> Core<P> {
             return None;
         }
         if e.name.len() > self.cfg.namemax {
-            report.warn(ScanWarning::NameTooLong(e.name.clone()), None);
+            report.warn(ScanWarning::NameTooLong(e.name.to_os_string()), None);
             return None;
         }
         let di = match e.stat {
             Stat::NotDir => return None,
             Stat::Error(err) => {
-                report.warn(ScanWarning::Stat(e.name.clone(), err), Some(STAT_RETRY));
-                self.keep_by_name(&e.name);
+                report.warn(
+                    ScanWarning::Stat(e.name.to_os_string(), err),
+                    Some(STAT_RETRY),
+                );
+                self.keep_by_name(e.name);
                 return None;
             }
             Stat::Dir(di) => di,
@@ -523,12 +619,12 @@ impl<P> Core<P> {
                 let need = if log_known { 1 } else { 2 };
                 if self.len + need > self.cfg.max {
                     report.warn(
-                        ScanWarning::TooManyServices(e.name.clone()),
+                        ScanWarning::TooManyServices(e.name.to_os_string()),
                         Some(FULL_RETRY),
                     );
                     return None;
                 }
-                let k = self.new_service(di, e.name.clone(), false, now);
+                let k = self.new_service(di, e.name.to_os_string(), false, now);
                 if self.special.is_none() && e.name == SPECIAL_LOGGER {
                     self.special = Some(k);
                 }
@@ -537,7 +633,10 @@ impl<P> Core<P> {
         };
         if let Some(sv) = self.sv(k) {
             sv.mark = true;
-            sv.name.clone_from(&e.name);
+            if sv.name != e.name {
+                sv.name.clear();
+                sv.name.push(e.name);
+            }
         }
         Some((k, fresh))
     }
@@ -546,7 +645,7 @@ impl<P> Core<P> {
     /// orphan logger, or create the logger and its pipe.
     fn attach_logger(
         &mut self,
-        e: &ScanEntry,
+        e: &ScanItem<'_>,
         k: Key,
         fresh: bool,
         now: Millis,
@@ -559,12 +658,12 @@ impl<P> Core<P> {
             Stat::NotDir => return,
             Stat::Error(Errno::ENOENT) => {
                 if cur_peer.is_some() {
-                    report.warn(ScanWarning::LoggerMoved(e.name.clone()), None);
+                    report.warn(ScanWarning::LoggerMoved(e.name.to_os_string()), None);
                 }
                 return;
             }
             Stat::Error(err) => {
-                report.warn(ScanWarning::Stat(log_name(&e.name), err), Some(STAT_RETRY));
+                report.warn(ScanWarning::Stat(log_name(e.name), err), Some(STAT_RETRY));
                 if let Some(l) = cur_peer.and_then(|p| self.sv(p)) {
                     l.mark = true;
                 }
@@ -572,12 +671,12 @@ impl<P> Core<P> {
             }
         };
         match self.by_devino.get(&ldi).copied() {
-            Some(l) if cur_peer == Some(l) => self.keep_logger(l, &e.name),
+            Some(l) if cur_peer == Some(l) => self.keep_logger(l, e.name),
             Some(l) => {
                 let owned = self.service(l).and_then(|s| s.peer).is_some();
                 if owned || !self.service(l).is_some_and(|s| s.logger) {
                     report.warn(
-                        ScanWarning::OldServiceExists(log_name(&e.name)),
+                        ScanWarning::OldServiceExists(log_name(e.name)),
                         Some(BUSY_RETRY),
                     );
                     if fresh {
@@ -585,21 +684,21 @@ impl<P> Core<P> {
                     }
                 } else {
                     // A logger left without a producer: it keeps running, unpaired.
-                    self.keep_logger(l, &e.name);
+                    self.keep_logger(l, e.name);
                 }
             }
             None => {
                 if self.len + 1 > self.cfg.max {
                     report.warn(
-                        ScanWarning::TooManyServices(log_name(&e.name)),
+                        ScanWarning::TooManyServices(log_name(e.name)),
                         Some(FULL_RETRY),
                     );
                     return;
                 }
                 match mk_pipe() {
-                    Ok((r, w)) => self.pair_new_logger(k, cur_peer, ldi, &e.name, (r, w), now),
+                    Ok((r, w)) => self.pair_new_logger(k, cur_peer, ldi, e.name, (r, w), now),
                     Err(err) => {
-                        report.warn(ScanWarning::Pipe(log_name(&e.name), err), Some(PIPE_RETRY));
+                        report.warn(ScanWarning::Pipe(log_name(e.name), err), Some(PIPE_RETRY));
                         if fresh {
                             self.remove(k);
                         }
@@ -612,7 +711,15 @@ impl<P> Core<P> {
     fn keep_logger(&mut self, l: Key, producer: &OsStr) {
         if let Some(lsv) = self.sv(l) {
             lsv.mark = true;
-            lsv.name = log_name(producer);
+            // Renamed only when the producer's name changed: a rescan allocates nothing.
+            let same = lsv
+                .name
+                .as_bytes()
+                .strip_prefix(producer.as_bytes())
+                .is_some_and(|rest| rest == b"/log");
+            if !same {
+                lsv.name = log_name(producer);
+            }
         }
     }
 

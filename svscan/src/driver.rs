@@ -5,7 +5,7 @@
 //!
 //! Decisions are taken by [`crate::core::Core`]; this module only carries them out.
 
-use crate::core::{self, Config, Core, DevIno, Key, Millis, ScanEntry, Stat, Trigger};
+use crate::core::{self, Config, Core, DevIno, Key, Millis, Stat, Trigger};
 use crate::options::{self, OptError, Options};
 use common::control::FifoError;
 use common::msg::{errno_of, exit, StrError};
@@ -16,7 +16,7 @@ use mio::{Events, Interest, Poll, Token};
 use nix::fcntl::{fcntl, open, FcntlArg, FdFlag, OFlag};
 use nix::sys::stat::{stat, Mode, SFlag};
 use nix::unistd::{access, AccessFlags};
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
@@ -261,7 +261,7 @@ fn initial_cleanup() -> Result<(), InitError> {
     Ok(())
 }
 
-fn stat_of(path: &Path) -> Stat {
+fn stat_of(path: &CStr) -> Stat {
     match stat(path) {
         Err(e) => Stat::Error(e),
         Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => {
@@ -274,27 +274,63 @@ fn stat_of(path: &Path) -> Stat {
     }
 }
 
-/// The scandir listing; on failure, which call failed (`opendir` or `readdir`) and why.
-fn read_scandir() -> Result<Vec<ScanEntry>, (&'static str, Errno)> {
-    let mut out = Vec::new();
-    let rd = std::fs::read_dir(".").map_err(|e| ("opendir", errno_of(&e)))?;
-    for ent in rd {
-        let name = ent.map_err(|e| ("readdir", errno_of(&e)))?.file_name();
-        if name.as_bytes().first() == Some(&b'.') {
-            continue;
-        }
-        let st = stat_of(Path::new(&name));
-        let log = match st {
-            Stat::Dir(_) => stat_of(&Path::new(&name).join(LOG_DIR)),
-            _ => Stat::NotDir,
-        };
-        out.push(ScanEntry {
-            name,
-            stat: st,
-            log,
-        });
+/// `path` := `name` `suffix` NUL, as a C string (an empty one if `name` holds a NUL, which no
+/// directory entry does).
+fn cpath<'a>(path: &'a mut Vec<u8>, name: &[u8], suffix: &[&[u8]]) -> &'a CStr {
+    path.clear();
+    path.extend_from_slice(name);
+    for s in suffix {
+        path.extend_from_slice(s);
     }
-    Ok(out)
+    path.push(0);
+    CStr::from_bytes_with_nul(path).unwrap_or_default()
+}
+
+/// Call `f` with the name of every entry of the open directory `dir` not starting with `.`,
+/// in the order getdents64 gives them (readdir's), read into a stack buffer: no heap.
+fn list_dir(dir: &OwnedFd, mut f: impl FnMut(&[u8])) -> Result<(), Errno> {
+    let mut buf = [0u64; 256];
+    loop {
+        // SAFETY: getdents64 writes at most the buffer's length into it.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                dir.as_raw_fd(),
+                buf.as_mut_ptr(),
+                std::mem::size_of_val(&buf),
+            )
+        };
+        if n < 0 {
+            let e = Errno::last();
+            if e == Errno::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        // SAFETY: the kernel filled the first n bytes of buf (u64s: any byte is a valid u8).
+        let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) };
+        for name in dirents(bytes) {
+            if name.first() != Some(&b'.') {
+                f(name);
+            }
+        }
+    }
+}
+
+/// The names in a buffer of `linux_dirent64` records (d_ino u64, d_off i64, d_reclen u16,
+/// d_type u8, NUL-terminated d_name), as getdents64 returns them.
+fn dirents(mut b: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        let reclen = usize::from(u16::from_ne_bytes([*b.get(16)?, *b.get(17)?]));
+        let rec = b.get(..reclen).filter(|_| reclen > 19)?;
+        b = b.get(reclen..).unwrap_or(&[]);
+        let name = rec.get(19..).unwrap_or(&[]);
+        let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+        name.get(..end)
+    })
 }
 
 fn make_pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
@@ -313,6 +349,8 @@ struct Driver {
     console: Option<OwnedFd>,
     candidates: Vec<PathBuf>,
     prog: Prog,
+    /// The paths a scan stats (`name`, `name/log`), built here: kept from scan to scan.
+    path: Vec<u8>,
 }
 
 impl Driver {
@@ -368,19 +406,50 @@ impl Driver {
         }
     }
 
+    /// Read the scan directory and hand each entry to the core as it comes, as s6 does: a
+    /// rescan allocates nothing (the names are borrowed from the listing buffer, the paths
+    /// stat'd are built in one reused buffer). A listing that fails half-way commits nothing
+    /// (no sweep), as in s6.
     fn scan(&mut self) {
         let now = self.clock.now();
-        match read_scandir() {
-            Ok(entries) => {
-                for w in self.core.apply_scan(&entries, now, &mut make_pipe) {
-                    common::cli::warn_bytes(self.prog.name(), &[&w.message()]);
-                }
-            }
-            Err((what, e)) => {
+        let dir = match open(
+            c".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(d) => d,
+            Err(e) => {
                 self.prog
-                    .warn(format_args!("unable to {what} .: {}", StrError(e)));
+                    .warn(format_args!("unable to opendir .: {}", StrError(e)));
                 self.core.scan_failed(now);
+                return;
             }
+        };
+        let (core, path) = (&mut self.core, &mut self.path);
+        let mut scan = core.begin_scan(now);
+        let listed = list_dir(&dir, |name| {
+            let stat = stat_of(cpath(path, name, &[]));
+            let log = match stat {
+                Stat::Dir(_) => stat_of(cpath(path, name, &[b"/", LOG_DIR.as_bytes()])),
+                _ => Stat::NotDir,
+            };
+            let item = core::ScanItem {
+                name: OsStr::from_bytes(name),
+                stat,
+                log,
+            };
+            core.scan_entry(&mut scan, &item, &mut make_pipe);
+        });
+        let warnings = match listed {
+            Ok(()) => core.end_scan(scan),
+            Err(_) => core.fail_scan(scan),
+        };
+        for w in warnings {
+            common::cli::warn_bytes(self.prog.name(), &[&w.message()]);
+        }
+        if let Err(e) = listed {
+            self.prog
+                .warn(format_args!("unable to readdir .: {}", StrError(e)));
         }
     }
 
@@ -654,6 +723,7 @@ pub fn main() -> ! {
         console,
         candidates,
         prog: p.clone(),
+        path: Vec::new(),
     };
     if let Err(e) = d.run(&ctl, &mut signals) {
         d.restore_console();
