@@ -165,56 +165,22 @@ fn for_each_subscriber(
     // 512 bytes: eight subscribers a call; a supervisor sends its events from deep in its
     // loop, and each stack page it ever touched stays its private memory.
     let mut buf = [0u64; 64];
-    loop {
-        // Raw getdents64 (nix has no wrapper): names without a heap entry each, and no
-        // directory stream to keep in step with the unlinks.
-        // SAFETY: getdents64 writes at most the buffer's length into it.
-        let n = unsafe {
-            libc::syscall(
-                libc::SYS_getdents64,
-                dirfd.as_raw_fd(),
-                buf.as_mut_ptr(),
-                std::mem::size_of_val(&buf),
-            )
-        };
-        if n < 0 {
-            let e = Errno::last();
-            if e == Errno::EINTR {
-                continue;
-            }
-            return Err(e);
+    crate::fsio::for_each_dir_name(dirfd.as_fd(), &mut buf, |name| {
+        let mut z = [0u8; FIFO_NAME_LEN + 1];
+        if let Some(dst) = z
+            .get_mut(..FIFO_NAME_LEN)
+            .filter(|_| is_subscriber_name(name))
+        {
+            dst.copy_from_slice(name);
+            found.push(z);
         }
-        if n == 0 {
-            break;
-        }
-        // SAFETY: the kernel filled the first n bytes of buf.
-        let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) };
-        for name in dirents(bytes) {
-            if is_subscriber_name(name) {
-                let mut z = [0u8; FIFO_NAME_LEN + 1];
-                z[..FIFO_NAME_LEN].copy_from_slice(name);
-                found.push(z);
-            }
-        }
-    }
+    })?;
     for z in &found {
         if let Ok(n) = std::ffi::CStr::from_bytes_with_nul(z) {
             f(dirfd.as_fd(), n);
         }
     }
     Ok(())
-}
-
-/// The names in a buffer of `linux_dirent64` records (d_ino u64, d_off i64, d_reclen u16,
-/// d_type u8, NUL-terminated d_name), as getdents64 returns them.
-fn dirents(mut b: &[u8]) -> impl Iterator<Item = &[u8]> {
-    std::iter::from_fn(move || {
-        let reclen = u16::from_ne_bytes([*b.get(16)?, *b.get(17)?]) as usize;
-        let rec = b.get(..reclen).filter(|_| reclen > 19)?;
-        b = b.get(reclen..).unwrap_or(&[]);
-        let name = rec.get(19..).unwrap_or(&[]);
-        name.split(|&c| c == 0).next()
-    })
 }
 
 fn random_suffix() -> [u8; 6] {
@@ -547,9 +513,9 @@ mod tests {
             r[19..19 + name.len()].copy_from_slice(name);
             b.extend_from_slice(&r);
         }
-        let names: Vec<&[u8]> = dirents(&b).collect();
+        let names: Vec<&[u8]> = crate::fsio::dirents(&b).collect();
         assert_eq!(names, vec![&b"."[..], b"ftrig1:x", b"a"]);
-        assert_eq!(dirents(&b[..10]).count(), 0);
+        assert_eq!(crate::fsio::dirents(&b[..10]).count(), 0);
     }
 
     #[test]

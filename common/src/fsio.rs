@@ -44,6 +44,57 @@ impl nix::NixPath for ShortPath<'_> {
     }
 }
 
+/// Call `f` with the name of every entry of the open directory `dir` (`.` and `..`
+/// included), in the order getdents64 gives them (readdir's), read through `buf`: no heap
+/// and no directory stream (glibc's `DIR` is a 32 KiB heap buffer). The daemons list their
+/// directories this way; `buf`'s size is the caller's stack budget.
+pub fn for_each_dir_name(
+    dir: std::os::fd::BorrowedFd<'_>,
+    buf: &mut [u64],
+    mut f: impl FnMut(&[u8]),
+) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    loop {
+        // SAFETY: getdents64 writes at most the buffer's length into it.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                dir.as_raw_fd(),
+                buf.as_mut_ptr(),
+                std::mem::size_of_val(buf),
+            )
+        };
+        if n < 0 {
+            let e = Errno::last();
+            if e == Errno::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let len = usize::try_from(n)
+            .unwrap_or(0)
+            .min(std::mem::size_of_val(buf));
+        // SAFETY: the kernel filled the first len bytes of buf (u64s: any byte is a valid u8).
+        let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), len) };
+        dirents(bytes).for_each(&mut f);
+    }
+}
+
+/// The names in a buffer of `linux_dirent64` records (d_ino u64, d_off i64, d_reclen u16,
+/// d_type u8, NUL-terminated d_name), as getdents64 returns them.
+pub(crate) fn dirents(mut b: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        let reclen = usize::from(u16::from_ne_bytes([*b.get(16)?, *b.get(17)?]));
+        let rec = b.get(..reclen).filter(|_| reclen > 19)?;
+        b = b.get(reclen..).unwrap_or(&[]);
+        let name = rec.get(19..).unwrap_or(&[]);
+        name.split(|&c| c == 0).next()
+    })
+}
+
 /// Read at most `buf.len()` bytes from the start of `path`; returns how many were read.
 pub fn read_prefix(path: &Path, buf: &mut [u8]) -> Result<usize, Errno> {
     read_prefix_flags(path, buf, OFlag::O_RDONLY | OFlag::O_CLOEXEC)

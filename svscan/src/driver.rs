@@ -287,49 +287,13 @@ fn cpath<'a>(path: &'a mut Vec<u8>, name: &[u8], suffix: &[&[u8]]) -> &'a CStr {
 }
 
 /// Call `f` with the name of every entry of the open directory `dir` not starting with `.`,
-/// in the order getdents64 gives them (readdir's), read into a stack buffer: no heap.
+/// in readdir's order, through a stack buffer: no heap.
 fn list_dir(dir: &OwnedFd, mut f: impl FnMut(&[u8])) -> Result<(), Errno> {
     let mut buf = [0u64; 256];
-    loop {
-        // SAFETY: getdents64 writes at most the buffer's length into it.
-        let n = unsafe {
-            libc::syscall(
-                libc::SYS_getdents64,
-                dir.as_raw_fd(),
-                buf.as_mut_ptr(),
-                std::mem::size_of_val(&buf),
-            )
-        };
-        if n < 0 {
-            let e = Errno::last();
-            if e == Errno::EINTR {
-                continue;
-            }
-            return Err(e);
+    common::fsio::for_each_dir_name(dir.as_fd(), &mut buf, |name| {
+        if name.first() != Some(&b'.') {
+            f(name);
         }
-        if n == 0 {
-            return Ok(());
-        }
-        // SAFETY: the kernel filled the first n bytes of buf (u64s: any byte is a valid u8).
-        let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) };
-        for name in dirents(bytes) {
-            if name.first() != Some(&b'.') {
-                f(name);
-            }
-        }
-    }
-}
-
-/// The names in a buffer of `linux_dirent64` records (d_ino u64, d_off i64, d_reclen u16,
-/// d_type u8, NUL-terminated d_name), as getdents64 returns them.
-fn dirents(mut b: &[u8]) -> impl Iterator<Item = &[u8]> {
-    std::iter::from_fn(move || {
-        let reclen = usize::from(u16::from_ne_bytes([*b.get(16)?, *b.get(17)?]));
-        let rec = b.get(..reclen).filter(|_| reclen > 19)?;
-        b = b.get(reclen..).unwrap_or(&[]);
-        let name = rec.get(19..).unwrap_or(&[]);
-        let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
-        name.get(..end)
     })
 }
 
