@@ -4,14 +4,15 @@
 //! the `-L` quirk) are [`value_of`], a pure function of the file's bytes.
 
 use common::cli::{fatal_bytes, GetOpt, Opt};
+use common::cpath::CPath;
 use common::exec::{exec_path_or_die, search_path, setenv, unsetenv};
 use common::msg::{exit, Prog};
 use nix::errno::Errno;
-use nix::fcntl::{open, OFlag};
+use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use std::ffi::{OsStr, OsString};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
 pub const PROG: &str = "s6-envdir";
 pub const USAGE: &str = "s6-envdir [ -I | -i ] [ -n ] [ -f ] [ -L ] [ -c nullchar ] dir prog...";
@@ -101,93 +102,138 @@ fn trim_blanks(mut v: &[u8]) -> &[u8] {
 }
 
 /// The value a file's contents give (`data`: what was read, at most [`MAX_VALUE`] bytes
-/// unless `-L`), NUL not yet translated; `None`: unset the variable.
-pub fn value_of(data: &[u8], rules: &ValueRules) -> Option<Vec<u8>> {
+/// unless `-L`), its NULs translated in place; `None`: unset the variable.
+pub fn value_of<'d>(data: &'d mut [u8], rules: &ValueRules) -> Option<&'d [u8]> {
     if data.is_empty() {
         return None;
     }
-    let v: &[u8] = if rules.verbatim {
+    let len = if rules.verbatim {
         match data.split_last() {
-            Some((b'\n', head)) if !rules.no_chomp => head,
-            _ => data,
+            Some((b'\n', head)) if !rules.no_chomp => head.len(),
+            _ => data.len(),
         }
     } else {
-        let mut lines = data.splitn(2, |&c| c == b'\n');
-        let first = lines.next().unwrap_or_default();
-        match lines.next() {
-            Some(_) if rules.no_chomp => first,
-            Some(_) => trim_blanks(first),
+        match data.iter().position(|&c| c == b'\n') {
+            Some(eol) if rules.no_chomp => eol,
+            Some(eol) => trim_blanks(data.get(..eol).unwrap_or_default()).len(),
             // skalibs' unclamped reader drops an unterminated first line unless -n.
-            None if rules.no_clamp && !rules.no_chomp => &[],
-            None if rules.no_chomp => data,
-            None => trim_blanks(data),
+            None if rules.no_clamp && !rules.no_chomp => 0,
+            None if rules.no_chomp => data.len(),
+            None => trim_blanks(data).len(),
         }
     };
-    Some(
-        v.iter()
-            .map(|&c| if c == 0 { rules.nullis } else { c })
-            .collect(),
-    )
+    let v = data.get_mut(..len).unwrap_or_default();
+    for c in v.iter_mut() {
+        if *c == 0 {
+            *c = rules.nullis;
+        }
+    }
+    Some(v)
 }
 
-/// Read up to `limit` bytes of a file (`None`: all of it) into `buf` (reused across files).
-fn read_file(path: &Path, limit: Option<usize>, buf: &mut Vec<u8>) -> Result<(), Errno> {
-    let fd = open(
-        path,
-        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    buf.clear();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let want = match limit {
-            Some(l) if buf.len() >= l => break,
-            Some(l) => (l - buf.len()).min(chunk.len()),
-            None => chunk.len(),
-        };
-        // `want` is at most the chunk's length, and so is what read returns.
-        let Some(room) = chunk.get_mut(..want) else {
-            break;
-        };
-        match nix::unistd::read(&fd, room) {
+/// Read what `fd` holds into `buf` from its start, up to its end or until `buf` is full;
+/// returns how many bytes were read.
+fn read_into(fd: &OwnedFd, buf: &mut [u8]) -> Result<usize, Errno> {
+    let mut len = 0;
+    while let Some(room) = buf.get_mut(len..).filter(|r| !r.is_empty()) {
+        match nix::unistd::read(fd, room) {
             Ok(0) => break,
-            Ok(n) => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+            Ok(n) => len += n,
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e),
         }
     }
-    Ok(())
+    Ok(len)
 }
 
-/// Apply `dir` to the environment. Errors are the errno s6 reports (ENOENT of an entry
-/// becomes EIDRM, so only a missing `dir` itself is ENOENT).
-pub fn apply_envdir(dir: &Path, rules: &ValueRules) -> Result<(), Errno> {
+/// Read a whole file (`-L`) into `buf` (reused across files).
+fn read_all(fd: &OwnedFd, buf: &mut Vec<u8>) -> Result<(), Errno> {
+    buf.clear();
+    loop {
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(4096);
+        }
+        let len = buf.len();
+        buf.resize(buf.capacity(), 0);
+        let n = read_into(fd, buf.get_mut(len..).unwrap_or_default());
+        buf.truncate(len + *n.as_ref().unwrap_or(&0));
+        match n {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Where an entry's bytes are read: a stack buffer of [`MAX_VALUE`] bytes, or (`-L`) a
+/// growing one.
+struct ValueBuffers {
+    clamped: [u8; MAX_VALUE],
+    whole: Vec<u8>,
+}
+
+/// Set (or unset) the variable the entry `name` of the open directory `dir` gives.
+fn apply_entry(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    rules: &ValueRules,
+    bufs: &mut ValueBuffers,
+) -> Result<(), Errno> {
+    let fd = CPath::new(OsStr::from_bytes(name))
+        .open_at(
+            dir,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(entry_error)?;
+    let data = if rules.no_clamp {
+        read_all(&fd, &mut bufs.whole).map_err(entry_error)?;
+        bufs.whole.as_mut_slice()
+    } else {
+        let n = read_into(&fd, &mut bufs.clamped).map_err(entry_error)?;
+        bufs.clamped.get_mut(..n).unwrap_or_default()
+    };
+    drop(fd);
+    match value_of(data, rules) {
+        Some(v) => setenv(name, v),
+        None => unsetenv(name),
+    }
+}
+
+/// ENOENT of an entry becomes EIDRM (it went away while being read), so that only a
+/// missing `dir` itself is ENOENT.
+fn entry_error(e: Errno) -> Errno {
+    if e == Errno::ENOENT {
+        Errno::EIDRM
+    } else {
+        e
+    }
+}
+
+/// Apply `dir` to the environment, its entries in the order the directory lists them.
+/// Errors are the errno s6 reports (see [`entry_error`]).
+pub fn apply_envdir(dir: &OsStr, rules: &ValueRules) -> Result<(), Errno> {
     if rules.nullis == 0 {
         return Err(Errno::EINVAL);
     }
-    let entries = std::fs::read_dir(dir).map_err(|e| common::msg::errno_of(&e))?;
-    let limit = (!rules.no_clamp).then_some(MAX_VALUE);
-    let mut data = Vec::with_capacity(MAX_VALUE);
-    for entry in entries {
-        let entry = entry.map_err(|e| common::msg::errno_of(&e))?;
-        let name = entry.file_name();
-        let n = name.as_bytes();
-        if n.first() == Some(&b'.') || n.contains(&b'=') {
-            continue;
+    let dfd = CPath::new(dir).open(
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut listing = [0u64; 256];
+    let mut bufs = ValueBuffers {
+        clamped: [0; MAX_VALUE],
+        whole: Vec::new(),
+    };
+    let mut result = Ok(());
+    common::fsio::for_each_dir_name(dfd.as_fd(), &mut listing, |name| {
+        // The first failure ends the work, as s6's loop does.
+        if result.is_err() || name.first() == Some(&b'.') || name.contains(&b'=') {
+            return;
         }
-        read_file(&entry.path(), limit, &mut data).map_err(|e| {
-            if e == Errno::ENOENT {
-                Errno::EIDRM
-            } else {
-                e
-            }
-        })?;
-        match value_of(&data, rules) {
-            Some(v) => setenv(n, &v)?,
-            None => unsetenv(n)?,
-        }
-    }
-    Ok(())
+        result = apply_entry(dfd.as_fd(), name, rules, &mut bufs);
+    })?;
+    result
 }
 
 pub fn main() -> ! {
@@ -199,7 +245,7 @@ pub fn main() -> ! {
     };
     // prog is looked up with the PATH we were given, not one the directory sets.
     let path = search_path();
-    if let Err(e) = apply_envdir(Path::new(req.dir), &req.rules) {
+    if let Err(e) = apply_envdir(req.dir, &req.rules) {
         if req.insist || e != Errno::ENOENT {
             fatal_bytes(
                 PROG,
@@ -228,7 +274,8 @@ mod tests {
     };
 
     fn v(data: &[u8], rules: ValueRules) -> Option<Vec<u8>> {
-        value_of(data, &rules)
+        let mut d = data.to_vec();
+        value_of(&mut d, &rules).map(<[u8]>::to_vec)
     }
 
     #[test]

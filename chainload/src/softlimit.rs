@@ -6,7 +6,7 @@
 
 use common::exec::exec_prog;
 use common::msg::{exit, Prog, StrError};
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
 pub const PROG: &str = "s6-softlimit";
@@ -75,12 +75,13 @@ fn resources(letter: u8) -> Option<&'static [ResourceId]> {
 
 /// skalibs' `subgetopt` over `hHa:c:d:f:l:m:o:P:p:r:s:t:`, unknown letters skipped: the
 /// steps and prog.
-pub fn parse_args(args: &[OsString]) -> (Vec<Step<'_>>, &[OsString]) {
-    let mut steps = Vec::new();
+pub fn parse_args<A: AsRef<OsStr>>(args: &[A]) -> (Vec<Step<'_>>, &[A]) {
+    // Usually one step per word: one allocation.
+    let mut steps = Vec::with_capacity(args.len());
     // What is left of the command line: options are taken off its front.
     let mut rest = args;
     'words: while let Some((arg, after)) = rest.split_first() {
-        let opts = match arg.as_bytes() {
+        let opts = match arg.as_ref().as_bytes() {
             [b'-', opts @ ..] if !opts.is_empty() => opts,
             _ => break,
         };
@@ -100,7 +101,7 @@ pub fn parse_args(args: &[OsString]) -> (Vec<Step<'_>>, &[OsString]) {
                             OsStr::from_bytes(attached)
                         } else if let Some((v, after_value)) = rest.split_first() {
                             rest = after_value;
-                            v.as_os_str()
+                            v.as_ref()
                         } else {
                             // A missing argument is reported and ignored.
                             break 'words;
@@ -161,7 +162,7 @@ pub fn new_limits(cur: (u64, u64), value: Value, which: u8) -> (u64, u64) {
 }
 
 pub fn main() -> ! {
-    let args: Vec<OsString> = common::rt::args_os().into_iter().skip(1).collect();
+    let args = common::rt::arguments();
     common::cli::help_or_version(&args, HELP);
     let prog = Prog::new(PROG);
     let (steps, rest) = parse_args(&args);
@@ -201,6 +202,7 @@ pub fn main() -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::OsString;
 
     fn os(v: &[&str]) -> Vec<OsString> {
         v.iter().map(OsString::from).collect()

@@ -99,7 +99,7 @@ impl CPath {
 
     /// The terminated bytes as C sees them, for a system call made here directly: no scan
     /// for an inner NUL (as [`CPath::as_c_str`] does), since the kernel stops at the first.
-    fn as_ptr(&self) -> *const libc::c_char {
+    pub(crate) fn as_ptr(&self) -> *const libc::c_char {
         self.with_nul().as_ptr().cast()
     }
 
@@ -110,6 +110,29 @@ impl CPath {
             let fd = unsafe { libc::open(self.as_ptr(), flags.bits(), mode.bits()) };
             if fd >= 0 {
                 // SAFETY: a descriptor open just returned is ours alone.
+                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+            match Errno::last() {
+                Errno::EINTR => continue,
+                e => return Err(e),
+            }
+        }
+    }
+
+    /// `openat(2)` of this path relative to the directory `dir`.
+    pub fn open_at(
+        &self,
+        dir: std::os::fd::BorrowedFd<'_>,
+        flags: OFlag,
+        mode: Mode,
+    ) -> Result<OwnedFd, Errno> {
+        use std::os::fd::AsRawFd;
+        loop {
+            // SAFETY: as_ptr is NUL-terminated (with_nul) and lives through the call.
+            let fd =
+                unsafe { libc::openat(dir.as_raw_fd(), self.as_ptr(), flags.bits(), mode.bits()) };
+            if fd >= 0 {
+                // SAFETY: a descriptor openat just returned is ours alone.
                 return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
             }
             match Errno::last() {
@@ -147,16 +170,37 @@ impl CPath {
 /// to `memcpy` for 1 to 30 bytes costs more than the copy (musl's copies byte by byte up
 /// to an aligned destination).
 fn copy_part(dst: &mut [MaybeUninit<u8>], src: &[u8]) {
-    let (dst_words, dst_tail) = dst.as_chunks_mut::<8>();
-    let (src_words, src_tail) = src.as_chunks::<8>();
-    for (d, s) in dst_words.iter_mut().zip(src_words) {
-        for (d, &s) in d.iter_mut().zip(s) {
-            d.write(s);
+    // Whole words, then one last word that may overlap the one before (rewriting a few
+    // bytes with the same values): a path part costs a handful of moves, where a byte loop
+    // or libc's memcpy (byte by byte up to alignment) costs one per byte.
+    let n = src.len();
+    if n >= 8 {
+        let mut at = 0;
+        while at + 8 < n {
+            put::<8>(dst, src, at);
+            at += 8;
+        }
+        put::<8>(dst, src, n - 8);
+    } else if n >= 4 {
+        put::<4>(dst, src, 0);
+        put::<4>(dst, src, n - 4);
+    } else {
+        for at in 0..n {
+            put::<1>(dst, src, at);
         }
     }
-    for (d, &s) in dst_tail.iter_mut().zip(src_tail) {
-        d.write(s);
-    }
+}
+
+/// `dst[at..at + N] = src[at..at + N]`, one move of N bytes (nothing if out of range).
+#[inline(always)]
+fn put<const N: usize>(dst: &mut [MaybeUninit<u8>], src: &[u8], at: usize) {
+    let (Some(d), Some(s)) = (dst.get_mut(at..at + N), src.get(at..at + N)) else {
+        return;
+    };
+    let Ok(s) = <[u8; N]>::try_from(s) else {
+        return;
+    };
+    d.copy_from_slice(&s.map(MaybeUninit::new));
 }
 
 impl std::ops::Deref for CPath {
@@ -204,6 +248,20 @@ mod tests {
                 .as_os_str()
                 .as_bytes()
         );
+    }
+
+    #[test]
+    fn parts_of_every_short_length_are_copied_exactly() {
+        // copy_part's word, overlapping-word, half-word and byte cases, at every offset.
+        let bytes: Vec<u8> = (1..=40).collect();
+        for a in 0..=20 {
+            for b in 0..=20 {
+                let p = CPath::concat(&[&bytes[..a], b"/", &bytes[a..a + b]]);
+                let want = [&bytes[..a], b"/", &bytes[a..a + b]].concat();
+                assert_eq!(p.as_bytes(), want, "a={a} b={b}");
+                assert_eq!(p.as_c_str().to_bytes_with_nul().len(), a + b + 2);
+            }
+        }
     }
 
     #[test]

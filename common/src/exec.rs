@@ -15,10 +15,13 @@ pub const DEFAULT_PATH: &[u8] = b"/usr/bin:/bin";
 
 /// `$PATH` as the tool got it, or [`DEFAULT_PATH`].
 pub fn search_path() -> Vec<u8> {
-    match std::env::var_os("PATH") {
-        Some(p) => p.as_bytes().to_vec(),
-        None => DEFAULT_PATH.to_vec(),
+    // SAFETY: getenv of a constant name; the string is copied before anything else runs.
+    let p = unsafe { libc::getenv(c"PATH".as_ptr()) };
+    if p.is_null() {
+        return DEFAULT_PATH.to_vec();
     }
+    // SAFETY: a non-null getenv result is a NUL-terminated string.
+    unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes().to_vec()
 }
 
 /// The exit code s6's `xexec` uses for an exec failure.
@@ -81,31 +84,15 @@ fn execvep_raw(argv: *const *const c_char, path: &[u8]) -> Errno {
         return Errno::ENOENT;
     }
     let mut saved: Option<Errno> = None;
-    // A path on the stack when it fits: no allocation on the way to the exec.
-    let mut stack = [0u8; 512];
-    let mut heap: Vec<u8> = Vec::new();
     for dir in path.split(|&b| b == b':') {
         if dir.is_empty() {
             continue;
         }
-        let len = dir.len() + 1 + file.len() + 1;
-        let buf = if len <= stack.len() {
-            stack.get_mut(..len)
-        } else {
-            heap.resize(len, 0);
-            heap.get_mut(..len)
-        };
-        let Some(buf) = buf else {
-            continue; // cannot happen: both buffers hold len bytes
-        };
-        // dir/file\0, exactly len bytes.
-        let bytes = dir.iter().chain(b"/").chain(file).chain(b"\0");
-        for (slot, &b) in buf.iter_mut().zip(bytes) {
-            *slot = b;
-        }
-        // SAFETY: buf is NUL-terminated with no inner NUL (dir comes from PATH, file from a
-        // C string); argv is a NULL-terminated array of valid C strings.
-        unsafe { libc::execv(buf.as_ptr() as *const c_char, argv) };
+        // dir/file, on the stack when it fits: no allocation on the way to the exec.
+        let candidate = crate::cpath::CPath::concat(&[dir, b"/", file]);
+        // SAFETY: candidate is NUL-terminated and lives through the call; argv is a
+        // NULL-terminated array of valid C strings.
+        unsafe { libc::execv(candidate.as_ptr(), argv) };
         let e = Errno::last();
         if e != Errno::ENOENT {
             saved = Some(e);
@@ -209,27 +196,35 @@ fn edit_env(name: &[u8], value: Option<&[u8]>) -> Result<(), Errno> {
         None => Vec::new(),
     };
     let table = cell.0.get_or_insert_with(|| {
-        let mut ptrs = Vec::new();
         // current is the C library's NULL-terminated array (or NULL).
-        let mut p = current;
-        while !p.is_null() {
-            // SAFETY: p points into the NULL-terminated array.
-            let entry = unsafe { *p };
-            if entry.is_null() {
-                break;
-            }
-            ptrs.push(entry);
-            // SAFETY: entry was not the terminator, so p + 1 is within the array.
-            p = unsafe { p.add(1) };
+        let mut n = 0;
+        // SAFETY: entries before the terminator are readable, and so is the terminator.
+        while !current.is_null() && !unsafe { *current.wrapping_add(n) }.is_null() {
+            n += 1;
+        }
+        // Room for the usual few additions: one allocation for the whole table.
+        let mut ptrs = Vec::with_capacity(n + 9);
+        if n > 0 {
+            // SAFETY: current holds n non-null entries (counted above).
+            ptrs.extend_from_slice(unsafe { std::slice::from_raw_parts(current, n) });
         }
         ptrs.push(std::ptr::null());
+        let mut owned = owned;
+        owned.reserve(8);
         EnvTable { ptrs, owned }
     });
     let is_name = |entry: *const c_char| {
-        // SAFETY: every non-null entry of the table is a NUL-terminated string that lives as
-        // long as the process.
-        let e = unsafe { std::ffi::CStr::from_ptr(entry) }.to_bytes();
-        e.len() > name.len() && e.starts_with(name) && e.get(name.len()) == Some(&b'=')
+        // Compare `name=` with the entry's first bytes, without measuring the entry: a
+        // mismatch (at the entry's NUL at the latest, since name holds none) stops the scan.
+        for (i, &b) in name.iter().chain(b"=").enumerate() {
+            // SAFETY: every byte before this one matched a non-NUL byte of name, so the
+            // entry (a NUL-terminated string that lives as long as the process) goes on at
+            // least to index i.
+            if unsafe { *entry.wrapping_add(i) } as u8 != b {
+                return false;
+            }
+        }
+        true
     };
     let mut slot = None;
     let mut i = 0;

@@ -90,20 +90,45 @@ pub fn arguments() -> Args {
         return Args::Heap(leaked.iter().map(OsString::as_os_str).collect());
     }
     let n = (argc as usize).saturating_sub(1);
-    // A null entry ends the list early.
-    let args = (1..=n).map_while(arg).map(OsStr::from_bytes);
     if n > INLINE_ARGS {
         let mut v = Vec::with_capacity(n);
-        v.extend(args);
+        v.extend((1..=n).map_while(arg).map(OsStr::from_bytes));
         return Args::Heap(v);
     }
+    // The usual few: one pass over argv itself, a strlen each (no per-index checks).
+    let argv = ARGV.load(Ordering::Relaxed);
     let mut inline = [OsStr::new(""); INLINE_ARGS];
     let mut len = 0;
-    for (slot, a) in inline.iter_mut().zip(args) {
-        *slot = a;
+    for (i, slot) in (1..=n).zip(inline.iter_mut()) {
+        // SAFETY: i <= n = argc - 1, and argv holds argc pointers and a NULL terminator
+        // (the C runtime's array, never freed), so argv + i is inside it.
+        let p = unsafe { *argv.wrapping_add(i) };
+        if p.is_null() {
+            break; // a null entry ends the list early
+        }
+        // SAFETY: a non-null argv entry is a NUL-terminated string that lives as long as
+        // the process.
+        *slot = OsStr::from_bytes(unsafe { CStr::from_ptr(p) }.to_bytes());
         len += 1;
     }
     Args::Inline(inline, len)
+}
+
+/// The basename of `argv[0]` as the C library took it at start-up (musl's and glibc's
+/// `program_invocation_short_name`): what the multi-call binary dispatches on, without
+/// measuring and scanning the whole path again. Empty if there was no `argv[0]`.
+pub fn program_name() -> &'static [u8] {
+    extern "C" {
+        static program_invocation_short_name: *const c_char;
+    }
+    // SAFETY: a plain read of a pointer the C library sets once, before main.
+    let p = unsafe { program_invocation_short_name };
+    if p.is_null() {
+        return b"";
+    }
+    // SAFETY: it points into argv[0], a NUL-terminated string that lives as long as the
+    // process.
+    unsafe { CStr::from_ptr(p) }.to_bytes()
 }
 
 /// Argument `i` as raw bytes (`argv[0]` is 0), without allocating: `None` past the end, or

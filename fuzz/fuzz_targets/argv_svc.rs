@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(!req.dirs.is_empty());
         assert!(!req.dirs[0].is_empty());
         assert!(req.commands.len() <= svc::svc::MAX_COMMANDS);
-        for &c in &req.commands {
+        for &c in req.commands.iter() {
             assert!(SuperviseCommand::from_byte(c).is_some(), "command {c:#x}");
         }
         // The servicedirs are the tail of the arguments, verbatim.
@@ -23,6 +23,6 @@ fuzz_target!(|data: &[u8]| {
         assert!(args[tail..]
             .iter()
             .map(|a| a.as_os_str())
-            .eq(req.dirs.iter().copied()));
+            .eq(req.dirs.iter().map(|d| d.as_os_str())));
     }
 });

@@ -52,11 +52,12 @@ fn basename(path: &[u8]) -> &[u8] {
 }
 
 fn dispatch() -> ! {
-    let argv0 = common::rt::arg(0).unwrap_or_default();
-    let name = basename(argv0);
+    // The C library has already found argv[0]'s basename.
+    let name = common::rt::program_name();
     if let Some(p) = find(name) {
         (p.entry)()
     }
+    let argv0 = common::rt::arg(0).unwrap_or_default();
     if name == OWN_NAME {
         match common::rt::arg(1) {
             Some(b"--version") => {

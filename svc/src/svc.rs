@@ -45,15 +45,55 @@ Exit: 0 ok; 102 supervisor not listening; 1 broken supervise dir; 111 system err
 
 /// A parsed `s6-svc` command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Request<'a> {
+pub struct Request<'a, A> {
     /// Command letters in command-line order (duplicates kept).
-    pub commands: Vec<u8>,
+    pub commands: Commands,
     /// `-T`, milliseconds; 0 = no timeout.
     pub timeout_ms: u32,
     /// `-w` letter, if any (the last one wins).
     pub wait: Option<Want>,
-    /// Borrowed from the command line.
-    pub dirs: Vec<&'a OsStr>,
+    /// The tail of the command line.
+    pub dirs: &'a [A],
+}
+
+/// Up to [`MAX_COMMANDS`] command letters, held inline: the few bytes of a control write
+/// need no allocation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Commands {
+    bytes: [u8; MAX_COMMANDS],
+    len: usize,
+}
+
+impl Commands {
+    const fn new() -> Commands {
+        Commands {
+            bytes: [0; MAX_COMMANDS],
+            len: 0,
+        }
+    }
+
+    /// Append a letter; false (and nothing kept) when [`MAX_COMMANDS`] are already held.
+    fn push(&mut self, letter: u8) -> bool {
+        let Some(slot) = self.bytes.get_mut(self.len) else {
+            return false;
+        };
+        *slot = letter;
+        self.len += 1;
+        true
+    }
+}
+
+impl std::ops::Deref for Commands {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&[])
+    }
+}
+
+impl std::fmt::Debug for Commands {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// Why the command line was rejected (all exit 100).
@@ -79,11 +119,11 @@ pub fn signal_letter(sig: i32) -> Option<u8> {
 }
 
 /// Parse `s6-svc`'s arguments (without the program name). Pure.
-pub fn parse_args<A: AsRef<OsStr>>(args: &[A]) -> Result<Request<'_>, UsageError> {
+pub fn parse_args<A: AsRef<OsStr>>(args: &[A]) -> Result<Request<'_, A>, UsageError> {
     if args.first().map(|a| a.as_ref().as_bytes()) == Some(b"--help") {
         return Err(UsageError::Help);
     }
-    let mut commands = Vec::with_capacity(MAX_COMMANDS);
+    let mut commands = Commands::new();
     let mut timeout_ms = 0;
     let mut wait = None;
     let mut g = GetOpt::new(args, OPTSTRING);
@@ -108,15 +148,14 @@ pub fn parse_args<A: AsRef<OsStr>>(args: &[A]) -> Result<Request<'_>, UsageError
             Opt::Arg(..) => return Err(UsageError::Usage),
             Opt::Flag(c) => c,
         };
-        if commands.len() >= MAX_COMMANDS {
+        if !commands.push(letter) {
             return Err(UsageError::TooManyCommands);
         }
-        commands.push(letter);
     }
-    let dirs: Vec<&OsStr> = g.rest().iter().map(AsRef::as_ref).collect();
+    let dirs = g.rest();
     match dirs.first() {
         None => Err(UsageError::Usage),
-        Some(d) if d.is_empty() => Err(UsageError::InvalidPath),
+        Some(d) if d.as_ref().is_empty() => Err(UsageError::InvalidPath),
         Some(_) => Ok(Request {
             commands,
             timeout_ms,
@@ -188,9 +227,10 @@ pub fn send_one(dir: &OsStr, commands: &[u8]) -> SendResult {
 }
 
 /// Send to every dir in order, warning for each failure; returns the code of the last failure.
-pub fn send_all(dirs: &[&OsStr], commands: &[u8]) -> i32 {
+pub fn send_all<A: AsRef<OsStr>>(dirs: &[A], commands: &[u8]) -> i32 {
     let mut code = 0;
     for d in dirs {
+        let d = d.as_ref();
         let r = send_one(d, commands);
         if let Some(m) = r.message(d) {
             warn_bytes(PROG, &[&m]);
@@ -202,7 +242,7 @@ pub fn send_all(dirs: &[&OsStr], commands: &[u8]) -> i32 {
 
 /// `-wU`/`-wR` need `<first dir>/notification-fd`; without it the wait is downgraded to
 /// `-wu`/`-wr` with a warning.
-fn downgrade_readiness(req: &mut Request<'_>) {
+fn downgrade_readiness<A: AsRef<OsStr>>(req: &mut Request<'_, A>) {
     let want = match req.wait {
         Some(w @ (Want::UpReady | Want::RestartReady)) => w,
         _ => return,
@@ -210,7 +250,7 @@ fn downgrade_readiness(req: &mut Request<'_>) {
     let Some(first) = req.dirs.first() else {
         return;
     };
-    let fname = layout::subpath(first, layout::NOTIFICATION_FD);
+    let fname = layout::subpath(first.as_ref(), layout::NOTIFICATION_FD);
     match nix::unistd::access(&fname, nix::unistd::AccessFlags::F_OK) {
         Ok(()) => {}
         Err(Errno::ENOENT) => {
@@ -241,10 +281,10 @@ fn downgrade_readiness(req: &mut Request<'_>) {
 }
 
 /// Run a parsed request; returns the exit code.
-pub fn run(mut req: Request<'_>) -> i32 {
+pub fn run<A: AsRef<OsStr>>(mut req: Request<'_, A>) -> i32 {
     downgrade_readiness(&mut req);
     let Some(want) = req.wait else {
-        return send_all(&req.dirs, &req.commands);
+        return send_all(req.dirs, &req.commands);
     };
     let (prog, restart_first) = if req.commands.is_empty() {
         // s6-svwait: the first phase of -r waits for "all down".
@@ -267,10 +307,10 @@ pub fn run(mut req: Request<'_>) -> i32 {
             },
         )
     };
-    let mut session = Session::start(&req.dirs, req.timeout_ms).unwrap_or_else(|e| e.die(prog));
+    let mut session = Session::start(req.dirs, req.timeout_ms).unwrap_or_else(|e| e.die(prog));
     if !req.commands.is_empty() {
         // The inner s6-svc's exit code is ignored by the listener.
-        let _ = send_all(&req.dirs, &req.commands);
+        let _ = send_all(req.dirs, &req.commands);
     }
     let phases = listen::phases(want, false, restart_first);
     let fails = session.run_all(prog, &phases);
@@ -335,10 +375,10 @@ mod tests {
     fn p(v: &[&str]) -> Result<Owned, UsageError> {
         let r = parse_args(v)?;
         Ok(Owned {
-            commands: r.commands,
+            commands: r.commands.to_vec(),
             timeout_ms: r.timeout_ms,
             wait: r.wait,
-            dirs: r.dirs.iter().map(|d| d.to_os_string()).collect(),
+            dirs: r.dirs.iter().map(OsString::from).collect(),
         })
     }
 
