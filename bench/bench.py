@@ -36,7 +36,7 @@ ROOT = os.path.dirname(HERE)
 # The static build (scripts/build-static): musl, else static glibc.
 TARGETS = ("x86_64-unknown-linux-musl", "x86_64-unknown-linux-gnu")
 
-SCENARIOS = ["sizes", "memory", "instructions", "idle", "svc", "crash", "rescan", "scale"]
+SCENARIOS = ["sizes", "memory", "instructions", "chainload", "idle", "svc", "crash", "rescan", "scale"]
 PROGRAMS = ["s6-svscan", "s6-supervise", "s6-svscanctl", "s6-svc", "s6-svstat", "s6-svok",
             "s6-svwait", "s6-svlisten1", "s6-svlisten", "s6-svdt", "s6-svdt-clear"]
 SIZE_LIMIT = 1000 * 1000  # "< 1 MB" (issue 7), in bytes
@@ -1332,6 +1332,59 @@ class Bench:
         finally:
             for inst in insts.values():
                 inst.teardown()
+
+    def sc_chainload(self):
+        """Instructions (callgrind) each chain-loader adds to an exec chain (issue 13's
+        target: at most 1.2x static s6's): the program's whole run up to its execve of PROG,
+        with PROG a name that is nowhere on PATH, so both builds end with the same failed
+        search and error line. Same environment for every side: `PATH=/usr/bin:/bin` only."""
+        scen = "chain-loaders: instructions up to the exec (callgrind; issue 13 target)"
+        valgrind = shutil.which("valgrind")
+        work = tempfile.mkdtemp(prefix="chainload-", dir=self.scratch)
+        envdir = os.path.join(work, "env")
+        os.mkdir(envdir)
+        for name, value in (("A", "a\n"), ("B", "b\n")):
+            with open(os.path.join(envdir, name), "w") as f:
+                f.write(value)
+        lockfile = os.path.join(work, "lock")
+        open(lockfile, "w").close()
+        prog = "s6rs-bench-no-such-prog"
+        calls = [("`s6-setsid PROG`", "s6-setsid", []),
+                 ("`s6-setlock FILE PROG`", "s6-setlock", [lockfile]),
+                 ("`s6-applyuidgid -u 65534 -g 65534 PROG`", "s6-applyuidgid", ["-u", "65534", "-g", "65534"]),
+                 ("`s6-envdir DIR PROG` (two files)", "s6-envdir", [envdir]),
+                 ("`s6-softlimit -m 100000000 PROG`", "s6-softlimit", ["-m", "100000000"]),
+                 ("`s6-envuidgid nobody PROG`", "s6-envuidgid", ["nobody"])]
+        env = {"PATH": "/usr/bin:/bin"}
+        creps = self.args.reps or (1 if self.quick else 3)
+        for label, name, opts in calls:
+            metric = "%s: instructions" % label
+            for side in self.sides:
+                if not valgrind:
+                    self.results.na(scen, metric, side, "valgrind not installed")
+                    continue
+                exe = self.suites[side].prog(name)
+                if not os.access(exe, os.X_OK):
+                    self.results.na(scen, metric, side, "no %s" % name)
+                    continue
+                for _ in range(creps):
+                    argv = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", exe] + opts + [prog]
+                    try:
+                        p = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.PIPE, timeout=120)
+                    except subprocess.TimeoutExpired:
+                        self.results.na(scen, metric, side, "valgrind timed out")
+                        break
+                    err = p.stderr.decode("utf-8", "replace")
+                    found = re.search(r"Collected\s*:\s*([0-9,]+)", err)
+                    # Every side fails the exec of PROG: 127, with its error line.
+                    if p.returncode != 127 or not found:
+                        self.results.na(scen, metric, side, "exit %d under valgrind" % p.returncode)
+                        break
+                    self.results.add(scen, metric, side, int(found.group(1).replace(",", "")), "",
+                                     target11=("ratio_static", 1.2))
+        log("%s: done" % scen)
+        shutil.rmtree(work, ignore_errors=True)
 
     def wait_quiet(self, pid, vcs_before, timeout=5.0):
         """Wait until pid has gone back to sleep after a wake-up: its voluntary context

@@ -167,7 +167,7 @@ pub fn line(parts: &[&[u8]]) -> Vec<u8> {
 
 /// Write a whole message to stderr in one write (errors ignored).
 pub fn write_stderr_bytes(b: &[u8]) {
-    let _ = crate::fsio::write_all(std::io::stderr(), b);
+    let _ = crate::fsio::write_all(crate::msg::standard_fd(2), b);
 }
 
 /// `PROG: warning: PARTS...`

@@ -42,12 +42,22 @@ pub struct Prog {
 
 /// Write a whole line to fd 2 in one `write` (errors ignored: there is nobody to tell).
 pub fn write_stderr(line: &str) {
-    let _ = crate::fsio::write_all(std::io::stderr(), line.as_bytes());
+    let _ = crate::fsio::write_all(standard_fd(2), line.as_bytes());
 }
 
 /// Write to fd 1, reporting failure (the CLI tools exit 111 when stdout fails).
 pub fn write_stdout(text: &str) -> Result<(), nix::errno::Errno> {
-    crate::fsio::write_all(std::io::stdout(), text.as_bytes())
+    crate::fsio::write_all(standard_fd(1), text.as_bytes())
+}
+
+/// fd 1 or 2 itself, for a direct `write`. Not `std::io::stdout()`: its first use sets up
+/// std's line buffer (a 1 KiB allocation, and the allocator's first mapping, in a client
+/// that writes one line), which nothing here uses, since every write is made whole.
+pub(crate) fn standard_fd(fd: std::os::fd::RawFd) -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: as std's own Stdout/Stderr do, this names the descriptor without owning it:
+    // rt::start reopens a closed one on /dev/null, and should a program close it later, a
+    // write fails with EBADF (reported), it touches nothing else.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
 }
 
 impl Prog {
