@@ -36,6 +36,9 @@ ROOT = os.path.dirname(HERE)
 # The static build (scripts/build-static): musl, else static glibc.
 TARGETS = ("x86_64-unknown-linux-musl", "x86_64-unknown-linux-gnu")
 
+# The longest side name ("static"): scratch paths pad side names to it.
+SIDE_WIDTH = 6
+
 SCENARIOS = ["sizes", "memory", "instructions", "chainload", "idle", "svc", "crash", "rescan", "scale"]
 PROGRAMS = ["s6-svscan", "s6-supervise", "s6-svscanctl", "s6-svc", "s6-svstat", "s6-svok",
             "s6-svwait", "s6-svlisten1", "s6-svlisten", "s6-svdt", "s6-svdt-clear"]
@@ -373,7 +376,10 @@ class Instance:
         self.bench = bench
         self.suite = suite
         self.label = label
-        self.dir = tempfile.mkdtemp(prefix="%s-%s." % (label, suite.side), dir=bench.scratch)
+        # Side names padded to one length: every side's paths are equally long (a client's
+        # instruction count grows with the length of the paths it is given).
+        self.dir = tempfile.mkdtemp(prefix="%s-%s." % (label, suite.side.ljust(SIDE_WIDTH, "_")),
+                                    dir=bench.scratch)
         self.scandir = os.path.join(self.dir, "scan")
         self.logpath = os.path.join(self.dir, "log")
         self.mark = "%s/%s" % (RUN_ID, os.path.basename(self.dir))
@@ -1261,6 +1267,18 @@ class Bench:
                     inst.teardown()
             log("%s: repetition %d/%d done" % (scen, rep + 1, reps))
 
+    def same_length_prog(self, side, name):
+        """A path to side's NAME as long as every other side's: a symbolic link in
+        scratch/argv0-SIDE_/. musl's start-up scans the whole argv[0] (about 5 instructions
+        per byte), the same code for every build, so callgrind counts are taken with argv[0]s
+        of one length, and measure the programs rather than where they are installed."""
+        d = os.path.join(self.scratch, "argv0-" + side.ljust(SIDE_WIDTH, "_"))
+        os.makedirs(d, exist_ok=True)
+        link = os.path.join(d, name)
+        if not os.path.lexists(link):
+            os.symlink(self.suites[side].prog(name), link)
+        return link
+
     def sc_instructions(self):
         """Instructions (callgrind's "Collected" total: every instruction the process ran,
         dynamic loader and libc included, no noise) of s6-svstat, s6-svok and s6-svc -h on a
@@ -1299,7 +1317,7 @@ class Bench:
                     inst = insts[side]
                     for key, _, prog, opts in calls:
                         argv = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                                inst.suite.prog(prog)] + opts + [inst.sdir("idle")]
+                                self.same_length_prog(side, prog)] + opts + [inst.sdir("idle")]
                         try:
                             p = subprocess.run(argv, env=inst.env, stdin=subprocess.DEVNULL,
                                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
@@ -1363,10 +1381,10 @@ class Bench:
                 if not valgrind:
                     self.results.na(scen, metric, side, "valgrind not installed")
                     continue
-                exe = self.suites[side].prog(name)
-                if not os.access(exe, os.X_OK):
+                if not os.access(self.suites[side].prog(name), os.X_OK):
                     self.results.na(scen, metric, side, "no %s" % name)
                     continue
+                exe = self.same_length_prog(side, name)
                 for _ in range(creps):
                     argv = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", exe] + opts + [prog]
                     try:
