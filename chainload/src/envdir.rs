@@ -351,6 +351,39 @@ mod tests {
         );
     }
 
+    /// A real directory longer than one getdents64 buffer: every variable is set (or
+    /// unset, for an empty file), dot files and names with `=` are skipped, a value is the
+    /// first line without trailing blanks, and a missing directory is ENOENT.
+    #[test]
+    fn applies_a_whole_directory() {
+        let dir = std::env::temp_dir().join(format!("s6rs-envdir-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let name = |i: usize| format!("S6RS_ENVDIR_TEST_{i:03}_WITH_A_LONGISH_NAME");
+        for i in 0..150 {
+            std::fs::write(dir.join(name(i)), format!("value {i} \t\nsecond line\n")).unwrap();
+        }
+        std::fs::write(dir.join(".S6RS_ENVDIR_TEST_DOT"), "x").unwrap();
+        std::fs::write(dir.join("S6RS_ENVDIR=TEST"), "x").unwrap();
+        std::fs::write(dir.join("S6RS_ENVDIR_TEST_EMPTY"), "").unwrap();
+        setenv(b"S6RS_ENVDIR_TEST_EMPTY", b"set before").unwrap();
+        apply_envdir(dir.as_os_str(), &DEF).unwrap();
+        for i in 0..150 {
+            assert_eq!(
+                std::env::var(name(i)).as_deref(),
+                Ok(format!("value {i}").as_str())
+            );
+        }
+        assert!(std::env::var_os(".S6RS_ENVDIR_TEST_DOT").is_none());
+        assert!(std::env::var_os("S6RS_ENVDIR_TEST_EMPTY").is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(apply_envdir(dir.as_os_str(), &DEF), Err(Errno::ENOENT));
+        assert_eq!(
+            apply_envdir(OsStr::new("/dev/null"), &DEF),
+            Err(Errno::ENOTDIR)
+        );
+    }
+
     #[test]
     fn parse() {
         let os = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
