@@ -131,38 +131,14 @@ pub fn value_of<'d>(data: &'d mut [u8], rules: &ValueRules) -> Option<&'d [u8]> 
     Some(v)
 }
 
-/// Read what `fd` holds into `buf` from its start, up to its end or until `buf` is full;
-/// returns how many bytes were read.
-fn read_into(fd: &OwnedFd, buf: &mut [u8]) -> Result<usize, Errno> {
-    let mut len = 0;
-    while let Some(room) = buf.get_mut(len..).filter(|r| !r.is_empty()) {
-        match nix::unistd::read(fd, room) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(len)
-}
-
 /// Read a whole file (`-L`) into `buf` (reused across files).
-fn read_all(fd: &OwnedFd, buf: &mut Vec<u8>) -> Result<(), Errno> {
+fn read_all(fd: OwnedFd, buf: &mut Vec<u8>) -> Result<(), Errno> {
+    use std::io::Read;
     buf.clear();
-    loop {
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(4096);
-        }
-        let len = buf.len();
-        buf.resize(buf.capacity(), 0);
-        let n = read_into(fd, buf.get_mut(len..).unwrap_or_default());
-        buf.truncate(len + *n.as_ref().unwrap_or(&0));
-        match n {
-            Ok(0) => return Ok(()),
-            Ok(_) => {}
-            Err(e) => return Err(e),
-        }
-    }
+    std::fs::File::from(fd)
+        .read_to_end(buf)
+        .map(drop)
+        .map_err(|e| common::msg::errno_of(&e))
 }
 
 /// Where an entry's bytes are read: a stack buffer of [`MAX_VALUE`] bytes, or (`-L`) a
@@ -186,14 +162,14 @@ fn apply_entry(
             Mode::empty(),
         )
         .map_err(entry_error)?;
+    // The descriptor is closed once read, before the environment is edited.
     let data = if rules.no_clamp {
-        read_all(&fd, &mut bufs.whole).map_err(entry_error)?;
+        read_all(fd, &mut bufs.whole).map_err(entry_error)?;
         bufs.whole.as_mut_slice()
     } else {
-        let n = read_into(&fd, &mut bufs.clamped).map_err(entry_error)?;
+        let n = common::fsio::read_fd_prefix(fd, &mut bufs.clamped).map_err(entry_error)?;
         bufs.clamped.get_mut(..n).unwrap_or_default()
     };
-    drop(fd);
     match value_of(data, rules) {
         Some(v) => setenv(name, v),
         None => unsetenv(name),

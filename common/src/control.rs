@@ -311,9 +311,9 @@ pub fn send<D: AsRef<OsStr> + ?Sized>(
     sub: &str,
     bytes: &[u8],
 ) -> Result<(), ControlError> {
-    let dir = Path::new(dir.as_ref());
+    let dir = dir.as_ref();
     let ctl = CPath::concat(&[
-        dir.as_os_str().as_bytes(),
+        dir.as_bytes(),
         b"/",
         sub.as_bytes(),
         b"/",
@@ -335,7 +335,7 @@ pub fn send<D: AsRef<OsStr> + ?Sized>(
             .map_err(ControlError::Io)?;
             drop(d);
             return match open(
-                &dir.join(sub),
+                &Path::new(dir).join(sub),
                 OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
                 Mode::empty(),
             ) {

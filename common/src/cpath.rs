@@ -171,13 +171,11 @@ impl CPath {
     }
 }
 
-/// `dst.write_copy_of_slice(src)` for the few bytes of a path part, eight at a time: a call
-/// to `memcpy` for 1 to 30 bytes costs more than the copy (musl's copies byte by byte up
-/// to an aligned destination).
+/// `dst.write_copy_of_slice(src)` for the few bytes of a path part: whole words, then one
+/// last word that may overlap the one before (rewriting a few bytes with the same values).
+/// A part costs a handful of moves, where a byte loop or musl's `memcpy` (byte by byte up
+/// to an aligned destination) costs one per byte.
 fn copy_part(dst: &mut [MaybeUninit<u8>], src: &[u8]) {
-    // Whole words, then one last word that may overlap the one before (rewriting a few
-    // bytes with the same values): a path part costs a handful of moves, where a byte loop
-    // or libc's memcpy (byte by byte up to alignment) costs one per byte.
     let n = src.len();
     if n >= 8 {
         let mut at = 0;

@@ -15,13 +15,20 @@ pub const DEFAULT_PATH: &[u8] = b"/usr/bin:/bin";
 
 /// `$PATH` as the tool got it, or [`DEFAULT_PATH`].
 pub fn search_path() -> Vec<u8> {
-    // SAFETY: getenv of a constant name; the string is copied before anything else runs.
+    path_now().to_vec()
+}
+
+/// `$PATH` in the environment now, or [`DEFAULT_PATH`], borrowed: callers use it before
+/// the environment is next edited (an edit may replace the string it points to).
+fn path_now<'a>() -> &'a [u8] {
+    // SAFETY: getenv of a constant name.
     let p = unsafe { libc::getenv(c"PATH".as_ptr()) };
     if p.is_null() {
-        return DEFAULT_PATH.to_vec();
+        return DEFAULT_PATH;
     }
-    // SAFETY: a non-null getenv result is a NUL-terminated string.
-    unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes().to_vec()
+    // SAFETY: a non-null getenv result is a NUL-terminated string, left in place until the
+    // environment is edited.
+    unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes()
 }
 
 /// The exit code s6's `xexec` uses for an exec failure.
@@ -111,15 +118,7 @@ fn execvep_raw(argv: *const *const c_char, path: &[u8]) -> Errno {
 /// [`exec_path_or_die`] does. Nothing is copied when `args` is a tail of the program's own
 /// command line (what every chain loader execs).
 pub fn exec_prog<A: AsRef<OsStr>>(prog: &str, args: &[A]) -> ! {
-    // SAFETY: getenv of a constant name; the string is used before the environment changes.
-    let p = unsafe { libc::getenv(c"PATH".as_ptr()) };
-    let path: &[u8] = if p.is_null() {
-        DEFAULT_PATH
-    } else {
-        // SAFETY: a non-null getenv result is a NUL-terminated string.
-        unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes()
-    };
-    exec_path_or_die(prog, args, path)
+    exec_path_or_die(prog, args, path_now())
 }
 
 /// Exec `args`, searching `path`, or die as s6's `xexec` does: `PROG: fatal: unable to exec

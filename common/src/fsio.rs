@@ -122,7 +122,9 @@ pub fn read_prefix_at(path: &crate::cpath::CPath, buf: &mut [u8]) -> Result<usiz
     )
 }
 
-fn read_fd_prefix<F: AsFd>(fd: F, buf: &mut [u8]) -> Result<usize, Errno> {
+/// Read what `fd` holds from where it stands until its end or until `buf` is full; returns
+/// how many bytes were read.
+pub fn read_fd_prefix<F: AsFd>(fd: F, buf: &mut [u8]) -> Result<usize, Errno> {
     let fd = fd.as_fd();
     let mut got = 0;
     while let Some(rest) = buf.get_mut(got..).filter(|r| !r.is_empty()) {

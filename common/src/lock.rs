@@ -58,31 +58,27 @@ pub fn try_lock_fd<F: std::os::fd::AsFd>(fd: F) -> Result<(), LockError> {
 /// Whether some other process holds a lock on `path` (`F_GETLK` with a read-lock probe).
 /// A missing file (or path component) means no.
 pub fn is_locked(path: &Path) -> Result<bool, Errno> {
-    let fd = match open(
+    is_locked_opened(open(
         &crate::fsio::ShortPath(path),
         OFlag::O_RDONLY | OFlag::O_CLOEXEC,
         Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(Errno::ENOENT) => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    is_locked_fd(&fd)
+    ))
 }
 
 /// [`is_locked`] of a path built by [`crate::cpath::CPath`] (a client's one call: no copy).
 pub fn is_locked_at(path: &crate::cpath::CPath) -> Result<bool, Errno> {
-    let fd = match path.open(OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+    is_locked_opened(path.open(OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()))
+}
+
+/// The probe on what opening the lock file gave: a missing file is not locked.
+fn is_locked_opened(opened: Result<OwnedFd, Errno>) -> Result<bool, Errno> {
+    let fd = match opened {
         Ok(fd) => fd,
         Err(Errno::ENOENT) => return Ok(false),
         Err(e) => return Err(e),
     };
-    is_locked_fd(&fd)
-}
-
-fn is_locked_fd(fd: &OwnedFd) -> Result<bool, Errno> {
     let mut fl = whole_file(libc::F_RDLCK as libc::c_short);
-    fcntl(fd, FcntlArg::F_GETLK(&mut fl))?;
+    fcntl(&fd, FcntlArg::F_GETLK(&mut fl))?;
     Ok(fl.l_type != libc::F_UNLCK as libc::c_short)
 }
 

@@ -91,24 +91,15 @@ pub fn arguments() -> Args {
     }
     let n = (argc as usize).saturating_sub(1);
     if n > INLINE_ARGS {
+        // A null entry ends the list early (arg).
         let mut v = Vec::with_capacity(n);
         v.extend((1..=n).map_while(arg).map(OsStr::from_bytes));
         return Args::Heap(v);
     }
-    // The usual few: one pass over argv itself, a strlen each (no per-index checks).
-    let argv = ARGV.load(Ordering::Relaxed);
     let mut inline = [OsStr::new(""); INLINE_ARGS];
     let mut len = 0;
-    for (i, slot) in (1..=n).zip(inline.iter_mut()) {
-        // SAFETY: i <= n = argc - 1, and argv holds argc pointers and a NULL terminator
-        // (the C runtime's array, never freed), so argv + i is inside it.
-        let p = unsafe { *argv.wrapping_add(i) };
-        if p.is_null() {
-            break; // a null entry ends the list early
-        }
-        // SAFETY: a non-null argv entry is a NUL-terminated string that lives as long as
-        // the process.
-        *slot = OsStr::from_bytes(unsafe { CStr::from_ptr(p) }.to_bytes());
+    for (slot, a) in inline.iter_mut().zip((1..=n).map_while(arg)) {
+        *slot = OsStr::from_bytes(a);
         len += 1;
     }
     Args::Inline(inline, len)
