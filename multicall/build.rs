@@ -5,7 +5,12 @@
 //!   program runnable under each of its names, as an install does.
 
 // A build script fails the build by panicking: that is how it reports a bad programs.list.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -13,9 +18,21 @@ use std::path::{Path, PathBuf};
 
 const BINARY: &str = "s6-rs";
 
+/// find()'s table has 2^SLOT_BITS slots.
+const SLOT_BITS: u32 = 10;
+
+/// The hash find() uses, the same file as src/main.rs's.
+#[path = "src/name_hash.rs"]
+mod name_hash;
+use name_hash::name_hash;
+
 fn main() {
     println!("cargo:rerun-if-changed=programs.list");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=src/name_hash.rs");
+    // The static build links through scripts/link-hot, which reads hot.list.
+    println!("cargo:rerun-if-changed=hot.list");
+    println!("cargo:rerun-if-changed=../scripts/link-hot");
     let list = std::fs::read_to_string("programs.list").expect("read programs.list");
     // name -> (entry, set)
     let mut names: BTreeMap<String, (String, &'static str)> = BTreeMap::new();
@@ -53,27 +70,59 @@ fn main() {
         }
     }
 
-    let mut code = String::from(
-        "/// Every program name, sorted, with its entry and its name set.\n\
-         static PROGRAMS: &[Program] = &[\n",
+    // The names, one after another, and a table sorted by name that points into them: small,
+    // since the whole of it is mapped at every program start (scripts/link-hot).
+    let count = names.len();
+    assert!(
+        count < 255,
+        "programs.list: {count} names; find() indexes them with a u8"
     );
-    for (name, (entry, set)) in &names {
+    let mut blob = String::new();
+    let mut code = String::from(
+        "/// Every program name, sorted, with its entry.\nstatic PROGRAMS: [Program; ",
+    );
+    writeln!(code, "{count}] = [").unwrap();
+    for (name, (entry, _set)) in &names {
         writeln!(
             code,
-            "    Program {{ name: b\"{name}\", set: NameSet::{set}, entry: {entry} }},"
+            "    Program {{ name_at: {}, name_len: {}, entry: {entry} }},",
+            blob.len(),
+            name.len()
         )
         .unwrap();
+        blob.push_str(name);
     }
     code.push_str("];\n\n");
-    // A `match` on the name: rustc compares lengths first, then the few names of that
-    // length (a binary search costs a memcmp per step; this runs at every program start).
-    code.push_str(
-        "/// The program called `name`.\nfn find(name: &[u8]) -> Option<&'static Program> {\n    let i = match name {\n",
-    );
-    for (i, name) in names.keys().enumerate() {
-        writeln!(code, "        b\"{name}\" => {i},").unwrap();
-    }
-    code.push_str("        _ => return None,\n    };\n    PROGRAMS.get(i)\n}\n");
+    writeln!(
+        code,
+        "/// The program names of PROGRAMS, one after another.\nstatic NAMES: [u8; {}] = *b\"{blob}\";\n",
+        blob.len()
+    )
+    .unwrap();
+
+    // find(): a perfect hash. FNV-1a of the name from a seed chosen here so that no two names
+    // share a slot; a slot holds index + 1 into PROGRAMS, and the name is then compared. A few
+    // dozen instructions and 1 KiB of table, where a `match` on 150 names was 15 KB of code.
+    let (seed, slots) = (0x811c_9dc5u32..)
+        .find_map(|seed| {
+            let mut slots = [0u8; 1 << SLOT_BITS];
+            for (i, name) in names.keys().enumerate() {
+                let slot =
+                    &mut slots[(name_hash(seed, name.as_bytes()) >> (32 - SLOT_BITS)) as usize];
+                if *slot != 0 {
+                    return None;
+                }
+                *slot = u8::try_from(i + 1).unwrap();
+            }
+            Some((seed, slots))
+        })
+        .unwrap();
+    writeln!(
+        code,
+        "const NAME_SEED: u32 = {seed:#x};\nconst SLOT_BITS: u32 = {SLOT_BITS};"
+    )
+    .unwrap();
+    writeln!(code, "/// Index + 1 into PROGRAMS by the name's hash; 0: no program.\nstatic SLOTS: [u8; {}] = {slots:?};", slots.len()).unwrap();
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
     std::fs::write(out.join("programs.rs"), code).expect("write programs.rs");
 

@@ -8,26 +8,56 @@
 // Under `cargo test` there is no `main` (the harness brings its own), so nothing is called.
 #![cfg_attr(test, allow(dead_code))]
 
-/// Which installed name set a name belongs to (`scripts/install` chooses the sets).
-#[allow(dead_code)] // the sets are read by scripts/install from programs.list; kept for `s6-rs --list`
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum NameSet {
-    /// The names s6 installs (`s6-svc`).
-    S6,
-    /// The short names (`svc`).
-    Short,
-    /// The runit and daemontools faces (`sv`, `chpst`, `setuidgid`).
-    Alias,
-}
-
+/// One program: its name (in `NAMES`) and its entry. The name sets (`s6-svc`, `svc`, the
+/// aliases) are read from programs.list by scripts/install.
 struct Program {
-    name: &'static [u8],
-    #[allow(dead_code)]
-    set: NameSet,
+    name_at: u16,
+    name_len: u8,
     entry: fn() -> !,
 }
 
+impl Program {
+    fn name(&self) -> &'static [u8] {
+        let at = usize::from(self.name_at);
+        NAMES
+            .get(at..at + usize::from(self.name_len))
+            .unwrap_or_default()
+    }
+}
+
 include!(concat!(env!("OUT_DIR"), "/programs.rs"));
+
+/// The names' hash (src/name_hash.rs), from NAME_SEED, which build.rs chose so that no two
+/// names share a slot.
+mod name_hash;
+use name_hash::name_hash;
+
+/// The program called `name`.
+fn find(name: &[u8]) -> Option<&'static Program> {
+    let slot = SLOTS.get((name_hash(NAME_SEED, name) >> (32 - SLOT_BITS)) as usize)?;
+    let program = PROGRAMS.get(usize::from(*slot).checked_sub(1)?)?;
+    same_bytes(program.name(), name).then_some(program)
+}
+
+/// `a == b` by whole words (two overlapping ones for 4 to 16 bytes): the C library's memcmp
+/// goes byte by byte, and this runs at every program start.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn word<const N: usize>(s: &[u8], at: usize) -> [u8; N] {
+        s.get(at..at + N)
+            .and_then(|w| w.try_into().ok())
+            .unwrap_or([0; N])
+    }
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        0..=3 => a.iter().zip(b).all(|(p, q)| p == q),
+        4..=8 => word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, n - 4) == word::<4>(b, n - 4),
+        9..=16 => word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, n - 8) == word::<8>(b, n - 8),
+        _ => a == b,
+    }
+}
 
 /// The binary's own name: called by it, the first argument names the program.
 const OWN_NAME: &[u8] = b"s6-rs";
@@ -118,9 +148,9 @@ fn print_list(out: &mut dyn std::io::Write) {
     text.extend_from_slice(
         b"usage: s6-rs PROGRAM [ARGS...], or call it by a program's name\nprograms:",
     );
-    for p in PROGRAMS {
+    for p in &PROGRAMS {
         text.push(b' ');
-        text.extend_from_slice(p.name);
+        text.extend_from_slice(p.name());
     }
     text.push(b'\n');
     let _ = out.write_all(&text);
@@ -132,4 +162,86 @@ fn print_list(out: &mut dyn std::io::Write) {
 extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
     common::rt::set_args(argc, argv);
     common::rt::start(dispatch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_finds_its_program() {
+        for p in &PROGRAMS {
+            let found = find(p.name()).map(|f| f.name());
+            assert_eq!(
+                found,
+                Some(p.name()),
+                "{}",
+                String::from_utf8_lossy(p.name())
+            );
+        }
+        assert!(PROGRAMS.len() > 100);
+    }
+
+    #[test]
+    fn other_names_find_nothing() {
+        for name in [
+            &b""[..],
+            b"s6-rs",
+            b"s6-sv",
+            b"s6-svcx",
+            b"xs6-svc",
+            b"S6-SVC",
+            b"s6-svscanctl\0",
+        ] {
+            assert!(find(name).is_none(), "{}", String::from_utf8_lossy(name));
+        }
+        // Every prefix and every one-byte change of every name is either another program or
+        // nothing, never a different program's entry under this name.
+        for p in &PROGRAMS {
+            let name = p.name();
+            for len in 0..name.len() {
+                if let Some(f) = find(&name[..len]) {
+                    assert_eq!(f.name(), &name[..len]);
+                }
+            }
+            let mut changed = name.to_vec();
+            for i in 0..changed.len() {
+                changed[i] ^= 0x20;
+                if let Some(f) = find(&changed) {
+                    assert_eq!(f.name(), &changed[..]);
+                }
+                changed[i] ^= 0x20;
+            }
+        }
+    }
+
+    #[test]
+    fn same_bytes_is_slice_equality() {
+        let names: [&[u8]; 12] = [
+            b"abcdefghijklmnopq",
+            b"abcdefghijklmnopr",
+            b"s6-fdholder-list",
+            b"s6-fdholder-lisu",
+            b"",
+            b"a",
+            b"s6-svc",
+            b"s6-svcx",
+            b"s6-svscanctl",
+            b"s6-svscanctk",
+            b"abcdefgh",
+            b"abcdefgi",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(same_bytes(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_sorted_and_unique() {
+        for pair in PROGRAMS.windows(2) {
+            assert!(pair[0].name() < pair[1].name());
+        }
+    }
 }

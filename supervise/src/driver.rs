@@ -74,9 +74,9 @@ impl InitError {
     }
 }
 
-fn sys(what: impl Into<String>) -> impl FnOnce(Errno) -> InitError {
-    let w = what.into();
-    move |e| InitError::Sys(w, e)
+fn sys(what: &'static str) -> impl FnOnce(Errno) -> InitError {
+    // The message is made only on failure: no allocation or formatting on the way up.
+    move |e| InitError::Sys(what.into(), e)
 }
 
 /// Entry point: never returns.
@@ -125,7 +125,7 @@ fn trymkdir(name: &'static str) -> Result<bool, InitError> {
         Err(Errno::EEXIST) => {}
         Err(e) => return Err(InitError::Sys(format!("mkdir {name}"), e)),
     }
-    let l = lstat(&path).map_err(sys(format!("stat {name}")))?;
+    let l = lstat(&path).map_err(|e| InitError::Sys(format!("stat {name}"), e))?;
     let is_link = SFlag::from_bits_truncate(l.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK;
     if !is_link {
         return if is_dir(l.st_mode) {
