@@ -18,9 +18,6 @@ use std::path::{Path, PathBuf};
 
 const BINARY: &str = "s6-rs";
 
-/// find()'s table has 2^SLOT_BITS slots.
-const SLOT_BITS: u32 = 10;
-
 /// The hash find() uses, the same file as src/main.rs's.
 #[path = "src/name_hash.rs"]
 mod name_hash;
@@ -102,24 +99,29 @@ fn main() {
 
     // find(): a perfect hash. FNV-1a of the name from a seed chosen here so that no two names
     // share a slot; a slot holds index + 1 into PROGRAMS, and the name is then compared. A few
-    // dozen instructions and 1 KiB of table, where a `match` on 150 names was 15 KB of code.
-    let (seed, slots) = (0x811c_9dc5u32..)
-        .find_map(|seed| {
-            let mut slots = [0u8; 1 << SLOT_BITS];
-            for (i, name) in names.keys().enumerate() {
-                let slot =
-                    &mut slots[(name_hash(seed, name.as_bytes()) >> (32 - SLOT_BITS)) as usize];
-                if *slot != 0 {
-                    return None;
+    // dozen instructions and 2 KiB of table, where a `match` on 150 names was 15 KB of code.
+    // Each table size gets a bounded search (150 names in 2,048 slots: some 200 seeds, where
+    // 1,024 slots need millions); more names take a table twice the size, not a build that
+    // never ends.
+    let (slot_bits, seed, slots) = (11..=16u32)
+        .find_map(|bits| {
+            (0x811c_9dc5u32..0x811c_9dc5 + (1 << 16)).find_map(|seed| {
+                let mut slots = vec![0u8; 1 << bits];
+                for (i, name) in names.keys().enumerate() {
+                    let slot =
+                        &mut slots[(name_hash(seed, name.as_bytes()) >> (32 - bits)) as usize];
+                    if *slot != 0 {
+                        return None;
+                    }
+                    *slot = u8::try_from(i + 1).unwrap();
                 }
-                *slot = u8::try_from(i + 1).unwrap();
-            }
-            Some((seed, slots))
+                Some((bits, seed, slots))
+            })
         })
-        .unwrap();
+        .expect("no perfect hash for programs.list in 2^16 slots");
     writeln!(
         code,
-        "const NAME_SEED: u32 = {seed:#x};\nconst SLOT_BITS: u32 = {SLOT_BITS};"
+        "const NAME_SEED: u32 = {seed:#x};\nconst SLOT_BITS: u32 = {slot_bits};"
     )
     .unwrap();
     writeln!(code, "/// Index + 1 into PROGRAMS by the name's hash; 0: no program.\nstatic SLOTS: [u8; {}] = {slots:?};", slots.len()).unwrap();
