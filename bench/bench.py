@@ -1290,6 +1290,13 @@ class Bench:
         m_ir = {k: "%s: instructions" % label for k, label, _, _ in calls}
         m_wall = {k: "%s: wall time" % label for k, label, _, _ in calls}
         m_cpu = {k: "%s: client CPU (user+sys)" % label for k, label, _, _ in calls}
+        # The same clients' answers for a directory no supervisor runs on (as at boot, before
+        # s6-svscan gets to it): an error line on the error paths, exit 1 (s6-svc: 100-102).
+        nosup = tempfile.mkdtemp(prefix="nosup-", dir=self.scratch)
+        errcalls = [("svstat-nosup", "`s6-svstat NOSUP`", "s6-svstat", []),
+                    ("svc-nosup", "`s6-svc -u NOSUP`", "s6-svc", ["-u"])]
+        m_wall.update({k: "%s: wall time" % label for k, label, _, _ in errcalls})
+        m_cpu.update({k: "%s: client CPU (user+sys)" % label for k, label, _, _ in errcalls})
         valgrind = shutil.which("valgrind")
         creps = self.args.reps or (1 if self.quick else 3)
         nwall = self.args.calls or (20 if self.quick else 200)
@@ -1343,6 +1350,13 @@ class Bench:
                             if rep >= 0:
                                 self.results.add(scen_w, m_wall[key], side, ns, "ns", target11=("ratio_static", 1.0))
                                 self.results.add(scen_w, m_cpu[key], side, cpu, "ns")
+                        for key, label, prog, opts in errcalls:
+                            ns, rc, cpu = inst.call([inst.suite.prog(prog)] + opts + [nosup])
+                            if rc == 0:
+                                raise ScenarioError("%s exited 0" % label)
+                            if rep >= 0:
+                                self.results.add(scen_w, m_wall[key], side, ns, "ns")
+                                self.results.add(scen_w, m_cpu[key], side, cpu, "ns")
                     except ScenarioError as e:
                         self.skip_side(failed, "instr", side, scen_w, list(m_wall.values()) + list(m_cpu.values()), e)
                 if rep % 50 == 49 or rep == nwall - 1:
@@ -1350,6 +1364,7 @@ class Bench:
         finally:
             for inst in insts.values():
                 inst.teardown()
+            shutil.rmtree(nosup, ignore_errors=True)
 
     def sc_chainload(self):
         """Instructions (callgrind) each chain-loader adds to an exec chain (issue 13's

@@ -2,7 +2,7 @@
 //! spawns through PATH. The exit code is the number of services that failed.
 
 use common::cli::{GetOpt, Opt};
-use common::msg::{exit, Prog, StrError};
+use common::msg::{errno_text, exit, Prog};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
@@ -342,7 +342,7 @@ impl Sv {
                         b"unable to spawn ",
                         name.as_bytes(),
                         b": ",
-                        StrError(common::msg::errno_of(&e)).to_string().as_bytes(),
+                        errno_text(common::msg::errno_of(&e)).as_bytes(),
                     ],
                 );
                 return 1;
@@ -357,7 +357,7 @@ impl Sv {
                         b"unable to wait for ",
                         name.as_bytes(),
                         b": ",
-                        StrError(common::msg::errno_of(&e)).to_string().as_bytes(),
+                        errno_text(common::msg::errno_of(&e)).as_bytes(),
                     ],
                 );
                 1
@@ -394,7 +394,7 @@ impl Sv {
                                 b"unable to stat",
                                 log.as_bytes(),
                                 b": ",
-                                StrError(errno).to_string().as_bytes(),
+                                errno_text(errno).as_bytes(),
                             ],
                         );
                         e = 1;
@@ -526,7 +526,7 @@ pub fn main() -> ! {
                             b"unable to stat ",
                             joined.as_bytes(),
                             b": ",
-                            StrError(errno).to_string().as_bytes(),
+                            errno_text(errno).as_bytes(),
                         ],
                     );
                 }

@@ -7,7 +7,7 @@
 
 use common::cli::{fatal_bytes, GetOpt, Opt};
 use common::exec::{exec_prog, setenv, unsetenv};
-use common::msg::{exit, Prog, StrError};
+use common::msg::{errno_text, exit, Prog, StrError};
 use common::users::{self, NGROUPS_MAX};
 use nix::errno::Errno;
 use std::ffi::{OsStr, OsString};
@@ -176,7 +176,7 @@ impl EnvError {
                     b"unable to get supplementary groups for ",
                     n,
                     b": ",
-                    StrError(*e).to_string().as_bytes(),
+                    errno_text(*e).as_bytes(),
                 ],
             ),
         }

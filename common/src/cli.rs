@@ -170,18 +170,58 @@ pub fn write_stderr_bytes(b: &[u8]) {
     let _ = crate::fsio::write_all(crate::msg::standard_fd(2), b);
 }
 
+/// Write `head`, `parts` and a newline to stderr as one line, in one `writev` (errors
+/// ignored: there is nobody to tell). No allocation and no formatting: this is every
+/// client's error path, and its code and data stay in the few pages a client maps.
+pub fn write_line_stderr(head: &[&[u8]], parts: &[&[u8]]) {
+    write_line(crate::msg::standard_fd(2), head, parts);
+}
+
+/// [`write_line_stderr`] to any descriptor.
+fn write_line(fd: std::os::fd::BorrowedFd<'_>, head: &[&[u8]], parts: &[&[u8]]) {
+    use std::os::fd::AsRawFd;
+    const MAX: usize = 16;
+    let all = || head.iter().chain(parts).copied().chain([&b"\n"[..]]);
+    let empty = libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    };
+    let mut iov = [empty; MAX];
+    let mut count = 0;
+    let mut total = 0;
+    for (slot, part) in iov.iter_mut().zip(all()) {
+        *slot = libc::iovec {
+            iov_base: part.as_ptr() as *mut libc::c_void,
+            iov_len: part.len(),
+        };
+        count += 1;
+        total += part.len();
+    }
+    let mut written = 0;
+    if count == head.len() + parts.len() + 1 {
+        // SAFETY: iov[..count] describe live slices of head, parts and a constant.
+        let r = unsafe { libc::writev(fd.as_raw_fd(), iov.as_ptr(), count as libc::c_int) };
+        written = usize::try_from(r).unwrap_or(0);
+    }
+    if written < total {
+        // More parts than iovecs, a short write or EINTR: the rest, part by part.
+        let mut skip = written;
+        for part in all() {
+            let rest = part.get(skip.min(part.len())..).unwrap_or_default();
+            skip = skip.saturating_sub(part.len());
+            let _ = crate::fsio::write_all(fd, rest);
+        }
+    }
+}
+
 /// `PROG: warning: PARTS...`
 pub fn warn_bytes(prog: &str, parts: &[&[u8]]) {
-    let mut all: Vec<&[u8]> = vec![prog.as_bytes(), b": warning: "];
-    all.extend_from_slice(parts);
-    write_stderr_bytes(&line(&all));
+    write_line_stderr(&[prog.as_bytes(), b": warning: "], parts);
 }
 
 /// `PROG: fatal: PARTS...`, then exit with `code`.
 pub fn fatal_bytes(prog: &str, code: i32, parts: &[&[u8]]) -> ! {
-    let mut all: Vec<&[u8]> = vec![prog.as_bytes(), b": fatal: "];
-    all.extend_from_slice(parts);
-    write_stderr_bytes(&line(&all));
+    write_line_stderr(&[prog.as_bytes(), b": fatal: "], parts);
     crate::rt::exit(code)
 }
 
@@ -198,13 +238,13 @@ fn sys_parts<'a>(what: &[&'a [u8]], err: &'a str) -> Vec<&'a [u8]> {
 
 /// `PROG: fatal: unable to WHAT: ERRNO-TEXT` (skalibs' `strerr_diefu*sys`), exit `code`.
 pub fn fatal_sys_bytes(prog: &str, code: i32, what: &[&[u8]], e: nix::errno::Errno) -> ! {
-    let err = crate::msg::StrError(e).to_string();
+    let err = crate::msg::errno_text(e);
     fatal_bytes(prog, code, &sys_parts(what, &err))
 }
 
 /// `PROG: warning: unable to WHAT: ERRNO-TEXT` (skalibs' `strerr_warnwu*sys`).
 pub fn warn_sys_bytes(prog: &str, what: &[&[u8]], e: nix::errno::Errno) {
-    let err = crate::msg::StrError(e).to_string();
+    let err = crate::msg::errno_text(e);
     warn_bytes(prog, &sys_parts(what, &err))
 }
 
@@ -227,6 +267,34 @@ pub use crate::testing::{os_args, pseudo_random_argv};
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What write_line puts on a pipe.
+    fn line_through_pipe(head: &[&[u8]], parts: &[&[u8]]) -> Vec<u8> {
+        use std::io::Read;
+        use std::os::fd::AsFd;
+        let (r, w) = nix::unistd::pipe().unwrap();
+        write_line(w.as_fd(), head, parts);
+        drop(w);
+        let mut out = Vec::new();
+        std::fs::File::from(r).read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn write_line_joins_head_parts_and_newline() {
+        assert_eq!(
+            line_through_pipe(&[b"s6-svc", b": warning: "], &[b"unable to control ", b"x"]),
+            b"s6-svc: warning: unable to control x\n"
+        );
+        assert_eq!(line_through_pipe(&[], &[]), b"\n");
+        // More parts than one writev takes: the same line, written part by part.
+        let many: Vec<Vec<u8>> = (0..40).map(|i| format!("<{i}>").into_bytes()).collect();
+        let parts: Vec<&[u8]> = many.iter().map(Vec::as_slice).collect();
+        let mut want = b"p: ".to_vec();
+        want.extend(many.concat());
+        want.push(b'\n');
+        assert_eq!(line_through_pipe(&[b"p: "], &parts), want);
+    }
 
     fn os(v: &[&str]) -> Vec<OsString> {
         v.iter().map(OsString::from).collect()

@@ -11,7 +11,6 @@ use nix::unistd::mkfifo;
 use std::ffi::OsStr;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
 /// One byte on `supervise/control` (s6 2.15.1; `l` is 2.15.1's reload).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -326,22 +325,7 @@ pub fn send<D: AsRef<OsStr> + ?Sized>(
         Ok(fd) => fd,
         Err(Errno::ENXIO) => return Err(ControlError::NotListening),
         Err(e @ (Errno::ENOENT | Errno::ENOTDIR | Errno::EISDIR)) => {
-            // Tell "nothing there" from "something broken there", as s6 does.
-            let d = open(
-                dir,
-                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(ControlError::Io)?;
-            drop(d);
-            return match open(
-                &Path::new(dir).join(sub),
-                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            ) {
-                Err(Errno::ENOENT) => Err(ControlError::NotListening),
-                _ => Err(ControlError::Broken(e)),
-            };
+            return Err(why_no_fifo(dir, sub, e))
         }
         Err(e) => return Err(ControlError::Io(e)),
     };
@@ -351,6 +335,23 @@ pub fn send<D: AsRef<OsStr> + ?Sized>(
     let fl = OFlag::from_bits_truncate(fcntl(&fd, FcntlArg::F_GETFL).map_err(ControlError::Io)?);
     fcntl(&fd, FcntlArg::F_SETFL(fl & !OFlag::O_NONBLOCK)).map_err(ControlError::Io)?;
     fsio::write_all(&fd, bytes).map_err(ControlError::Io)
+}
+
+/// Tell "nothing there" from "something broken there", as s6 does, once the control FIFO
+/// could not be opened (`e`): no `dir` is an error of its own, no `dir/sub` means no
+/// supervisor ever ran there, anything else is a broken `dir/sub`. Out of line: it is the
+/// error path of every client's control write.
+#[cold]
+#[inline(never)]
+fn why_no_fifo(dir: &OsStr, sub: &str, e: Errno) -> ControlError {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    if let Err(e) = CPath::new(dir).open(flags, Mode::empty()) {
+        return ControlError::Io(e);
+    }
+    match CPath::sub(dir, sub).open(flags, Mode::empty()) {
+        Err(Errno::ENOENT) => ControlError::NotListening,
+        _ => ControlError::Broken(e),
+    }
 }
 
 /// The step of [`open_fifo`] that failed.

@@ -86,7 +86,7 @@ impl Prog {
 
     /// `PROG: usage: USAGE`, exit 100.
     pub fn usage(&self, usage: &str) -> ! {
-        write_stderr(&self.line("usage: ", &usage));
+        crate::cli::write_line_stderr(&[self.name.as_bytes(), b": usage: "], &[usage.as_bytes()]);
         crate::rt::exit(exit::USAGE)
     }
 }
@@ -100,6 +100,12 @@ impl Display for StrError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&crate::strerror::text(self.0 as i32))
     }
+}
+
+/// `errno`'s text as [`StrError`] prints it, without the formatting machinery: what a
+/// message built from byte parts (`cli::fatal_bytes`...) takes.
+pub fn errno_text(e: nix::errno::Errno) -> std::borrow::Cow<'static, str> {
+    crate::strerror::text(e as i32)
 }
 
 /// Convert an `io::Error` to its errno (EIO when it has none).

@@ -11,7 +11,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::{Command, Stdio};
 
 use common::cli::{uint0_scan, GetOpt, Opt};
-use common::msg::StrError;
+use common::msg::errno_text;
 use common::sigwake::SignalSet as Signals;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -248,7 +248,7 @@ impl Server {
                     b"/",
                     self.o.localmaxconn.to_string().as_bytes(),
                     b": ",
-                    StrError(Errno::from_raw(0)).to_string().as_bytes(),
+                    errno_text(Errno::from_raw(0)).as_bytes(),
                 ],
             );
             return;

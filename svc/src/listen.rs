@@ -204,7 +204,7 @@ impl StartError {
                     b"unable to subscribe to events for ",
                     d.as_bytes(),
                     b": ",
-                    common::msg::StrError(*e).to_string().as_bytes(),
+                    common::msg::errno_text(*e).as_bytes(),
                 ],
             ),
             StartError::Status(e) => fatal_bytes(
@@ -212,7 +212,7 @@ impl StartError {
                 exit::SYSTEM,
                 &[
                     b"unable to s6_svstatus_read: ",
-                    common::msg::StrError(*e).to_string().as_bytes(),
+                    common::msg::errno_text(*e).as_bytes(),
                 ],
             ),
             StartError::IgnoreSigpipe(e) => fatal_bytes(
@@ -220,7 +220,7 @@ impl StartError {
                 exit::SYSTEM,
                 &[
                     b"unable to ignore SIGPIPE: ",
-                    common::msg::StrError(*e).to_string().as_bytes(),
+                    common::msg::errno_text(*e).as_bytes(),
                 ],
             ),
         }
@@ -306,7 +306,7 @@ impl Session {
                     exit::SYSTEM,
                     &[
                         b"unable to iopause: ",
-                        common::msg::StrError(e).to_string().as_bytes(),
+                        common::msg::errno_text(e).as_bytes(),
                     ],
                 ),
             }

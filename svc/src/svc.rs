@@ -187,28 +187,32 @@ impl SendResult {
 
     /// The warning line (without `s6-svc: warning: ` and newline), if any.
     pub fn message(self, dir: &OsStr) -> Option<Vec<u8>> {
-        let mut v = Vec::new();
+        self.with_message(dir, |parts| parts.concat())
+    }
+
+    /// `f` of the warning line's parts, if there is a warning.
+    fn with_message<R>(self, dir: &OsStr, f: impl FnOnce(&[&[u8]]) -> R) -> Option<R> {
+        let d = dir.as_bytes();
         match self {
-            SendResult::Ok => return None,
-            SendResult::NotListening => {
-                v.extend_from_slice(b"unable to control ");
-                v.extend_from_slice(dir.as_bytes());
-                v.extend_from_slice(b": supervisor not listening");
-            }
-            SendResult::Broken(e) => {
-                v.extend_from_slice(b"something is wrong with the ");
-                v.extend_from_slice(dir.as_bytes());
-                v.extend_from_slice(b"/supervise directory: ");
-                v.extend_from_slice(common::msg::StrError(e).to_string().as_bytes());
-            }
-            SendResult::Io(e) => {
-                v.extend_from_slice(b"unable to control ");
-                v.extend_from_slice(dir.as_bytes());
-                v.extend_from_slice(b": ");
-                v.extend_from_slice(common::msg::StrError(e).to_string().as_bytes());
-            }
+            SendResult::Ok => None,
+            SendResult::NotListening => Some(f(&[
+                b"unable to control ",
+                d,
+                b": supervisor not listening",
+            ])),
+            SendResult::Broken(e) => Some(f(&[
+                b"something is wrong with the ",
+                d,
+                b"/supervise directory: ",
+                common::msg::errno_text(e).as_bytes(),
+            ])),
+            SendResult::Io(e) => Some(f(&[
+                b"unable to control ",
+                d,
+                b": ",
+                common::msg::errno_text(e).as_bytes(),
+            ])),
         }
-        Some(v)
     }
 }
 
@@ -232,12 +236,19 @@ pub fn send_all<A: AsRef<OsStr>>(dirs: &[A], commands: &[u8]) -> i32 {
     for d in dirs {
         let d = d.as_ref();
         let r = send_one(d, commands);
-        if let Some(m) = r.message(d) {
-            warn_bytes(PROG, &[&m]);
+        if r != SendResult::Ok {
+            warn_failure(r, d);
             code = r.code();
         }
     }
     code
+}
+
+/// Out of line: the frame of the loop above stays small.
+#[cold]
+#[inline(never)]
+fn warn_failure(r: SendResult, dir: &OsStr) {
+    r.with_message(dir, |parts| warn_bytes(PROG, parts));
 }
 
 /// `-wU`/`-wR` need `<first dir>/notification-fd`; without it the wait is downgraded to
@@ -274,7 +285,7 @@ fn downgrade_readiness<A: AsRef<OsStr>>(req: &mut Request<'_, A>) {
                 b"unable to access ",
                 fname.as_os_str().as_bytes(),
                 b": ",
-                common::msg::StrError(e).to_string().as_bytes(),
+                common::msg::errno_text(e).as_bytes(),
             ],
         ),
     }

@@ -259,7 +259,7 @@ pub fn run(kind: Kind, req: Request) -> i32 {
                 b"unable to exec ",
                 prog_name.as_bytes(),
                 b": ",
-                common::msg::StrError(errno).to_string().as_bytes(),
+                common::msg::errno_text(errno).as_bytes(),
             ],
         );
     }
@@ -290,7 +290,7 @@ pub fn run(kind: Kind, req: Request) -> i32 {
                     b"unable to spawn ",
                     prog_name.as_bytes(),
                     b": ",
-                    common::msg::StrError(errno).to_string().as_bytes(),
+                    common::msg::errno_text(errno).as_bytes(),
                 ],
             );
         }

@@ -7,7 +7,7 @@
 //! The pipe ends held for a logged pair are of a generic type `P` owned by the table: dropping
 //! one closes it (`OwnedFd` in the driver, a tracking type in the tests).
 
-use common::msg::StrError;
+use common::msg::errno_text;
 use common::Errno;
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -212,7 +212,7 @@ impl ScanWarning {
         };
         let mut v = parts.concat();
         if let ScanWarning::Stat(_, e) | ScanWarning::Pipe(_, e) = self {
-            v.extend_from_slice(StrError(*e).to_string().as_bytes());
+            v.extend_from_slice(errno_text(*e).as_bytes());
         }
         v
     }

@@ -8,7 +8,7 @@
 use crate::core::{self, Config, Core, DevIno, Key, Millis, Stat, Trigger};
 use crate::options::{self, OptError, Options};
 use common::control::FifoError;
-use common::msg::{errno_of, exit, StrError};
+use common::msg::{errno_of, errno_text, exit, StrError};
 use common::sigwake::SignalSet;
 use common::{Errno, Prog, SvscanCommand};
 use mio::unix::SourceFd;
@@ -361,7 +361,7 @@ impl Driver {
                             b" for ",
                             name.unwrap_or_default(),
                             b": ",
-                            StrError(e).to_string().as_bytes(),
+                            errno_text(e).as_bytes(),
                         ],
                     );
                     self.core.spawn_failed(k, now);

@@ -86,7 +86,7 @@ pub fn run(req: Request) -> i32 {
                 b"unable to read death tally for service ",
                 req.dir.as_bytes(),
                 b": ",
-                common::msg::StrError(e).to_string().as_bytes(),
+                common::msg::errno_text(e).as_bytes(),
             ],
         )
     });
@@ -96,7 +96,7 @@ pub fn run(req: Request) -> i32 {
             exit::SYSTEM,
             &[
                 b"unable to write to stdout: ",
-                common::msg::StrError(e).to_string().as_bytes(),
+                common::msg::errno_text(e).as_bytes(),
             ],
         );
     }
@@ -137,7 +137,7 @@ pub fn clear_main() -> ! {
                 b"unable to clear death tally for service ",
                 dir.as_bytes(),
                 b": ",
-                common::msg::StrError(e).to_string().as_bytes(),
+                common::msg::errno_text(e).as_bytes(),
             ],
         );
     }

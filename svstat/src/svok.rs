@@ -45,7 +45,7 @@ pub fn check(dir: &std::ffi::OsStr) -> i32 {
                 b"unable to check ",
                 dir.as_bytes(),
                 b": ",
-                common::msg::StrError(e).to_string().as_bytes(),
+                common::msg::errno_text(e).as_bytes(),
             ],
         ),
     }

@@ -463,6 +463,8 @@ pub struct ReadFailure {
     pub message: Vec<u8>,
 }
 
+#[cold]
+#[inline(never)]
 fn failure(code: i32, parts: &[&[u8]]) -> ReadFailure {
     ReadFailure {
         code,
@@ -481,7 +483,7 @@ pub fn read_view(dir: &OsStr) -> Result<View, ReadFailure> {
                     b"unable to check ",
                     d,
                     b": ",
-                    common::msg::StrError(e).to_string().as_bytes(),
+                    common::msg::errno_text(e).as_bytes(),
                 ],
             ))
         }
@@ -506,7 +508,7 @@ pub fn read_view(dir: &OsStr) -> Result<View, ReadFailure> {
                     b"unable to read status for ",
                     d,
                     b": ",
-                    common::msg::StrError(e).to_string().as_bytes(),
+                    common::msg::errno_text(e).as_bytes(),
                 ],
             )
         })?;
@@ -522,7 +524,7 @@ pub fn read_view(dir: &OsStr) -> Result<View, ReadFailure> {
                     b"unable to access ",
                     down.as_bytes(),
                     b": ",
-                    common::msg::StrError(e).to_string().as_bytes(),
+                    common::msg::errno_text(e).as_bytes(),
                 ],
             ))
         }
@@ -537,7 +539,7 @@ fn write_out(text: &str) {
             exit::SYSTEM,
             &[
                 b"unable to write to stdout: ",
-                common::msg::StrError(e).to_string().as_bytes(),
+                common::msg::errno_text(e).as_bytes(),
             ],
         );
     }
@@ -558,47 +560,56 @@ pub fn run(req: Request<'_>) -> i32 {
             write_out(&line);
             0
         }
-        Mode::Json => {
-            let mut code = 0;
-            let mut out = String::new();
-            for (d, _) in expand(&req.dirs, &mut code) {
-                let d = d.as_os_str();
-                match read_view(d) {
-                    Ok(v) => out += &v.json_line(d, notifies(d)),
-                    Err(f) => {
-                        code = f.code;
-                        out += &format!(
-                            "{{\"dir\":{},\"error\":{}}}\n",
-                            json_string(d.as_bytes()),
-                            json_string(&f.message)
-                        );
-                    }
-                }
+        Mode::Json => run_json(&req.dirs),
+        Mode::Ready { up_for } => run_ready(&req.dirs, up_for),
+    }
+}
+
+/// `--json`. Out of line, as is `--ready`: s6's own mode keeps a small stack frame (a
+/// client's second stack page is one more page fault).
+#[inline(never)]
+fn run_json(dirs: &[&OsStr]) -> i32 {
+    let mut code = 0;
+    let mut out = String::new();
+    for (d, _) in expand(dirs, &mut code) {
+        let d = d.as_os_str();
+        match read_view(d) {
+            Ok(v) => out += &v.json_line(d, notifies(d)),
+            Err(f) => {
+                code = f.code;
+                out += &format!(
+                    "{{\"dir\":{},\"error\":{}}}\n",
+                    json_string(d.as_bytes()),
+                    json_string(&f.message)
+                );
             }
-            write_out(&out);
-            code
-        }
-        Mode::Ready { up_for } => {
-            let mut code = 0;
-            for (d, named) in expand(&req.dirs, &mut code) {
-                let d = d.as_os_str();
-                match read_view(d) {
-                    Err(f) => {
-                        warn_bytes(PROG, &[&f.message]);
-                        code = code.max(f.code);
-                    }
-                    Ok(v) if !named && !v.status.want_up => {}
-                    Ok(v) => {
-                        if let Some(why) = not_ready_reason(&v, notifies(d), up_for) {
-                            warn_bytes(PROG, &[d.as_bytes(), b" is not ready: ", why.as_bytes()]);
-                            code = code.max(1);
-                        }
-                    }
-                }
-            }
-            code
         }
     }
+    write_out(&out);
+    code
+}
+
+/// `--ready` (`--up-for`).
+#[inline(never)]
+fn run_ready(dirs: &[&OsStr], up_for: Option<u64>) -> i32 {
+    let mut code = 0;
+    for (d, named) in expand(dirs, &mut code) {
+        let d = d.as_os_str();
+        match read_view(d) {
+            Err(f) => {
+                warn_bytes(PROG, &[&f.message]);
+                code = code.max(f.code);
+            }
+            Ok(v) if !named && !v.status.want_up => {}
+            Ok(v) => {
+                if let Some(why) = not_ready_reason(&v, notifies(d), up_for) {
+                    warn_bytes(PROG, &[d.as_bytes(), b" is not ready: ", why.as_bytes()]);
+                    code = code.max(1);
+                }
+            }
+        }
+    }
+    code
 }
 
 /// The services the extension modes look at, each with whether it was named: a scan

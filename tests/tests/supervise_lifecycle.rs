@@ -139,6 +139,11 @@ fn finish_gets_argv_and_125_stops_restarts() {
     let ev = Events::new(&d);
     let sup = Sup::start(&t, "svc");
     let st = sup.wait_up();
+    // Up is the fork; the kill must come after the run script's one line.
+    assert!(wait_until(Duration::from_secs(10), || read(&runs)
+        .lines()
+        .count()
+        == 1));
     sup.ctl(b"k");
     ev.wait_for("OD");
     assert_eq!(read(&fin), format!("./finish|4|256|9|svc|{}\n", st.pid));
