@@ -109,8 +109,9 @@ fn arm_timeout(file: &[u8], ms: u32) -> Result<(), Errno> {
             tv_usec: 0,
         },
         it_value: libc::timeval {
-            tv_sec: (ms / 1000) as libc::time_t,
-            tv_usec: ((ms % 1000) * 1000) as libc::suseconds_t,
+            // `as _`: the fields' types, which libc deprecates naming on musl.
+            tv_sec: (ms / 1000) as _,
+            tv_usec: ((ms % 1000) * 1000) as _,
         },
     };
     // SAFETY: `it` is a valid itimerval for the call; a null old value is allowed.

@@ -63,8 +63,10 @@ fn put2(out: &mut [u8; ISO_LEN], at: usize, v: i32) {
 /// `YYYY-MM-DD HH:MM:SS.nnnnnnnnn` of unix time `secs` in local time (or UTC with `utc`);
 /// `None` when the C library cannot convert it.
 pub fn iso(secs: i64, nanos: u32, utc: bool) -> Option<[u8; ISO_LEN]> {
-    #[allow(clippy::useless_conversion)] // time_t is 32-bit on some targets
-    let t: libc::time_t = secs.try_into().ok()?;
+    // time_t, inferred from the calls below rather than named: libc deprecates the alias
+    // on musl (its width changed in musl 1.2), and it is 32-bit on some targets.
+    #[allow(clippy::useless_conversion)]
+    let t = secs.try_into().ok()?;
     // SAFETY: tm is a plain C struct; all-zero is valid storage for the *_r functions.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     let r = if utc {
