@@ -204,13 +204,9 @@ fn write_line(fd: std::os::fd::BorrowedFd<'_>, head: &[&[u8]], parts: &[&[u8]]) 
         written = usize::try_from(r).unwrap_or(0);
     }
     if written < total {
-        // More parts than iovecs, a short write or EINTR: the rest, part by part.
-        let mut skip = written;
-        for part in all() {
-            let rest = part.get(skip.min(part.len())..).unwrap_or_default();
-            skip = skip.saturating_sub(part.len());
-            let _ = crate::fsio::write_all(fd, rest);
-        }
+        // More parts than iovecs, a short write or EINTR: the rest, gathered, in one write.
+        let rest: Vec<u8> = all().flatten().copied().skip(written).collect();
+        let _ = crate::fsio::write_all(fd, &rest);
     }
 }
 
@@ -287,7 +283,7 @@ mod tests {
             b"s6-svc: warning: unable to control x\n"
         );
         assert_eq!(line_through_pipe(&[], &[]), b"\n");
-        // More parts than one writev takes: the same line, written part by part.
+        // More parts than one writev takes: the same line, gathered into one write.
         let many: Vec<Vec<u8>> = (0..40).map(|i| format!("<{i}>").into_bytes()).collect();
         let parts: Vec<&[u8]> = many.iter().map(Vec::as_slice).collect();
         let mut want = b"p: ".to_vec();

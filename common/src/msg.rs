@@ -98,7 +98,7 @@ pub struct StrError(pub nix::errno::Errno);
 
 impl Display for StrError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::strerror::text(self.0 as i32))
+        f.write_str(&errno_text(self.0))
     }
 }
 

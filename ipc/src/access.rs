@@ -168,7 +168,7 @@ pub fn main() -> ! {
                 } else {
                     Errno::ENOENT
                 };
-                let text = common::msg::StrError(why).to_string();
+                let text = common::msg::errno_text(why);
                 info(
                     PROG,
                     &[

@@ -4,8 +4,8 @@
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
-use common::cli::{fatal_bytes, write_stderr_bytes};
-use common::msg::{exit, StrError};
+use common::cli::fatal_bytes;
+use common::msg::exit;
 use nix::errno::Errno;
 
 /// `PROG: usage: USAGE`, exit 100.
@@ -15,7 +15,7 @@ pub fn usage(prog: &str, usage: &str) -> ! {
 
 /// `PROG: fatal: PARTS...: ERRNO-TEXT`, exit `code`.
 pub fn fatal_sys(prog: &str, code: i32, parts: &[&[u8]], e: Errno) -> ! {
-    let text = StrError(e).to_string();
+    let text = common::msg::errno_text(e);
     let mut all: Vec<&[u8]> = parts.to_vec();
     all.push(b": ");
     all.push(text.as_bytes());
@@ -24,7 +24,7 @@ pub fn fatal_sys(prog: &str, code: i32, parts: &[&[u8]], e: Errno) -> ! {
 
 /// `PROG: warning: PARTS...: ERRNO-TEXT`.
 pub fn warn_sys(prog: &str, parts: &[&[u8]], e: Errno) {
-    let text = StrError(e).to_string();
+    let text = common::msg::errno_text(e);
     let mut all: Vec<&[u8]> = parts.to_vec();
     all.push(b": ");
     all.push(text.as_bytes());
@@ -33,9 +33,7 @@ pub fn warn_sys(prog: &str, parts: &[&[u8]], e: Errno) {
 
 /// `PROG: info: PARTS...`.
 pub fn info(prog: &str, parts: &[&[u8]]) {
-    let mut all: Vec<&[u8]> = vec![prog.as_bytes(), b": info: "];
-    all.extend_from_slice(parts);
-    write_stderr_bytes(&common::cli::line(&all));
+    common::cli::write_line_stderr(&[prog.as_bytes(), b": info: "], parts);
 }
 
 /// Set (`Some`) or unset (`None`) a variable of our own environment, before an exec.

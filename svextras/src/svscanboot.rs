@@ -129,7 +129,7 @@ pub fn main() -> ! {
         // is open.
         let probe = unsafe { std::os::fd::BorrowedFd::borrow_raw(n as RawFd) };
         if let Err(e) = fcntl(probe, FcntlArg::F_GETFD) {
-            let t = common::msg::StrError(e).to_string();
+            let t = common::msg::errno_text(e);
             fatal_bytes(
                 PROG,
                 111,
@@ -163,7 +163,7 @@ pub fn main() -> ! {
             Ok(Some(pw)) => Some((pw.uid, pw.gid)),
             // s6's message has no "unable to"; errno is 0 for an unknown user
             r => {
-                let t = common::msg::StrError(r.err().unwrap_or(Errno::from_raw(0))).to_string();
+                let t = common::msg::errno_text(r.err().unwrap_or(Errno::from_raw(0)));
                 fatal_bytes(
                     PROG,
                     111,

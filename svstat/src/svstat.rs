@@ -629,7 +629,7 @@ fn expand(dirs: &[&OsStr], code: &mut i32) -> Vec<(PathBuf, bool)> {
         match common::scandir::services(p) {
             Ok(v) => out.extend(v.into_iter().map(|e| (e.dir, false))),
             Err(e) => {
-                let e = common::msg::StrError(common::msg::errno_of(&e)).to_string();
+                let e = common::msg::errno_text(common::msg::errno_of(&e));
                 warn_bytes(
                     PROG,
                     &[b"unable to read ", d.as_bytes(), b": ", e.as_bytes()],
